@@ -1,0 +1,134 @@
+"""The ``askidcpc`` command: a thin edge over :meth:`askidcpc.pipeline.Pipeline.ask`.
+
+Exit status: 0 on success, 2 on a usage error, 1 on any other error, with a one-line message on standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from askidcpc.config import MAX_TOP_K, Settings
+from askidcpc.errors import AskError
+from askidcpc.pipeline import Pipeline
+from askidcpc.render import render_answer
+
+__all__ = ["build_parser", "main"]
+
+log = logging.getLogger("askidcpc")
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+class UsageError(Exception):
+    """A command line that does not make sense; exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _top_k(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {value!r}") from None
+    if not 1 <= number <= MAX_TOP_K:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_TOP_K}")
+    return number
+
+
+def _answer_request(pipeline: Pipeline, request: Any, default_top_k: int) -> dict[str, Any]:
+    if not isinstance(request, dict):
+        raise AskError("each line must be a JSON object with a 'question'")
+    unknown = set(request) - {"question", "top_k", "history"}
+    if unknown:
+        raise AskError(f"unknown field(s): {', '.join(sorted(unknown))}")
+    if "question" not in request:
+        raise AskError("missing field 'question'")
+    history = request.get("history") or []
+    if not isinstance(history, list):
+        raise AskError("'history' must be a list of earlier questions")
+    answer = pipeline.ask(request["question"], top_k=request.get("top_k", default_top_k), history=history)
+    return answer.to_dict()
+
+
+def ask_json_lines(pipeline: Pipeline, lines: TextIO, out: TextIO, default_top_k: int) -> int:
+    """Answer one JSON request object a line; a bad line gets ``{"error": ...}``. Blank lines are skipped."""
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            result = _answer_request(pipeline, json.loads(line), default_top_k)
+        except json.JSONDecodeError as exc:
+            result = {"error": f"invalid JSON: {exc.msg} at column {exc.colno}"}
+        except AskError as exc:
+            result = {"error": str(exc)}
+        out.write(json.dumps(result, ensure_ascii=False) + "\n")
+        out.flush()
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    pipeline = Pipeline.load(settings)
+    if args.question == "-":
+        if not args.json:
+            raise UsageError("askidcpc ask: reading questions from standard input ('-') needs --json")
+        return ask_json_lines(pipeline, sys.stdin, sys.stdout, args.top_k)
+    answer = pipeline.ask(args.question, top_k=args.top_k)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(render_answer(answer))
+    return 0
+
+
+def _add_corpus(parser: argparse.ArgumentParser, default: object = None) -> None:
+    parser.add_argument(
+        "--corpus", type=Path, default=default, help="a folder of articles or a saved index (default: bundled corpus/)"
+    )
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
+    """The argument parser and the function of each sub-command."""
+    parser = _Parser(prog="askidcpc", description="Ask questions of a collection of news articles.")
+    _add_corpus(parser)
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
+    handlers: dict[str, Command] = {}
+
+    ask = commands.add_parser("ask", help="answer one question (or JSON Lines from stdin with --json -)")
+    ask.add_argument("question", help="the question, or '-' to read JSON request objects a line from stdin")
+    ask.add_argument("--top-k", type=_top_k, default=3, help="citations to show (1-20, default 3)")
+    ask.add_argument("--json", action="store_true", help="print the answer object as JSON")
+    _add_corpus(ask, default=argparse.SUPPRESS)  # so a --corpus before the command is kept
+    handlers["ask"] = cmd_ask
+    return parser, handlers
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="askidcpc: %(message)s", stream=sys.stderr)
+    parser, handlers = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        command = args.command or "chat"
+        if command not in handlers:
+            raise UsageError(f"askidcpc: no command {command!r}; try 'askidcpc ask \"QUESTION\"'")
+        settings = Settings.from_env(corpus=getattr(args, "corpus", None))
+        return handlers[command](args, settings)
+    except UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except AskError as exc:
+        print(f"askidcpc: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("askidcpc: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1

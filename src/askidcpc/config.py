@@ -1,0 +1,46 @@
+"""Settings: every tunable of askidcpc in one frozen dataclass.
+
+:meth:`Settings.from_env` is the only place that reads the environment. Everything else receives a ``Settings``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+__all__ = ["DEFAULT_CORPUS", "MAX_HISTORY", "MAX_QUESTION_CHARS", "MAX_TOP_K", "Settings"]
+
+# The bundled corpus sits at the project root, beside src/ (an editable install keeps it there).
+DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+
+MAX_QUESTION_CHARS = 2000
+MAX_TOP_K = 20
+MAX_HISTORY = 20
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How askidcpc loads, indexes and answers.
+
+    ``corpus``: a folder of documents or a saved index. ``variant``: the BM25 variant (see :mod:`askidcpc.bm25`).
+    """
+
+    corpus: Path = DEFAULT_CORPUS
+    variant: str = "okapi"
+    k1: float = 1.5
+    b: float = 0.75
+    epsilon: float = 0.25
+    delta: float = 1.0
+    top_k: int = 3
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Settings from ``ASKIDCPC_*`` variables, then ``overrides`` (``None`` values are ignored)."""
+        env = os.environ if environ is None else environ
+        settings = cls()
+        if env.get("ASKIDCPC_CORPUS"):
+            settings = replace(settings, corpus=Path(env["ASKIDCPC_CORPUS"]))
+        given = {name: value for name, value in overrides.items() if value is not None}
+        return replace(settings, **given)  # type: ignore[arg-type]

@@ -1,0 +1,100 @@
+"""The pipeline: documents → passages → BM25 index, and :meth:`Pipeline.ask`, the one call behind every edge.
+
+Build it once (:meth:`Pipeline.load`), then ask many questions; a pipeline is immutable and safe to share between
+threads.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from askidcpc.answer import AnswerPolicy, build_query, compose_answer
+from askidcpc.bm25 import BM25Index, BM25Params, build_index
+from askidcpc.config import MAX_HISTORY, MAX_QUESTION_CHARS, MAX_TOP_K, Settings
+from askidcpc.corpus import load_corpus
+from askidcpc.errors import AskError, QuestionError
+from askidcpc.sentences import make_passages
+from askidcpc.tokenize import tokenize
+from askidcpc.types import Answer, Document, Hit, Passage
+
+__all__ = ["Pipeline", "validate_request"]
+
+log = logging.getLogger(__name__)
+
+
+def validate_request(question: str, top_k: int, history: Sequence[str]) -> str:
+    """The trimmed question, or QuestionError saying what is wrong with the request."""
+    if not isinstance(question, str):
+        raise QuestionError("question must be a string")
+    trimmed = question.strip()
+    if not trimmed:
+        raise QuestionError("question is empty; ask something, e.g. 'When was the International Department founded?'")
+    if len(trimmed) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"question is {len(trimmed):,} characters; the limit is {MAX_QUESTION_CHARS:,}")
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
+        raise QuestionError(f"top_k must be a whole number from 1 to {MAX_TOP_K}")
+    if isinstance(history, str) or len(history) > MAX_HISTORY:
+        raise QuestionError(f"history must be a list of at most {MAX_HISTORY} earlier questions")
+    for earlier in history:
+        if not isinstance(earlier, str) or len(earlier) > MAX_QUESTION_CHARS:
+            raise QuestionError(f"each history entry must be a question of at most {MAX_QUESTION_CHARS:,} characters")
+    return trimmed
+
+
+@dataclass(frozen=True, eq=False)
+class Pipeline:
+    """An indexed corpus that answers questions."""
+
+    documents: tuple[Document, ...]
+    passages: tuple[Passage, ...]
+    index: BM25Index
+    policy: AnswerPolicy = field(default_factory=AnswerPolicy)
+
+    @classmethod
+    def from_documents(
+        cls, documents: Sequence[Document], params: BM25Params | None = None, policy: AnswerPolicy | None = None
+    ) -> Pipeline:
+        """Split, tokenize and index ``documents``."""
+        if not documents:
+            raise AskError("cannot build an index over no documents")
+        passages = tuple(make_passages(documents))
+        index = build_index([tokenize(passage.text) for passage in passages], params or BM25Params())
+        return cls(tuple(documents), passages, index, policy or AnswerPolicy())
+
+    @classmethod
+    def load(cls, settings: Settings) -> Pipeline:
+        """Load the corpus that ``settings.corpus`` names and index it. Raises CorpusError when it cannot."""
+        loaded = load_corpus(settings.corpus)
+        for skipped in loaded.skipped:
+            log.warning("skipped %s", skipped)
+        params = BM25Params(
+            variant=settings.variant, k1=settings.k1, b=settings.b, epsilon=settings.epsilon, delta=settings.delta
+        )
+        return cls.from_documents(loaded.documents, params)
+
+    @cached_property
+    def documents_by_id(self) -> Mapping[str, Document]:
+        return {document.doc_id: document for document in self.documents}
+
+    @cached_property
+    def idf_by_term(self) -> Mapping[str, float]:
+        idf = self.index.idf()
+        return {term: float(idf[column]) for term, column in self.index.vocab.items()}
+
+    def retrieve(self, query: Mapping[str, float], k: int) -> list[Hit]:
+        """The ``k`` best passages for a weighted query."""
+        return [Hit(self.passages[pid], score) for pid, score in self.index.search(query, k)]
+
+    def ask(self, question: str, top_k: int = 3, history: Sequence[str] = ()) -> Answer:
+        """Answer ``question`` from the corpus, with ``history`` (earlier questions, oldest first) for follow-ups.
+
+        Returns an Answer whose ``answer`` is None when the corpus does not support one. Raises QuestionError for an
+        invalid request.
+        """
+        trimmed = validate_request(question, top_k, history)
+        query = build_query(trimmed, history, self.policy)
+        hits = self.retrieve(query, max(top_k, 3))
+        return compose_answer(trimmed, hits, query, self.idf_by_term, self.documents_by_id, top_k, self.policy)

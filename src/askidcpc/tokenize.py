@@ -1,0 +1,72 @@
+"""Text → index terms. One function, :func:`tokenize`, serves passages and questions alike.
+
+Steps: Unicode NFKC, curly quotes and dashes folded to ASCII, lowercase, word split (keeping numbers such as
+``3.5`` or ``1,000`` whole), possessive ``'s`` dropped (``China’s`` → ``china``), English stop words removed, Snowball
+English stemming (PyStemmer).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import Stemmer
+
+__all__ = ["STOP_WORDS", "normalize", "tokenize", "words"]
+
+_FOLD = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
+    }
+)  # fmt: skip
+
+# A word: letters/digits, with inner apostrophes (don't, China's); or a number with inner . or , (3.5, 1,000).
+_WORD = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+(?:'[^\W_]+)*")
+
+# A compact English stop-word list (the classic SMART/NLTK core): function words only, so that numbers, names and
+# content words always survive. Question words (what, when, who, ...) are here too: they carry no topic.
+STOP_WORDS: frozenset[str] = frozenset(
+    """
+    a about above after again against all am an and any are aren't as at be because been before being below between
+    both but by can can't cannot could couldn't did didn't do does doesn't doing don't down during each few for from
+    further had hadn't has hasn't have haven't having he he'd he'll he's her here here's hers herself him himself his
+    how how's i i'd i'll i'm i've if in into is isn't it it's its itself let's me more most mustn't my myself no nor
+    not of off on once only or other ought our ours ourselves out over own same shan't she she'd she'll she's should
+    shouldn't so some such than that that's the their theirs them themselves then there there's these they they'd
+    they'll they're they've this those through to too under until up very was wasn't we we'd we'll we're we've were
+    weren't what what's when when's where where's which while who who's whom why why's will with won't would wouldn't
+    you you'd you'll you're you've your yours yourself yourselves also whose s t
+    """.split()
+)
+
+_stemmer = Stemmer.Stemmer("english")
+
+
+def normalize(text: str) -> str:
+    """NFKC, quotes and dashes folded to ASCII, lowercase."""
+    return unicodedata.normalize("NFKC", text).translate(_FOLD).lower()
+
+
+def words(text: str) -> list[str]:
+    """The normalized words of ``text``, possessives dropped, before stop words and stemming."""
+    found = []
+    for word in _WORD.findall(normalize(text)):
+        if word.endswith("'s"):
+            word = word[:-2]
+        if "," in word and word[0].isdigit():
+            word = word.replace(",", "")
+        found.append(word)
+    return found
+
+
+@lru_cache(maxsize=1 << 16)
+def _stem(word: str) -> str:
+    return str(_stemmer.stemWord(word))
+
+
+def tokenize(text: str) -> list[str]:
+    """Index terms of ``text``: normalized, stop words removed, stemmed. Order is kept; duplicates are kept."""
+    return [_stem(word) for word in words(text) if word not in STOP_WORDS]
