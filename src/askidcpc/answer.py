@@ -19,8 +19,32 @@ __all__ = ["AnswerPolicy", "build_query", "compose_answer", "is_follow_up", "sup
 
 # Words that point back into the conversation: a question using them needs its history's topic.
 _ANAPHORA = frozenset(
-    "he she it they him her his hers its their theirs them that this these those there then such "
-    "what about and also else".split()
+    [
+        "he",
+        "she",
+        "it",
+        "they",
+        "him",
+        "her",
+        "his",
+        "hers",
+        "its",
+        "their",
+        "theirs",
+        "them",
+        "that",
+        "this",
+        "these",
+        "those",
+        "there",
+        "then",
+        "such",
+        "what",
+        "about",
+        "and",
+        "also",
+        "else",
+    ]
 )
 _NUMBER = re.compile(r"\d")
 

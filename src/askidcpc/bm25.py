@@ -36,8 +36,10 @@ IntArray = npt.NDArray[np.int64]
 class BM25Params:
     """BM25 settings. ``epsilon`` is used by ``okapi`` only, ``delta`` by ``plus`` and ``l`` only."""
 
-    variant: str = "okapi"
-    k1: float = 1.5
+    # Lucene's idf never goes negative or to zero, which matters on small corpora: rank-bm25's Okapi floors a term
+    # found in over half of the passages, so in a two-article corpus common words can score nothing. See README.
+    variant: str = "lucene"
+    k1: float = 1.2
     b: float = 0.75
     epsilon: float = 0.25
     delta: float = 1.0
@@ -120,7 +122,8 @@ class BM25Index:
 
     @property
     def doc_freq(self) -> IntArray:
-        return np.diff(self.term_freqs.indptr).astype(np.int64)
+        indptr: IntArray = np.asarray(self.term_freqs.indptr, dtype=np.int64)
+        return np.diff(indptr)
 
     def idf(self) -> FloatArray:
         return term_idf(self.params, self.doc_freq.astype(np.float64), self.n_docs)
@@ -186,7 +189,10 @@ def build_index(documents: Sequence[Sequence[str]], params: BM25Params | None = 
             counts.append(count)
     shape = (len(documents), len(vocab))
     term_freqs = sp.csc_matrix(
-        (np.asarray(counts, dtype=np.int32), (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64))),
+        (
+            np.asarray(counts, dtype=np.int32),
+            (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)),
+        ),
         shape=shape,
     )
     term_freqs.sort_indices()
@@ -199,14 +205,9 @@ def index_from_counts(
     """Compute BM25 weights for given term counts (a passages × terms CSC matrix with sorted indices)."""
     n_docs = int(doc_len.shape[0])
     avgdl = float(doc_len.sum()) / n_docs if n_docs else 0.0
-    if avgdl > 0:
-        norm = 1 - params.b + params.b * doc_len / avgdl
-    else:
-        norm = np.ones(n_docs, dtype=np.float64)
+    norm = 1 - params.b + params.b * doc_len / avgdl if avgdl > 0 else np.ones(n_docs, dtype=np.float64)
     idf = term_idf(params, np.diff(term_freqs.indptr).astype(np.float64), n_docs)
     columns = np.repeat(np.arange(term_freqs.shape[1]), np.diff(term_freqs.indptr))
-    data = posting_weights(
-        params, term_freqs.data.astype(np.float64), norm[term_freqs.indices], idf[columns]
-    )
+    data = posting_weights(params, term_freqs.data.astype(np.float64), norm[term_freqs.indices], idf[columns])
     weights = sp.csc_matrix((data, term_freqs.indices, term_freqs.indptr), shape=term_freqs.shape)
     return BM25Index(params=params, vocab=vocab, doc_len=doc_len, term_freqs=term_freqs, weights=weights)

@@ -91,7 +91,10 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 def _add_corpus(parser: argparse.ArgumentParser, default: object = None) -> None:
     parser.add_argument(
-        "--corpus", type=Path, default=default, help="a folder of articles or a saved index (default: bundled corpus/)"
+        "--corpus",
+        type=Path,
+        default=default,
+        help="a folder of articles or a saved index (default: bundled corpus/)",
     )
 
 

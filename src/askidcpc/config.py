@@ -10,10 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from askidcpc.bm25 import BM25Params
+
 __all__ = ["DEFAULT_CORPUS", "MAX_HISTORY", "MAX_QUESTION_CHARS", "MAX_TOP_K", "Settings"]
 
 # The bundled corpus sits at the project root, beside src/ (an editable install keeps it there).
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+
+_BM25 = BM25Params()
 
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 20
@@ -28,12 +32,16 @@ class Settings:
     """
 
     corpus: Path = DEFAULT_CORPUS
-    variant: str = "okapi"
-    k1: float = 1.5
-    b: float = 0.75
-    epsilon: float = 0.25
-    delta: float = 1.0
+    variant: str = _BM25.variant
+    k1: float = _BM25.k1
+    b: float = _BM25.b
+    epsilon: float = _BM25.epsilon
+    delta: float = _BM25.delta
     top_k: int = 3
+
+    @property
+    def bm25(self) -> BM25Params:
+        return BM25Params(variant=self.variant, k1=self.k1, b=self.b, epsilon=self.epsilon, delta=self.delta)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

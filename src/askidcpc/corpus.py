@@ -60,7 +60,7 @@ def _text_or_none(value: Any) -> str | None:
 
 def _looks_like_title(line: str) -> bool:
     line = line.strip()
-    return 0 < len(line) <= 150 and line[-1] not in ".!?\"”’:;," and len(line.split()) <= 20
+    return 0 < len(line) <= 150 and line[-1] not in '.!?"”’:;,' and len(line.split()) <= 20
 
 
 def _normalize_newlines(text: str) -> str:

@@ -55,7 +55,10 @@ class Pipeline:
 
     @classmethod
     def from_documents(
-        cls, documents: Sequence[Document], params: BM25Params | None = None, policy: AnswerPolicy | None = None
+        cls,
+        documents: Sequence[Document],
+        params: BM25Params | None = None,
+        policy: AnswerPolicy | None = None,
     ) -> Pipeline:
         """Split, tokenize and index ``documents``."""
         if not documents:
@@ -70,10 +73,7 @@ class Pipeline:
         loaded = load_corpus(settings.corpus)
         for skipped in loaded.skipped:
             log.warning("skipped %s", skipped)
-        params = BM25Params(
-            variant=settings.variant, k1=settings.k1, b=settings.b, epsilon=settings.epsilon, delta=settings.delta
-        )
-        return cls.from_documents(loaded.documents, params)
+        return cls.from_documents(loaded.documents, settings.bm25)
 
     @cached_property
     def documents_by_id(self) -> Mapping[str, Document]:

@@ -1,0 +1,116 @@
+"""The fast BM25 engine against rank-bm25 itself, the oracle, on random corpora."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from rank_bm25 import BM25L, BM25Okapi, BM25Plus
+
+from askidcpc.bm25 import BM25Params, build_index, query_weights, top_k
+
+# rank-bm25 divides 0 by 0 for an empty passage when b = 1 (a NaN the tests map to 0).
+pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+
+VOCAB = [f"w{i}" for i in range(40)]
+
+
+def random_corpus(seed: int, n_docs: int) -> tuple[list[list[str]], list[list[str]]]:
+    rng = random.Random(seed)
+    # Zipf-ish: low ids far more common, so some terms appear in over half of the passages (negative idf).
+    weights = [1 / (i + 1) for i in range(len(VOCAB))]
+    docs = [rng.choices(VOCAB, weights, k=rng.randint(0, 15)) for _ in range(n_docs)]
+    queries = [rng.choices([*VOCAB, "unseen"], k=rng.randint(1, 5)) for _ in range(25)]
+    return docs, queries
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("n_docs", [1, 2, 7, 60, 400])
+@pytest.mark.parametrize(("k1", "b"), [(1.5, 0.75), (0.4, 0.75), (1.2, 0.0), (2.0, 1.0)])
+def test_okapi_scores_equal_rank_bm25(seed: int, n_docs: int, k1: float, b: float) -> None:
+    docs, queries = random_corpus(seed, n_docs)
+    if sum(map(len, docs)) == 0:
+        docs[0] = ["w1"]
+    oracle = BM25Okapi(docs, k1=k1, b=b, epsilon=0.25)
+    index = build_index(docs, BM25Params("okapi", k1=k1, b=b, epsilon=0.25))
+    for query in queries:
+        # rank-bm25 gives 0/0 = NaN for an empty passage when b = 1; no match scores 0.
+        expected = np.nan_to_num(oracle.get_scores(query), nan=0.0)
+        got = index.scores(query_weights(query))
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
+        hits = index.search(query_weights(query), 10)
+        # Same ranking: every returned score is the oracle's, in non-increasing order, and nothing better was left out.
+        matched = [i for i, doc in enumerate(docs) if set(doc) & set(query)]
+        best = sorted((expected[i] for i in matched), reverse=True)[:10]
+        np.testing.assert_allclose([s for _, s in hits], best, atol=1e-9)
+        for pid, score in hits:
+            assert abs(expected[pid] - score) < 1e-9
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_plus_matches_rank_bm25_on_matching_terms(seed: int) -> None:
+    """rank-bm25's BM25Plus adds ``idf * delta`` for every query term to every passage; ours adds it only where the
+    term occurs (the published formula). Removing that part from both sides must leave identical scores."""
+    docs, queries = random_corpus(seed, 80)
+    k1, b, delta = 1.5, 0.75, 1.0
+    oracle = BM25Plus(docs, k1=k1, b=b, delta=delta)
+    index = build_index(docs, BM25Params("plus", k1=k1, b=b, delta=delta))
+    for query in queries:
+        expected = oracle.get_scores(query)
+        got = index.scores(query_weights(query))
+        every = sum(oracle.idf.get(term, 0.0) * delta for term in query)
+        for pid, doc in enumerate(docs):
+            matched = sum(oracle.idf.get(term, 0.0) * delta for term in query if term in doc)
+            assert got[pid] - matched == pytest.approx(expected[pid] - every, abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_l_matches_rank_bm25_up_to_its_extra_tf_factor(seed: int) -> None:
+    """rank-bm25's BM25L multiplies each term's published BM25L contribution by the term's frequency once more
+    (``idf * q_freq * (k1 + 1) * (ctd + delta) / (k1 + ctd + delta)``). Ours is the published formula, so for a
+    one-term query rank-bm25's score is ours times the term frequency."""
+    docs, _ = random_corpus(seed, 80)
+    k1, b, delta = 1.5, 0.75, 0.5
+    oracle = BM25L(docs, k1=k1, b=b, delta=delta)
+    index = build_index(docs, BM25Params("l", k1=k1, b=b, delta=delta))
+    for term in VOCAB[:12]:
+        expected = oracle.get_scores([term])
+        got = index.scores({term: 1.0})
+        tf = np.array([doc.count(term) for doc in docs], dtype=float)
+        np.testing.assert_allclose(got * tf, expected, atol=1e-9)
+
+
+@pytest.mark.parametrize("variant", ["lucene", "plus", "l"])
+def test_tiny_corpus_variants_keep_positive_idf(variant: str) -> None:
+    docs = [["song", "head"], ["song", "1951"]]
+    index = build_index(docs, BM25Params(variant))
+    assert (index.idf() > 0).all()
+    assert index.search({"song": 1.0}, 2)[0][1] > 0
+
+
+@pytest.mark.parametrize(
+    ("scores", "k", "expected"),
+    [
+        ([1.0, 3.0, 2.0], 2, [(1, 3.0), (2, 2.0)]),
+        ([2.0, 2.0, 2.0, 1.0], 2, [(0, 2.0), (1, 2.0)]),  # ties go to the lower pid
+        ([5.0], 3, [(0, 5.0)]),
+        ([1.0, 1.0, 0.5, 1.0], 3, [(0, 1.0), (1, 1.0), (3, 1.0)]),
+    ],
+)
+def test_top_k(scores: list[float], k: int, expected: list[tuple[int, float]]) -> None:
+    pids = np.arange(len(scores))
+    assert top_k(pids, np.array(scores), k) == expected
+
+
+def test_unknown_terms_and_empty_query_give_no_hits() -> None:
+    index = build_index([["a", "b"], ["b", "c"]])
+    assert index.search({"zzz": 1.0}, 5) == []
+    assert index.search({}, 5) == []
+
+
+def test_bad_params_are_refused() -> None:
+    with pytest.raises(ValueError, match="variant"):
+        BM25Params("bogus")
+    with pytest.raises(ValueError, match="k1"):
+        BM25Params(k1=-1)
