@@ -89,6 +89,54 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from askidcpc.repl import run_chat  # imported here so that `ask` starts without prompt-toolkit
+
+    pipeline = Pipeline.load(settings)
+    return run_chat(pipeline, top_k=getattr(args, "top_k", 3), json_lines=getattr(args, "json", False))
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from askidcpc.server import serve  # imported here so that `ask` starts without FastAPI
+
+    return serve(settings, host=args.host, port=args.port, workers=args.workers)
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    from askidcpc import indexer  # imported here so that `ask` starts without rich
+
+    modes = [bool(args.sources or args.out), bool(args.add or args.to), bool(args.remove or args.from_index)]
+    if sum(modes) != 1:
+        raise UsageError(
+            "askidcpc index: use one of 'SOURCE... --out INDEX', '--add SOURCE... --to INDEX', "
+            "'--remove DOC_ID... --from INDEX'"
+        )
+    if modes[0]:
+        if not (args.sources and args.out):
+            raise UsageError("askidcpc index: give the sources to read and --out INDEX, the folder to write")
+        return indexer.run_build(args.sources, args.out, settings.bm25, sys.stdout, sys.stderr)
+    if modes[1]:
+        if not (args.add and args.to):
+            raise UsageError("askidcpc index: --add SOURCE... needs --to INDEX, the saved index to add to")
+        return indexer.run_add(args.add, args.to, sys.stdout, sys.stderr)
+    if not (args.remove and args.from_index):
+        raise UsageError("askidcpc index: --remove DOC_ID... needs --from INDEX, the saved index to remove from")
+    return indexer.run_remove(args.remove, args.from_index, sys.stdout)
+
+
+def _whole_number(low: int, high: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, not {value!r}") from None
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}")
+        return number
+
+    return parse
+
+
 def _add_corpus(parser: argparse.ArgumentParser, default: object = None) -> None:
     parser.add_argument(
         "--corpus",
@@ -111,6 +159,28 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     ask.add_argument("--json", action="store_true", help="print the answer object as JSON")
     _add_corpus(ask, default=argparse.SUPPRESS)  # so a --corpus before the command is kept
     handlers["ask"] = cmd_ask
+
+    chat = commands.add_parser("chat", help="the terminal chat (the default command)")
+    chat.add_argument("--top-k", type=_top_k, default=3, help="citations to show (1-20, default 3)")
+    chat.add_argument("--json", action="store_true", help="print each answer as a JSON answer object, one a line")
+    _add_corpus(chat, default=argparse.SUPPRESS)
+    handlers["chat"] = cmd_chat
+
+    serve = commands.add_parser("serve", help="serve POST /ask and the web chat page over HTTP (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=_whole_number(0, 65535), default=8000, help="port (default 8000)")
+    serve.add_argument("--workers", type=_whole_number(1, 64), default=1, help="worker processes (default 1)")
+    _add_corpus(serve, default=argparse.SUPPRESS)
+    handlers["serve"] = cmd_serve
+
+    index = commands.add_parser("index", help="build a saved index from articles, or add to / remove from one")
+    index.add_argument("sources", nargs="*", type=Path, metavar="SOURCE", help="files, folders: .md .txt .html .jsonl")
+    index.add_argument("--out", type=Path, metavar="INDEX", help="the saved index to write (an old one is replaced)")
+    index.add_argument("--add", nargs="+", type=Path, metavar="SOURCE", help="articles to add to the index --to names")
+    index.add_argument("--to", type=Path, metavar="INDEX", help="the saved index to add to")
+    index.add_argument("--remove", nargs="+", metavar="DOC_ID", help="documents to remove from the index --from names")
+    index.add_argument("--from", dest="from_index", type=Path, metavar="INDEX", help="the saved index to remove from")
+    handlers["index"] = cmd_index
     return parser, handlers
 
 

@@ -1,0 +1,384 @@
+"""The terminal chat (``askidcpc`` or ``askidcpc chat``): a thin edge over :meth:`askidcpc.pipeline.Pipeline.ask`.
+
+On a terminal it is a prompt-toolkit session: persistent history in ``$XDG_STATE_HOME/askidcpc/history``,
+auto-suggest from history, emacs keys, Tab completes commands, Ctrl-C clears the line, Ctrl-D or ``/quit`` leaves.
+With piped input (or output) it reads one line at a time and writes plain text, so scripts can use it; with
+``json_lines`` each answer is printed as the CONTRACT's answer object, one a line.
+
+Every line is either a command (``/help``, ``/sources``, ``/k N``, ``/docs``, ``/new``, ``/quit``) or a question,
+asked with the conversation's earlier questions as ``history`` so that follow-ups work. :meth:`Chat.step` holds all
+of that logic as a pure function of (state, line); the loops only read lines and print replies.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TextIO
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document as PromptDocument
+from prompt_toolkit.formatted_text import FormattedText
+from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+from prompt_toolkit.shortcuts import print_formatted_text
+from prompt_toolkit.styles import Style
+
+from askidcpc.config import MAX_HISTORY, MAX_TOP_K
+from askidcpc.context import ContextFinder
+from askidcpc.errors import AskError
+from askidcpc.pipeline import Pipeline
+from askidcpc.render import ABSTAIN_MESSAGE
+from askidcpc.types import Answer, Citation
+
+__all__ = [
+    "COMMANDS",
+    "PROMPT",
+    "Chat",
+    "ChatState",
+    "Reply",
+    "default_history_path",
+    "plain_text",
+    "run_chat",
+]
+
+log = logging.getLogger(__name__)
+
+Fragments = tuple[tuple[str, str], ...]
+
+PROMPT = "ask> "
+MAX_WIDTH = 100
+
+COMMANDS: Mapping[str, str] = {
+    "/help": "this list",
+    "/sources": "full citations of the last answer, with the sentences around each",
+    "/k": "/k N: show N citations (1-20)",
+    "/docs": "the articles in the corpus",
+    "/new": "start a new conversation (forget earlier questions)",
+    "/quit": "leave (Ctrl-D does too)",
+}
+
+STYLE = Style.from_dict(
+    {
+        "number": "ansicyan bold",
+        "title": "bold",
+        "meta": "ansibrightblack",
+        "abstain": "ansiyellow bold",
+        "highlight": "ansigreen bold",
+        "context": "ansibrightblack",
+        "error": "ansired",
+        "prompt": "ansicyan bold",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ChatState:
+    """A conversation: its earlier questions (oldest first), the citations to show, and the last answer."""
+
+    history: tuple[str, ...] = ()
+    top_k: int = 3
+    last: Answer | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What one input line produced: the next state, text to show, and whether to leave.
+
+    ``answer`` is set when the line was a question that was answered; ``error`` when it could not be.
+    """
+
+    state: ChatState
+    fragments: Fragments = ()
+    answer: Answer | None = None
+    error: str | None = None
+    done: bool = False
+
+
+def plain_text(fragments: Iterable[tuple[str, str]]) -> str:
+    """The text of styled fragments, without the styles."""
+    return "".join(text for _, text in fragments)
+
+
+def _wrap(parts: Sequence[tuple[str, str]], width: int, indent: str = "") -> list[tuple[str, str]]:
+    """Word-wrap styled text to ``width`` columns, keeping each word's style; whitespace is collapsed."""
+    words = [(style, word) for style, text in parts for word in text.split()]
+    out: list[tuple[str, str]] = []
+    column = 0
+    for style, word in words:
+        if column and column + 1 + len(word) > width:
+            out.append(("", "\n"))
+            column = 0
+        if column == 0:
+            out.append(("", indent))
+            column = len(indent)
+        else:
+            out.append(("", " "))
+            column += 1
+        out.append((style, word))
+        column += len(word)
+    if out:
+        out.append(("", "\n"))
+    return _merge(out)
+
+
+def _merge(fragments: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Join neighbouring fragments of one style, so a terminal gets one style change per run of text."""
+    merged: list[tuple[str, str]] = []
+    for style, text in fragments:
+        if merged and merged[-1][0] == style:
+            merged[-1] = (style, merged[-1][1] + text)
+        else:
+            merged.append((style, text))
+    return merged
+
+
+def _citation_head(number: int, citation: Citation) -> list[tuple[str, str]]:
+    """``[1] Title (date)``, as :func:`askidcpc.render.citation_line` writes it, with styles."""
+    head = [("class:number", f"[{number}] "), ("class:title", citation.title)]
+    if citation.date:
+        head.append(("class:meta", f" ({citation.date})"))
+    return head
+
+
+def answer_fragments(answer: Answer, width: int) -> Fragments:
+    """The answer, then short numbered citations; an abstention says so and shows the nearest sentences."""
+    out: list[tuple[str, str]] = []
+    if answer.answer is None:
+        out.append(("class:abstain", ABSTAIN_MESSAGE + "\n"))
+        if not answer.citations:
+            out.append(("class:meta", "No sentence in the articles is close to it.\n"))
+            return tuple(out)
+        out.append(("class:meta", "Nearest sentences:\n"))
+        for number, citation in enumerate(answer.citations, start=1):
+            out.extend(_citation_head(number, citation))
+            out.append(("", "\n"))
+            out.extend(_wrap([("class:context", citation.sentence)], width, indent="    "))
+        return tuple(out)
+    out.extend(_wrap([("", answer.answer)], width))
+    out.append(("class:meta", f"(confidence {answer.confidence:.2f})\n"))
+    for number, citation in enumerate(answer.citations, start=1):
+        out.extend(_citation_head(number, citation))
+        out.append(("", "\n"))
+    return tuple(out)
+
+
+def sources_fragments(answer: Answer, finder: ContextFinder, width: int) -> Fragments:
+    """Full citations: title, date, document, offsets, score, and the cited sentence («marked») in context."""
+    out: list[tuple[str, str]] = []
+    if not answer.citations:
+        return (("class:meta", "The last answer cites nothing.\n"),)
+    for number, citation in enumerate(answer.citations, start=1):
+        if number > 1:
+            out.append(("", "\n"))
+        out.extend(_citation_head(number, citation))
+        out.append(
+            ("class:meta", f" — {citation.doc_id} [{citation.start}:{citation.end}] score {citation.score:.2f}\n")
+        )
+        context = finder.context(citation.doc_id, citation.start, citation.end)
+        before, after = (context.before, context.after) if context is not None else ("", "")
+        out.extend(
+            _wrap(
+                [("class:context", before), ("class:highlight", f"«{citation.sentence}»"), ("class:context", after)],
+                width,
+                indent="    ",
+            )
+        )
+    return tuple(out)
+
+
+def docs_fragments(pipeline: Pipeline, width: int) -> Fragments:
+    """One entry per document: id, title, date, source and length."""
+    out: list[tuple[str, str]] = []
+    for document in pipeline.documents:
+        out.append(("class:title", document.title))
+        out.append(("class:meta", f" ({document.date or 'undated'})\n"))
+        details = [document.doc_id, document.source or "", f"{len(document.text):,} characters"]
+        out.extend(_wrap([("class:meta", ", ".join(d for d in details if d))], width, indent="    "))
+    return tuple(out)
+
+
+def help_fragments() -> Fragments:
+    out: list[tuple[str, str]] = [("", "Type a question and press Enter; follow-up questions use the earlier ones.\n")]
+    for name, text in COMMANDS.items():
+        out.append(("class:number", f"  {name:<9}"))
+        out.append(("", f"{text}\n"))
+    out.append(
+        ("class:meta", "Tab completes commands; Up and Down recall earlier questions; Ctrl-C clears the line.\n")
+    )
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Chat:
+    """The chat logic over one pipeline; :meth:`step` turns (state, line) into a :class:`Reply`."""
+
+    pipeline: Pipeline
+    finder: ContextFinder = field(init=False)
+    width: int = MAX_WIDTH
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "finder", ContextFinder.from_pipeline(self.pipeline))
+
+    def banner(self) -> Fragments:
+        documents = len(self.pipeline.documents)
+        return (
+            ("class:title", "askidcpc"),
+            ("", f": ask about {documents} article{'s' if documents != 1 else ''} "),
+            ("class:meta", f"({len(self.pipeline.passages):,} sentences). "),
+            ("", "/help lists the commands; Ctrl-D leaves.\n"),
+        )
+
+    def step(self, state: ChatState, line: str) -> Reply:
+        """Handle one input line: a command or a question."""
+        text = line.strip()
+        if not text:
+            return Reply(state)
+        if text.startswith("/"):
+            return self._command(state, text)
+        try:
+            answer = self.pipeline.ask(text, top_k=state.top_k, history=state.history)
+        except AskError as exc:
+            return Reply(state, error=str(exc))
+        history = (*state.history, answer.question)[-MAX_HISTORY:]
+        return Reply(replace(state, history=history, last=answer), answer_fragments(answer, self.width), answer)
+
+    def _command(self, state: ChatState, text: str) -> Reply:
+        name, _, argument = text.partition(" ")
+        argument = argument.strip()
+        if name in ("/quit", "/exit"):
+            return Reply(state, done=True)
+        if name == "/help":
+            return Reply(state, help_fragments())
+        if name == "/new":
+            return Reply(ChatState(top_k=state.top_k), (("class:meta", "New conversation.\n"),))
+        if name == "/docs":
+            return Reply(state, docs_fragments(self.pipeline, self.width))
+        if name == "/sources":
+            if state.last is None:
+                return Reply(state, error="no answer yet; ask a question first")
+            return Reply(state, sources_fragments(state.last, self.finder, self.width))
+        if name == "/k":
+            if not argument:
+                return Reply(state, (("", f"Showing {state.top_k} citations; /k N changes it (1-{MAX_TOP_K}).\n"),))
+            if not argument.isdigit() or not 1 <= int(argument) <= MAX_TOP_K:
+                return Reply(state, error=f"/k needs a whole number from 1 to {MAX_TOP_K}, not {argument!r}")
+            top_k = int(argument)
+            shown = f"Showing {top_k} citation{'s' if top_k != 1 else ''}.\n"
+            return Reply(replace(state, top_k=top_k), (("class:meta", shown),))
+        return Reply(state, error=f"unknown command {name!r}; /help lists the commands")
+
+
+class _CommandCompleter(Completer):
+    """Completes ``/commands`` at the start of the line, and nothing in questions."""
+
+    def get_completions(self, document: PromptDocument, complete_event: CompleteEvent) -> Iterator[Completion]:
+        text = document.text_before_cursor
+        if not text.startswith("/") or " " in text:
+            return
+        for name, description in COMMANDS.items():
+            if name.startswith(text):
+                yield Completion(name, start_position=-len(text), display_meta=description)
+
+
+def default_history_path(environ: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_STATE_HOME/askidcpc/history``; ``~/.local/state`` when XDG_STATE_HOME is unset or not absolute."""
+    env = os.environ if environ is None else environ
+    state_home = env.get("XDG_STATE_HOME", "")
+    base = Path(state_home) if os.path.isabs(state_home) else Path.home() / ".local" / "state"
+    return base / "askidcpc" / "history"
+
+
+def _open_history(path: Path) -> History:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.touch(exist_ok=True)
+    except OSError as exc:
+        log.warning("cannot keep history in %s (%s); history lasts this session only", path, exc.strerror)
+        return InMemoryHistory()
+    return FileHistory(str(path))
+
+
+def _run_terminal(chat: Chat, state: ChatState, history_path: Path) -> int:
+    session: PromptSession[str] = PromptSession(
+        history=_open_history(history_path),
+        auto_suggest=AutoSuggestFromHistory(),
+        completer=_CommandCompleter(),
+        complete_while_typing=False,
+        style=STYLE,
+    )
+    columns = session.output.get_size().columns
+    chat = replace(chat, width=max(40, min(MAX_WIDTH, columns - 1)))
+
+    def show(fragments: Fragments) -> None:
+        print_formatted_text(FormattedText(list(fragments)), end="", style=STYLE)
+
+    show(chat.banner())
+    while True:
+        try:
+            line = session.prompt(FormattedText([("class:prompt", PROMPT)]))
+        except KeyboardInterrupt:  # Ctrl-C: the line is cleared, the conversation goes on
+            continue
+        except EOFError:  # Ctrl-D
+            return 0
+        reply = chat.step(state, line)
+        state = reply.state
+        if reply.error is not None:
+            show((("class:error", f"askidcpc: {reply.error}\n"),))
+        if reply.fragments:
+            show((*reply.fragments, ("", "\n")))
+        if reply.done:
+            return 0
+
+
+def _run_lines(chat: Chat, state: ChatState, lines: TextIO, out: TextIO, err: TextIO, json_lines: bool) -> int:
+    for line in lines:
+        reply = chat.step(state, line)
+        state = reply.state
+        if json_lines:
+            if reply.answer is not None:
+                out.write(json.dumps(reply.answer.to_dict(), ensure_ascii=False) + "\n")
+            elif reply.error is not None:
+                out.write(json.dumps({"error": reply.error}, ensure_ascii=False) + "\n")
+            else:  # a command's text goes to stderr, so stdout stays JSON Lines
+                err.write(plain_text(reply.fragments))
+        else:
+            if reply.error is not None:
+                err.write(f"askidcpc: {reply.error}\n")
+            if reply.fragments:  # a blank line after each reply
+                out.write(plain_text(reply.fragments) + "\n")
+        out.flush()
+        if reply.done:
+            break
+    return 0
+
+
+def run_chat(
+    pipeline: Pipeline,
+    *,
+    top_k: int = 3,
+    json_lines: bool = False,
+    history_path: Path | None = None,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Run the chat until Ctrl-D, ``/quit`` or the end of input; returns the exit status (0).
+
+    Interactive (prompt-toolkit) when standard input and output are both terminals and ``json_lines`` is off;
+    otherwise one line at a time, plain text (or JSON Lines) out, command output to ``stderr`` in JSON mode.
+    """
+    stdin = sys.stdin if stdin is None else stdin
+    stdout = sys.stdout if stdout is None else stdout
+    stderr = sys.stderr if stderr is None else stderr
+    chat = Chat(pipeline)
+    state = ChatState(top_k=top_k)
+    if not json_lines and stdin.isatty() and stdout.isatty():
+        return _run_terminal(chat, state, history_path or default_history_path())
+    return _run_lines(chat, state, stdin, stdout, stderr, json_lines)

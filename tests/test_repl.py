@@ -1,0 +1,288 @@
+"""The terminal chat: its logic (Chat.step) against the pipeline as oracle, piped use, and the real REPL in a pty."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from askidcpc.config import MAX_HISTORY, MAX_TOP_K
+from askidcpc.pipeline import Pipeline
+from askidcpc.render import ABSTAIN_MESSAGE, citation_line
+from askidcpc.repl import COMMANDS, PROMPT, Chat, ChatState, _wrap, default_history_path, plain_text
+from askidcpc.types import Answer
+
+FIRST = "Who is Song Tao?"
+FOLLOW_UP = "What did he tell the visitors?"
+UNRELATED = "How do I bake sourdough bread?"  # no word of it is in the corpus: it must abstain
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
+
+
+@pytest.fixture(scope="module")
+def chat(pipeline: Pipeline) -> Chat:
+    return Chat(pipeline)
+
+
+def run(chat: Chat, lines: list[str], state: ChatState | None = None) -> tuple[ChatState, list[str]]:
+    """Feed ``lines`` to the chat; the final state and the plain text of each reply (errors as 'error: ...')."""
+    state = state or ChatState()
+    texts = []
+    for line in lines:
+        reply = chat.step(state, line)
+        state = reply.state
+        texts.append(f"error: {reply.error}" if reply.error else plain_text(reply.fragments))
+    return state, texts
+
+
+def test_follow_up_is_asked_with_the_earlier_questions(chat: Chat, pipeline: Pipeline) -> None:
+    state = ChatState()
+    first = chat.step(state, f"  {FIRST} ")
+    second = chat.step(first.state, FOLLOW_UP)
+    assert first.answer == pipeline.ask(FIRST)
+    assert second.answer == pipeline.ask(FOLLOW_UP, history=[FIRST])
+    assert second.state.history == (FIRST, FOLLOW_UP)
+    assert second.state.last == second.answer
+    assert chat.step(second.state, "/new").state == ChatState()
+
+
+def test_history_keeps_the_last_questions_only(chat: Chat) -> None:
+    questions = [f"question number {n}?" for n in range(MAX_HISTORY + 5)]
+    state, _ = run(chat, questions)
+    assert state.history == tuple(questions[-MAX_HISTORY:])
+
+
+@pytest.mark.parametrize(
+    ("lines", "top_k", "expected"),
+    [
+        (["/k 5"], 5, "Showing 5 citations."),
+        (["/k 1"], 1, "Showing 1 citation."),
+        ([f"/k {MAX_TOP_K}"], MAX_TOP_K, f"Showing {MAX_TOP_K} citations."),
+        (["/k"], 3, "Showing 3 citations; /k N changes it"),
+        (["/k 0"], 3, "error: /k needs a whole number from 1 to 20"),
+        ([f"/k {MAX_TOP_K + 1}"], 3, "error: /k needs a whole number"),
+        (["/k two"], 3, "error: /k needs a whole number"),
+        (["/sources"], 3, "error: no answer yet"),
+        (["/nope"], 3, "error: unknown command '/nope'"),
+        (["   "], 3, ""),
+        (["/help"], 3, "Type a question and press Enter"),
+        (["/new"], 3, "New conversation."),
+        (["x" * 2001], 3, "error: question is 2,001 characters; the limit is 2,000"),
+    ],
+)
+def test_commands(chat: Chat, lines: list[str], top_k: int, expected: str) -> None:
+    state, texts = run(chat, lines)
+    assert state.top_k == top_k
+    assert texts[-1].startswith(expected) if expected else texts[-1] == ""
+    assert state.history == ()
+
+
+@pytest.mark.parametrize("line", ["/quit", "/exit", "  /quit  "])
+def test_quit_commands_leave(chat: Chat, line: str) -> None:
+    assert chat.step(ChatState(), line).done
+
+
+def test_k_sets_the_citations_of_the_next_answer(chat: Chat, pipeline: Pipeline) -> None:
+    state, _ = run(chat, ["/k 1"])
+    reply = chat.step(state, FIRST)
+    assert reply.answer == pipeline.ask(FIRST, top_k=1)
+    assert reply.answer is not None and len(reply.answer.citations) <= 1
+
+
+def test_answer_shows_text_then_numbered_citations(chat: Chat, pipeline: Pipeline) -> None:
+    _, (text,) = run(chat, [FIRST])
+    answer = pipeline.ask(FIRST)
+    lines = text.splitlines()
+    if answer.answer is None:
+        assert lines[0] == ABSTAIN_MESSAGE
+    else:
+        assert " ".join(lines[: lines.index(f"(confidence {answer.confidence:.2f})")]) == " ".join(
+            answer.answer.split()
+        )
+    heads = [line for line in lines if line.startswith("[")]
+    assert heads == [citation_line(n, c) for n, c in enumerate(answer.citations, start=1)]
+
+
+def test_abstention_says_so_and_shows_nearest_sentences(chat: Chat, pipeline: Pipeline) -> None:
+    citation = pipeline.ask(FIRST).citations[0]
+    abstained = Answer(question="q", answer=None, confidence=0.1, citations=(citation,))
+    reply = chat.step(ChatState(last=abstained), "/sources")
+    from askidcpc.repl import answer_fragments
+
+    text = plain_text(answer_fragments(abstained, 100))
+    assert text.splitlines()[:3] == [ABSTAIN_MESSAGE, "Nearest sentences:", citation_line(1, citation)]
+    assert " ".join(text.split()).endswith(" ".join(citation.sentence.split()))
+    assert "«" in plain_text(reply.fragments)
+    bare = plain_text(answer_fragments(Answer("q", None, 0.0, ()), 100))
+    assert bare.splitlines() == [ABSTAIN_MESSAGE, "No sentence in the articles is close to it."]
+
+
+def test_sources_show_offsets_score_and_neighbours(chat: Chat, pipeline: Pipeline) -> None:
+    state, _ = run(chat, [FIRST])
+    assert state.last is not None and state.last.citations
+    text = plain_text(chat.step(state, "/sources").fragments)
+    for number, citation in enumerate(state.last.citations, start=1):
+        head = f"{citation_line(number, citation)} — {citation.doc_id} [{citation.start}:{citation.end}]"
+        assert f"{head} score {citation.score:.2f}" in text
+        document = pipeline.documents_by_id[citation.doc_id]
+        key = (citation.doc_id, citation.start, citation.end)
+        passage = next(p for p in pipeline.passages if (p.doc_id, p.start, p.end) == key)
+        before = pipeline.passages[passage.prev_pid].text if passage.prev_pid is not None else ""
+        after = pipeline.passages[passage.next_pid].text if passage.next_pid is not None else ""
+        window = f"{before} «{document.text[citation.start : citation.end]}» {after}"
+        assert " ".join(window.split()) in " ".join(text.split())
+
+
+def test_docs_lists_every_document(chat: Chat, pipeline: Pipeline) -> None:
+    _, (text,) = run(chat, ["/docs"])
+    for document in pipeline.documents:
+        assert f"{document.title} ({document.date or 'undated'})" in text
+        assert f"{document.doc_id}, " in text
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    words=st.lists(st.text(st.characters(exclude_categories=["Z", "C"]), min_size=1, max_size=30), max_size=40),
+    width=st.integers(10, 120),
+)
+def test_wrap_keeps_every_word_within_the_width(words: list[str], width: int) -> None:
+    lines = plain_text(_wrap([("", " ".join(words))], width, indent="  ")).splitlines()
+    assert " ".join(" ".join(lines).split()) == " ".join(words)
+    for line in lines:
+        assert len(line) <= width or len(line.split()) == 1
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"XDG_STATE_HOME": "/var/state"}, Path("/var/state/askidcpc/history")),
+        ({"XDG_STATE_HOME": "relative/path"}, Path.home() / ".local/state/askidcpc/history"),
+        ({"XDG_STATE_HOME": ""}, Path.home() / ".local/state/askidcpc/history"),
+        ({}, Path.home() / ".local/state/askidcpc/history"),
+    ],
+)
+def test_history_path_follows_xdg(environ: dict[str, str], expected: Path) -> None:
+    assert default_history_path(environ) == expected
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "PYTHONUNBUFFERED": "1"}
+
+
+def test_piped_chat_prints_the_answers_and_exits_0(chat: Chat, tmp_path: Path) -> None:
+    lines = [FIRST, FOLLOW_UP, "/sources", "", "/k 2", UNRELATED, "/bogus"]
+    done = subprocess.run(
+        [sys.executable, "-m", "askidcpc", "chat"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    _, texts = run(chat, lines)
+    expected = "".join(text + "\n" for text in texts if text and not text.startswith("error: "))
+    assert done.stdout == expected
+    assert done.stderr == "askidcpc: unknown command '/bogus'; /help lists the commands\n"
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_piped_json_chat_prints_answer_objects(pipeline: Pipeline, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "askidcpc", "chat", "--json"],
+        input=f"{FIRST}\n/k 1\n{FOLLOW_UP}\n\n",
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    objects = [json.loads(line) for line in done.stdout.splitlines()]
+    assert objects == [pipeline.ask(FIRST).to_dict(), pipeline.ask(FOLLOW_UP, top_k=1, history=[FIRST]).to_dict()]
+    assert done.stderr == "Showing 1 citation.\n"
+
+
+@pytest.mark.parametrize("command", [["chat"], []])
+def test_chat_is_the_default_command(command: list[str], tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "askidcpc", *command],
+        input="/help\n",
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        timeout=60,
+    )
+    assert done.returncode == 0
+    assert all(name in done.stdout for name in COMMANDS)
+
+
+# ---- the real REPL in a pseudo-terminal, as a person uses it ----
+
+
+def test_repl_in_a_terminal(pipeline: Pipeline, tmp_path: Path) -> None:
+    pexpect = pytest.importorskip("pexpect")
+    first, follow_up, unrelated = pipeline.ask(FIRST), pipeline.ask(FOLLOW_UP, history=[FIRST]), pipeline.ask(UNRELATED)
+    assert unrelated.answer is None, f"{UNRELATED!r} is answered now; pick a question the corpus cannot answer"
+
+    env = {**_env(tmp_path), "TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1"}
+    env.pop("NO_COLOR", None)
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "askidcpc", "chat"],
+        env=env,
+        encoding="utf-8",
+        dimensions=(50, 120),
+        timeout=30,
+    )
+    transcript: list[str] = []
+
+    def expect(text: str) -> None:
+        child.expect_exact(text)
+        transcript.append(ANSI.sub("", child.before + child.after))
+
+    def shown(answer: Answer) -> str:
+        # The first few words of what the REPL prints for this answer (wrapping may split later ones).
+        text = ABSTAIN_MESSAGE if answer.answer is None else answer.answer
+        return " ".join(text.split()[:4])
+
+    try:
+        expect(PROMPT)
+        child.send("partial words then Ctrl-C")
+        child.sendcontrol("c")  # clears the line; nothing is asked
+        expect(PROMPT)
+        child.send(FIRST + "\r")
+        expect(shown(first))
+        expect(PROMPT)
+        child.send(FOLLOW_UP + "\r")
+        expect(shown(follow_up))
+        expect(PROMPT)
+        child.send("/sour\t")  # Tab completes the command
+        expect("/sources")
+        child.send("\r")
+        citation = follow_up.citations[0]
+        expect(f"— {citation.doc_id} [{citation.start}:{citation.end}] score {citation.score:.2f}")
+        expect(PROMPT)
+        child.send(UNRELATED + "\r")
+        expect(ABSTAIN_MESSAGE)
+        expect(PROMPT)
+        child.sendcontrol("d")
+        child.expect(pexpect.EOF)
+        transcript.append(ANSI.sub("", child.before))
+    finally:
+        child.close()
+    text = "".join(transcript)
+    assert child.exitstatus == 0, text
+    assert "Traceback" not in text
+    for answer in (first, follow_up):
+        for number, cited in enumerate(answer.citations, start=1):
+            assert citation_line(number, cited) in text
+    # Ctrl-C dropped the partial line: only the four accepted lines are in the history file.
+    history = (tmp_path / "state" / "askidcpc" / "history").read_text(encoding="utf-8")
+    assert re.findall(r"^\+(.*)$", history, flags=re.M) == [FIRST, FOLLOW_UP, "/sources", UNRELATED]
