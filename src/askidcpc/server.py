@@ -21,12 +21,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from askidcpc.config import MAX_HISTORY, MAX_QUESTION_CHARS, MAX_TOP_K, Settings
 from askidcpc.context import MAX_NEIGHBOURS, ContextFinder
@@ -195,6 +197,14 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     return JSONResponse({"detail": detail, "errors": listed}, status_code=422)
 
 
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeError):
+        # FastAPI's body reader: bytes that are no text at all are an invalid body like any other bad JSON.
+        return JSONResponse({"detail": "the body is not valid JSON: it is not UTF-8 text"}, status_code=422)
+    return await http_exception_handler(request, exc)
+
+
 async def _on_ask_error(request: Request, exc: Exception) -> JSONResponse:
     status = 422 if isinstance(exc, QuestionError) else 400
     return JSONResponse({"detail": str(exc)}, status_code=status)
@@ -304,6 +314,7 @@ def create_app(settings: Settings, *, pipeline: Pipeline | None = None, limits: 
         redoc_url=None,
     )
     app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(AskError, _on_ask_error)
     app.add_exception_handler(Exception, _on_unexpected)
     app.add_middleware(BodySizeLimit, max_bytes=limits.max_body_bytes)
