@@ -12,6 +12,7 @@ A file that cannot be read is reported (:class:`~askidcpc.errors.DocumentError`)
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import re
 from collections.abc import Iterable
@@ -24,7 +25,7 @@ import yaml
 from askidcpc.errors import CorpusError, DocumentError
 from askidcpc.types import Document
 
-__all__ = ["SUFFIXES", "LoadResult", "load_corpus", "parse_markdown", "parse_text", "read_document"]
+__all__ = ["SUFFIXES", "LoadResult", "content_hash", "load_corpus", "parse_markdown", "parse_text", "read_document"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,11 @@ class LoadResult:
 
     documents: tuple[Document, ...]
     skipped: tuple[DocumentError, ...]
+
+
+def content_hash(text: str) -> str:
+    """The SHA-256 of a document's text (UTF-8), hex: what makes two documents duplicates and citations checkable."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _iso_date(value: Any) -> str | None:

@@ -17,6 +17,7 @@ from askidcpc.config import MAX_HISTORY, MAX_QUESTION_CHARS, MAX_TOP_K, Settings
 from askidcpc.corpus import load_corpus
 from askidcpc.errors import AskError, QuestionError
 from askidcpc.sentences import make_passages
+from askidcpc.store import StoredDocuments, is_saved_index, load_index
 from askidcpc.tokenize import tokenize
 from askidcpc.types import Answer, Document, Hit, Passage
 
@@ -48,8 +49,8 @@ def validate_request(question: str, top_k: int, history: Sequence[str]) -> str:
 class Pipeline:
     """An indexed corpus that answers questions."""
 
-    documents: tuple[Document, ...]
-    passages: tuple[Passage, ...]
+    documents: Sequence[Document]  # a tuple, or a saved index's lazily decoded StoredDocuments
+    passages: Sequence[Passage]  # indexed by pid
     index: BM25Index
     policy: AnswerPolicy = field(default_factory=AnswerPolicy)
 
@@ -69,7 +70,11 @@ class Pipeline:
 
     @classmethod
     def load(cls, settings: Settings) -> Pipeline:
-        """Load the corpus that ``settings.corpus`` names and index it. Raises CorpusError when it cannot."""
+        """Load the corpus that ``settings.corpus`` names: a saved index (memory-mapped, verified; IndexFormatError
+        when damaged), or a folder of articles to index now (CorpusError when it cannot)."""
+        if is_saved_index(settings.corpus):
+            stored = load_index(settings.corpus, settings.bm25)
+            return cls(stored.documents, stored.passages, stored.index)
         loaded = load_corpus(settings.corpus)
         for skipped in loaded.skipped:
             log.warning("skipped %s", skipped)
@@ -77,6 +82,8 @@ class Pipeline:
 
     @cached_property
     def documents_by_id(self) -> Mapping[str, Document]:
+        if isinstance(self.documents, StoredDocuments):
+            return self.documents.by_id  # decodes a document only when asked for
         return {document.doc_id: document for document in self.documents}
 
     @cached_property

@@ -1,0 +1,112 @@
+"""The ``askidcpc index`` edge: read sources, build or update a saved index, show progress and a summary.
+
+A thin layer over :mod:`askidcpc.ingest` and :mod:`askidcpc.store`; :mod:`askidcpc.cli` parses the command line
+and imports this module only for ``index`` (rich's import is not free).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from askidcpc.bm25 import BM25Params
+from askidcpc.ingest import IngestResult, ingest
+from askidcpc.store import add_documents, build_saved_index, remove_documents
+
+__all__ = ["run_add", "run_build", "run_remove"]
+
+
+@contextmanager
+def _progress(stderr: TextIO) -> Iterator[Progress]:
+    console = Console(file=stderr)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
+        yield progress
+
+
+def _read(sources: Sequence[Path], progress: Progress) -> IngestResult:
+    task = progress.add_task("reading", total=None)
+
+    def on_file(_: Path, total: int) -> None:
+        progress.update(task, total=total, advance=1)
+
+    return ingest(sources, on_file)
+
+
+def _counter(progress: Progress, description: str, total: int) -> Callable[[int], None]:
+    task = progress.add_task(description, total=total)
+    return lambda done: progress.advance(task, done)
+
+
+def _report_input(result: IngestResult, out: TextIO) -> None:
+    if result.duplicates:
+        out.write(f"{len(result.duplicates):,} duplicate(s) indexed once:\n")
+        for duplicate in result.duplicates:
+            out.write(f"  {duplicate.origin} ({duplicate.doc_id}): same text as {duplicate.kept}\n")
+    if result.skipped:
+        out.write(f"{len(result.skipped):,} skipped:\n")
+        for error in result.skipped:
+            out.write(f"  {error}\n")
+
+
+def _size(path: Path) -> str:
+    total = sum(file.stat().st_size for file in path.iterdir() if file.is_file())
+    return f"{total / 1e6:,.1f} MB" if total >= 1e5 else f"{total / 1e3:,.1f} kB"
+
+
+def run_build(sources: Sequence[Path], index: Path, params: BM25Params, out: TextIO, err: TextIO) -> int:
+    """``askidcpc index SOURCE... --out INDEX``. Raises CorpusError when nothing could be read."""
+    started = time.perf_counter()
+    with _progress(err) as progress:
+        result = _read(sources, progress)
+        manifest = build_saved_index(
+            index, result.documents, params, _counter(progress, "indexing", len(result.documents))
+        )
+    counts = manifest["counts"]
+    out.write(
+        f"Indexed {counts['documents']:,} documents ({counts['passages']:,} passages, {counts['terms']:,} terms) "
+        f"from {result.files:,} file(s) into {index} ({_size(index)}) in {time.perf_counter() - started:.1f} s.\n"
+    )
+    _report_input(result, out)
+    return 0
+
+
+def run_add(sources: Sequence[Path], index: Path, out: TextIO, err: TextIO) -> int:
+    """``askidcpc index --add SOURCE... --to INDEX``. Raises CorpusError when nothing could be read."""
+    started = time.perf_counter()
+    with _progress(err) as progress:
+        result = _read(sources, progress)
+        update = add_documents(index, result.documents, _counter(progress, "indexing", len(result.documents)))
+    out.write(
+        f"Added {len(update.changed):,} documents to {index} in {time.perf_counter() - started:.1f} s; "
+        f"it now holds {update.documents:,} documents ({update.passages:,} passages).\n"
+    )
+    if update.skipped:
+        out.write(f"{len(update.skipped):,} not added:\n")
+        for doc_id, reason in update.skipped:
+            out.write(f"  {doc_id}: {reason}\n")
+    _report_input(result, out)
+    return 0
+
+
+def run_remove(doc_ids: Sequence[str], index: Path, out: TextIO) -> int:
+    """``askidcpc index --remove DOC_ID... --from INDEX``. Raises AskError when no doc_id is in the index."""
+    update = remove_documents(index, doc_ids)
+    out.write(
+        f"Removed {len(update.changed):,} documents from {index}; "
+        f"it now holds {update.documents:,} documents ({update.passages:,} passages).\n"
+    )
+    for doc_id, reason in update.skipped:
+        out.write(f"  {doc_id}: {reason}\n")
+    return 0

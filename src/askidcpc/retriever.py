@@ -1,0 +1,37 @@
+"""The retriever interface: what the reader (:mod:`askidcpc.answer`) needs from wherever the passages live.
+
+:class:`~askidcpc.pipeline.Pipeline` is the in-process implementation (BM25 over an in-memory or memory-mapped
+saved index). A search cluster backend (OpenSearch or Elasticsearch, whose default similarity is BM25) would be one
+new module with a class that has these three members; see ``docs/scaling.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
+
+from askidcpc.types import Document, Hit
+
+__all__ = ["Retriever"]
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    """Ranked passages for a query, and the two lookups the reader makes about them.
+
+    - :meth:`retrieve`: the ``k`` best passages for a weighted query (term -> weight, terms as
+      :func:`askidcpc.tokenize.tokenize` makes them), best first, as Hits whose passages carry exact offsets into
+      their document's text.
+    - ``documents_by_id``: each document by ``doc_id`` (metadata for citations, text for checking them). A remote
+      backend answers lookups one at a time; nothing iterates over all documents when answering.
+    - ``idf_by_term``: each term's idf, for the reader's support score (how much of the question a sentence
+      covers); a remote backend computes it from the term's document frequency and the passage count.
+    """
+
+    @property
+    def documents_by_id(self) -> Mapping[str, Document]: ...
+
+    @property
+    def idf_by_term(self) -> Mapping[str, float]: ...
+
+    def retrieve(self, query: Mapping[str, float], k: int) -> list[Hit]: ...

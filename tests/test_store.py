@@ -1,0 +1,546 @@
+"""The saved index: round trips, incremental add/remove == rebuild, atomic writes, corruption refused, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from askidcpc import store
+from askidcpc.bm25 import VARIANTS, BM25Index, BM25Params, query_weights
+from askidcpc.cli import main
+from askidcpc.config import DEFAULT_CORPUS, Settings
+from askidcpc.corpus import content_hash, load_corpus
+from askidcpc.errors import AskError, IndexFormatError
+from askidcpc.pipeline import Pipeline
+from askidcpc.retriever import Retriever
+from askidcpc.tokenize import tokenize
+from askidcpc.types import Document
+
+QUESTIONS = [
+    "When was the International Department founded?",
+    "Who heads the CPC International Department?",
+    "How many parties does the CPC have ties with?",
+    "What is the capital of Cuba?",
+    "WeChat",
+    "the of and",
+]
+
+WORDS = [
+    "river",
+    "bridge",
+    "council",
+    "mayor",
+    "budget",
+    "school",
+    "library",
+    "harbour",
+    "railway",
+    "election",
+    "minister",
+    "farmer",
+    "market",
+    "price",
+    "storm",
+    "flood",
+    "museum",
+    "painting",
+    "festival",
+    "orchestra",
+    "hospital",
+    "doctor",
+    "vaccine",
+    "factory",
+    "worker",
+    "strike",
+    "treaty",
+    "border",
+    "satellite",
+    "rocket",
+    "telescope",
+    "planet",
+    "ocean",
+    "whale",
+    "forest",
+    "fire",
+    "drought",
+    "harvest",
+    "wheat",
+    "rice",
+    "coffee",
+    "export",
+    "tariff",
+]
+
+
+def random_documents(seed: int, n: int, prefix: str = "doc") -> list[Document]:
+    """Seeded documents of a few sentences of words from a small vocabulary (so terms repeat across documents)."""
+    rng = random.Random(seed)
+    documents = []
+    for i in range(n):
+        sentences = []
+        for _ in range(rng.randint(1, 5)):
+            words = [rng.choice(WORDS[: rng.randint(8, len(WORDS))]) for _ in range(rng.randint(3, 12))]
+            sentences.append(" ".join(words).capitalize() + ".")
+        documents.append(
+            Document(f"{prefix}-{seed}-{i}", f"Title {i}", " ".join(sentences), date=f"20{10 + i % 15}-01-02")
+        )
+    return documents
+
+
+def random_queries(seed: int, n: int = 40) -> list[dict[str, float]]:
+    rng = random.Random(seed)
+    queries = [query_weights(tokenize(" ".join(rng.sample(WORDS, rng.randint(1, 4))))) for _ in range(n)]
+    return [*queries, {"unknownterm": 1.0}, {WORDS[0]: 2.0, WORDS[1]: 0.5}]
+
+
+def assert_same_scores(actual: BM25Index, expected: BM25Index, queries: list[dict[str, float]]) -> None:
+    assert actual.n_docs == expected.n_docs
+    assert set(actual.vocab) == set(expected.vocab)
+    expected_idf, actual_idf = expected.idf(), actual.idf()
+    for term, column in expected.vocab.items():
+        assert actual_idf[actual.vocab[term]] == pytest.approx(expected_idf[column], abs=1e-9)
+    for query in queries:
+        np.testing.assert_allclose(actual.scores(query), expected.scores(query), rtol=0, atol=1e-9)
+        assert [pid for pid, _ in actual.search(query, 10)] == [pid for pid, _ in expected.search(query, 10)]
+
+
+@pytest.fixture(scope="module")
+def bundled() -> Pipeline:
+    return Pipeline.load(Settings(corpus=DEFAULT_CORPUS))
+
+
+@pytest.fixture
+def saved(tmp_path: Path, bundled: Pipeline) -> Path:
+    path = tmp_path / "index"
+    store.save_index(path, bundled.documents, bundled.passages, bundled.index)
+    return path
+
+
+# --- round trips ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+@pytest.mark.parametrize("top_k", [1, 5])
+def test_saved_index_answers_exactly_as_in_memory(bundled: Pipeline, saved: Path, question: str, top_k: int) -> None:
+    loaded = Pipeline.load(Settings(corpus=saved))
+    assert isinstance(loaded.documents, store.StoredDocuments)
+    assert loaded.ask(question, top_k=top_k).to_dict() == bundled.ask(question, top_k=top_k).to_dict()
+
+
+def test_loaded_documents_and_passages_equal_the_originals(bundled: Pipeline, saved: Path) -> None:
+    loaded = store.load_index(saved)
+    assert len(loaded.documents) == len(bundled.documents) and len(loaded.passages) == len(bundled.passages)
+    assert list(loaded.documents) == list(bundled.documents)
+    assert [dict(d.extra) for d in loaded.documents] == [
+        json.loads(json.dumps(dict(d.extra), default=str)) for d in bundled.documents
+    ]
+    assert list(loaded.passages) == list(bundled.passages)
+    assert loaded.passages[-1] == bundled.passages[-1] and loaded.passages[1:3] == list(bundled.passages[1:3])
+    with pytest.raises(IndexError):
+        loaded.passages[len(bundled.passages)]
+    by_id = loaded.documents.by_id
+    assert set(by_id) == {d.doc_id for d in bundled.documents} and "nope" not in by_id
+    with pytest.raises(KeyError):
+        by_id["nope"]
+    for entry, document in zip(loaded.manifest["documents"], bundled.documents, strict=True):
+        assert entry == {"doc_id": document.doc_id, "sha256": content_hash(document.text)}
+
+
+def test_arrays_are_memory_mapped_not_copied(saved: Path) -> None:
+    loaded = store.load_index(saved)
+    for array in (loaded.index.weights.data, loaded.index.weights.indices, loaded.index.term_freqs.data):
+        base = array
+        while not isinstance(base, np.memmap) and base.base is not None:
+            base = base.base
+        assert isinstance(base, np.memmap)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_build_saved_index_equals_the_in_memory_build(tmp_path: Path, variant: str) -> None:
+    documents = random_documents(1, 30)
+    params = BM25Params(variant=variant)
+    store.build_saved_index(tmp_path / "index", documents, params)
+    loaded = store.load_index(tmp_path / "index")
+    expected = Pipeline.from_documents(documents, params).index
+    assert dict(loaded.index.vocab) == dict(expected.vocab)  # the same column numbers, not only the same terms
+    assert (loaded.index.term_freqs != expected.term_freqs).nnz == 0
+    assert np.array_equal(loaded.index.weights.data, expected.weights.data)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_other_bm25_settings_at_load_recompute_weights(tmp_path: Path, variant: str) -> None:
+    documents = random_documents(2, 20)
+    store.build_saved_index(tmp_path / "index", documents, BM25Params())
+    params = BM25Params(variant=variant, k1=0.9, b=0.4)
+    loaded = store.load_index(tmp_path / "index", params)
+    assert loaded.index.params == params
+    assert_same_scores(loaded.index, Pipeline.from_documents(documents, params).index, random_queries(2))
+
+
+def test_pipeline_and_stored_pipeline_are_retrievers(bundled: Pipeline, saved: Path) -> None:
+    assert isinstance(bundled, Retriever)
+    assert isinstance(Pipeline.load(Settings(corpus=saved)), Retriever)
+
+
+# --- incremental add and remove == rebuild ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize(("first", "batches"), [(1, [1]), (10, [15]), (20, [1, 7, 2]), (5, [25])])
+def test_add_equals_fresh_build(tmp_path: Path, variant: str, first: int, batches: list[int]) -> None:
+    documents = random_documents(first * 7 + len(batches), first + sum(batches))
+    params = BM25Params(variant=variant)
+    store.build_saved_index(tmp_path / "index", documents[:first], params)
+    done = first
+    for size in batches:
+        update = store.add_documents(tmp_path / "index", documents[done : done + size])
+        done += size
+        assert update.changed == tuple(d.doc_id for d in documents[done - size : done]) and not update.skipped
+    loaded = store.load_index(tmp_path / "index")
+    fresh = Pipeline.from_documents(documents, params)
+    assert_same_scores(loaded.index, fresh.index, random_queries(first))
+    assert dict(loaded.index.vocab) == dict(fresh.index.vocab)
+    assert list(loaded.passages) == list(fresh.passages)
+    assert list(loaded.documents) == documents
+
+
+def test_add_tokenizes_only_the_new_passages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    old, new = random_documents(3, 12), random_documents(4, 3, prefix="new")
+    store.build_saved_index(tmp_path / "index", old)
+    calls: list[str] = []
+
+    def counting(text: str) -> list[str]:
+        calls.append(text)
+        return tokenize(text)
+
+    monkeypatch.setattr(store, "tokenize", counting)
+    store.add_documents(tmp_path / "index", new)
+    new_passages = Pipeline.from_documents(new).passages
+    # the tokenizer's fingerprint (a fixed probe text) is the only other text tokenized
+    assert [text for text in calls if text != store._PROBE] == [passage.text for passage in new_passages]
+
+
+def test_add_skips_known_text_and_taken_doc_ids(tmp_path: Path) -> None:
+    old = random_documents(5, 4)
+    store.build_saved_index(tmp_path / "index", old)
+    before = (tmp_path / "index" / store.MANIFEST).read_bytes()
+    same_text = Document("other-id", "T", old[0].text)
+    taken_id = Document(old[1].doc_id, "T", "A different text about the harbour.")
+    update = store.add_documents(tmp_path / "index", [same_text, taken_id])
+    assert update.changed == () and [doc_id for doc_id, _ in update.skipped] == ["other-id", old[1].doc_id]
+    assert "already indexed" in update.skipped[0][1] and "already in the index" in update.skipped[1][1]
+    assert (tmp_path / "index" / store.MANIFEST).read_bytes() == before  # nothing new: not rewritten
+
+
+@pytest.mark.parametrize("variant", ["okapi", "lucene"])
+@pytest.mark.parametrize("removed", [[0], [7], [14], [0, 3, 14], list(range(1, 14))])
+def test_remove_equals_fresh_build_without_them(tmp_path: Path, variant: str, removed: list[int]) -> None:
+    documents = random_documents(6 + len(removed), 15)
+    params = BM25Params(variant=variant)
+    store.build_saved_index(tmp_path / "index", documents, params)
+    update = store.remove_documents(tmp_path / "index", [documents[i].doc_id for i in removed])
+    remaining = [d for i, d in enumerate(documents) if i not in removed]
+    assert update.documents == len(remaining) and not update.skipped
+    loaded = store.load_index(tmp_path / "index")
+    fresh = Pipeline.from_documents(remaining, params)
+    assert_same_scores(loaded.index, fresh.index, random_queries(len(removed)))
+    assert list(loaded.passages) == list(fresh.passages) and list(loaded.documents) == remaining
+
+
+def test_remove_then_add_back_equals_fresh_build(tmp_path: Path) -> None:
+    documents = random_documents(8, 10)
+    store.build_saved_index(tmp_path / "index", documents)
+    store.remove_documents(tmp_path / "index", [documents[2].doc_id])
+    store.add_documents(tmp_path / "index", [documents[2]])
+    order = [*documents[:2], *documents[3:], documents[2]]
+    assert_same_scores(
+        store.load_index(tmp_path / "index").index, Pipeline.from_documents(order).index, random_queries(8)
+    )
+
+
+@pytest.mark.parametrize(
+    ("doc_ids", "message"),
+    [(["nope"], "nothing removed"), ([f"doc-9-{i}" for i in range(3)], "empty")],
+)
+def test_remove_refuses_unknown_ids_and_emptying(tmp_path: Path, doc_ids: list[str], message: str) -> None:
+    store.build_saved_index(tmp_path / "index", random_documents(9, 3))
+    with pytest.raises(AskError, match=message):
+        store.remove_documents(tmp_path / "index", doc_ids)
+    assert len(store.load_index(tmp_path / "index").documents) == 3
+
+
+# --- atomic writes ------------------------------------------------------------------------------------------------
+
+
+def answers(path: Path) -> list[dict[str, object]]:
+    pipeline = Pipeline.load(Settings(corpus=path))
+    return [pipeline.ask(question).to_dict() for question in QUESTIONS]
+
+
+class Crash(Exception):
+    pass
+
+
+@pytest.mark.parametrize("exception", [Crash, KeyboardInterrupt])
+@pytest.mark.parametrize("after_files", [0, 4, len(store.ARRAYS) - 1])
+@pytest.mark.parametrize("operation", ["rebuild", "add", "remove"])
+def test_a_crash_mid_write_leaves_the_old_index_intact(
+    saved: Path, monkeypatch: pytest.MonkeyPatch, exception: type[BaseException], after_files: int, operation: str
+) -> None:
+    before = answers(saved)
+    manifest = (saved / store.MANIFEST).read_bytes()
+    written: list[str] = []
+    real_write = store._write_array
+
+    def failing_write(path: Path, array: np.ndarray) -> dict[str, object]:
+        if len(written) == after_files:
+            raise exception("crash")
+        written.append(path.name)
+        return real_write(path, array)
+
+    monkeypatch.setattr(store, "_write_array", failing_write)
+    with pytest.raises(exception):
+        if operation == "rebuild":
+            store.build_saved_index(saved, random_documents(10, 5))
+        elif operation == "add":
+            store.add_documents(saved, random_documents(10, 5))
+        else:
+            store.remove_documents(saved, ["2007-cpc-party-diplomacy"])
+    assert (saved / store.MANIFEST).read_bytes() == manifest
+    assert answers(saved) == before
+    assert sorted(p.name for p in saved.parent.iterdir()) == ["index"]  # the temporary folder is gone
+
+
+def test_a_crash_between_the_fallback_renames_is_named_at_load(saved: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store, "_exchange", lambda first, second: False)
+    real_rename = os.rename
+
+    def rename(source: Path, destination: Path) -> None:
+        if Path(source).name.startswith(".index.tmp-"):
+            raise Crash("power cut")
+        real_rename(source, destination)
+
+    monkeypatch.setattr(store.os, "rename", rename)
+    with pytest.raises(Crash):
+        store.build_saved_index(saved, random_documents(11, 3))
+    monkeypatch.undo()
+    with pytest.raises(IndexFormatError, match=r"interrupted write left the previous index at .*\.index\.old-"):
+        Pipeline.load(Settings(corpus=saved))
+
+
+def test_the_fallback_swap_without_exchange_replaces_the_index(saved: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store, "_exchange", lambda first, second: False)
+    documents = random_documents(12, 4)
+    store.build_saved_index(saved, documents)
+    assert list(store.load_index(saved).documents) == documents
+    assert sorted(p.name for p in saved.parent.iterdir()) == ["index"]
+
+
+_KILLER = """
+import os, signal, sys
+from pathlib import Path
+from askidcpc import store
+from askidcpc.types import Document
+real_write = store._write_array
+written = []
+def write(path, array):
+    if len(written) == int(sys.argv[2]):
+        os.kill(os.getpid(), signal.SIGKILL)
+    written.append(path)
+    return real_write(path, array)
+def swap(built, target):
+    os.kill(os.getpid(), signal.SIGKILL)
+store._write_array = write
+store._swap_into_place = swap
+store.build_saved_index(Path(sys.argv[1]), [Document("killed", "K", "This index must never appear.")])
+"""
+
+
+@pytest.mark.parametrize("after_files", [0, 6, len(store.ARRAYS) - 1, len(store.ARRAYS)])
+def test_sigkill_during_index_leaves_the_old_index_intact(saved: Path, after_files: int) -> None:
+    before = answers(saved)
+    result = subprocess.run([sys.executable, "-c", _KILLER, str(saved), str(after_files)], timeout=120, check=False)
+    assert result.returncode == -signal.SIGKILL
+    assert answers(saved) == before
+    leftovers = [p.name for p in saved.parent.iterdir() if p.name.startswith(".index.tmp-")]
+    assert len(leftovers) == 1  # killed: nothing could clean up; the next write does
+    store.add_documents(saved, random_documents(13, 2))
+    assert [p.name for p in saved.parent.iterdir()] == ["index"]
+
+
+def test_refuses_to_replace_a_folder_that_is_not_an_index(tmp_path: Path) -> None:
+    (tmp_path / "articles").mkdir()
+    (tmp_path / "articles" / "story.md").write_text("My only copy.", encoding="utf-8")
+    with pytest.raises(AskError, match="not a saved index"):
+        store.build_saved_index(tmp_path / "articles", random_documents(14, 2))
+    assert (tmp_path / "articles" / "story.md").read_text(encoding="utf-8") == "My only copy."
+
+
+def test_a_second_writer_is_refused_while_one_writes(saved: Path) -> None:
+    with store._locked(saved), pytest.raises(store.IndexBusyError, match="another askidcpc process"):
+        store.add_documents(saved, random_documents(15, 2))
+
+
+# --- corruption is refused ----------------------------------------------------------------------------------------
+
+
+def truncate(path: Path, name: str) -> None:
+    file = path / f"{name}.npy"
+    file.write_bytes(file.read_bytes()[:-8])
+
+
+def flip_byte(path: Path, name: str, from_end: int = 1) -> None:
+    file = path / f"{name}.npy"
+    data = bytearray(file.read_bytes())
+    data[-from_end] ^= 0x01
+    file.write_bytes(bytes(data))
+
+
+def edit_manifest(path: Path, change: Callable[[dict[str, object]], None], reseal: bool) -> None:
+    manifest = json.loads((path / store.MANIFEST).read_text(encoding="utf-8"))
+    change(manifest)
+    if reseal:  # a consistent manifest, so the check under test is the one that fires
+        manifest["manifest_sha256"] = store._manifest_digest(manifest)
+    (path / store.MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def set_key(*keys: str, value: object) -> Callable[[dict[str, object]], None]:
+    def change(manifest: dict[str, object]) -> None:
+        target = manifest
+        for key in keys[:-1]:
+            target = target[key]  # type: ignore[assignment]
+        target[keys[-1]] = value
+
+    return change
+
+
+CORRUPTIONS: list[tuple[str, Callable[[Path], None], str]] = [
+    ("truncated weights", lambda p: truncate(p, "weights"), "truncated or damaged"),
+    ("truncated text", lambda p: truncate(p, "doc_text"), "truncated or damaged"),
+    ("flipped posting", lambda p: flip_byte(p, "tf_data"), "checksum does not match"),
+    ("flipped weight", lambda p: flip_byte(p, "weights", 3), "checksum does not match"),
+    ("flipped text", lambda p: flip_byte(p, "doc_text", 10), "checksum does not match"),
+    ("flipped header", lambda p: flip_byte(p, "tf_indices", (p / "tf_indices.npy").stat().st_size - 20), "saved index"),
+    ("missing file", lambda p: (p / "passage_doc.npy").unlink(), "missing passage_doc.npy"),
+    ("empty manifest", lambda p: (p / store.MANIFEST).write_text("", encoding="utf-8"), "unreadable"),
+    ("no manifest", lambda p: (p / store.MANIFEST).unlink(), "no manifest.json"),
+    ("not ours", lambda p: (p / store.MANIFEST).write_text("{}", encoding="utf-8"), "not an askidcpc"),
+    ("edited count", lambda p: edit_manifest(p, set_key("counts", "passages", value=3), False), "altered"),
+    (
+        "edited hash",
+        lambda p: edit_manifest(p, lambda m: m["documents"][0].update(sha256="0" * 64), False),  # type: ignore[index]
+        "altered",
+    ),
+    ("format version 2", lambda p: edit_manifest(p, set_key("format_version", value=2), True), "version 2"),
+    ("format version 0", lambda p: edit_manifest(p, set_key("format_version", value=0), True), "version 0"),
+    ("other tokenizer", lambda p: edit_manifest(p, set_key("tokenizer", "fingerprint", value="x"), True), "tokenizer"),
+    ("resealed count", lambda p: edit_manifest(p, set_key("counts", "passages", value=3), True), "counts say"),
+    (
+        "resealed sha",
+        lambda p: edit_manifest(p, set_key("arrays", "vocab", "sha256", value="0" * 64), True),
+        "checksum does not match",
+    ),
+    ("resealed no bm25", lambda p: edit_manifest(p, lambda m: m.pop("bm25"), True), "malformed"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), [c[1:] for c in CORRUPTIONS], ids=[c[0] for c in CORRUPTIONS])
+def test_a_damaged_index_is_refused(saved: Path, change: Callable[[Path], None], message: str) -> None:
+    change(saved)
+    with pytest.raises(IndexFormatError, match=message) as raised:
+        Pipeline.load(Settings(corpus=saved))
+    assert str(saved) in str(raised.value)
+    assert main(["ask", "--corpus", str(saved), "anything"]) == 1
+
+
+@pytest.mark.parametrize("name", sorted(store.ARRAYS))
+def test_every_array_file_is_checksummed(saved: Path, name: str) -> None:
+    flip_byte(saved, name)
+    with pytest.raises(IndexFormatError):
+        store.load_index(saved)
+
+
+def test_without_full_verification_sizes_and_shapes_are_still_checked(saved: Path) -> None:
+    truncate(saved, "weights")
+    with pytest.raises(IndexFormatError, match="truncated"):
+        store.load_index(saved, verify=False)
+
+
+# --- the command line ---------------------------------------------------------------------------------------------
+
+
+def write_sources(folder: Path) -> Path:
+    folder.mkdir()
+    for document in load_corpus(DEFAULT_CORPUS).documents:
+        (folder / f"{document.doc_id}.md").write_text(
+            (DEFAULT_CORPUS / f"{document.doc_id}.md").read_text(encoding="utf-8"), encoding="utf-8"
+        )
+    (folder / "copy.md").write_text((DEFAULT_CORPUS / "2007-cpc-party-diplomacy.md").read_text("utf-8"), "utf-8")
+    (folder / "binary.txt").write_bytes(b"\x00\x01\x02")
+    return folder
+
+
+def test_cli_index_then_ask_equals_asking_the_folder(
+    tmp_path: Path, bundled: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sources = write_sources(tmp_path / "articles")
+    assert main(["index", str(sources), "--out", str(tmp_path / "index")]) == 0
+    summary = capsys.readouterr().out
+    assert "Indexed 2 documents" in summary and f"{len(bundled.passages)} passages" in summary
+    assert "copy.md (copy): same text as 2007-cpc-party-diplomacy" in summary
+    assert "binary.txt: looks like a binary file" in summary
+    for question in QUESTIONS[:3]:
+        assert main(["ask", "--json", "--corpus", str(tmp_path / "index"), question]) == 0
+        assert json.loads(capsys.readouterr().out) == bundled.ask(question).to_dict()
+
+
+def test_cli_add_and_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sources = write_sources(tmp_path / "articles")
+    index = str(tmp_path / "index")
+    assert main(["index", str(sources), "--out", index]) == 0
+    (tmp_path / "new.jsonl").write_text(
+        json.dumps({"id": "bridge", "text": "The mayor opened a bridge over the river on Monday."}) + "\n", "utf-8"
+    )
+    assert main(["index", "--add", str(tmp_path / "new.jsonl"), "--to", index]) == 0
+    assert "Added 1 documents" in capsys.readouterr().out
+    assert main(["ask", "--json", "--corpus", index, "Who opened the bridge over the river?"]) == 0
+    assert json.loads(capsys.readouterr().out)["citations"][0]["doc_id"] == "bridge"
+    assert main(["index", "--remove", "bridge", "--from", index]) == 0
+    assert "Removed 1 documents" in capsys.readouterr().out
+    assert "bridge" not in store.load_index(Path(index)).documents.by_id
+    assert main(["index", "--remove", "bridge", "--from", index]) == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "status"),
+    [
+        (["index"], 2),
+        (["index", "somewhere"], 2),
+        (["index", "--out", "x"], 2),
+        (["index", "--add", "a.md"], 2),
+        (["index", "--remove", "a"], 2),
+        (["index", "a", "--out", "x", "--add", "b", "--to", "y"], 2),
+        (["index", "missing-folder", "--out", "INDEX"], 1),
+    ],
+)
+def test_cli_index_usage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], status: int) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == status
+    assert not (tmp_path / "INDEX").exists()
+
+
+def test_cli_nothing_indexable_keeps_the_old_index(saved: Path, tmp_path: Path) -> None:
+    before = answers(saved)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "empty.txt").write_text("   ", encoding="utf-8")
+    assert main(["index", str(tmp_path / "bad"), "--out", str(saved)]) == 1
+    assert answers(saved) == before
