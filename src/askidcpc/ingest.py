@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 HTML_SUFFIXES = (".html", ".htm")
 INGEST_SUFFIXES = (".md", ".txt", *HTML_SUFFIXES, ".jsonl")
+# Fewer words than this is a page of links or a stub (trafilatura returns "Home" for a menu-only page), not an article.
+MIN_HTML_WORDS = 5
 _JSONL_FIELDS = {"id", "text", "title", "date", "source", "url", "author"}
 
 
@@ -98,8 +100,8 @@ def parse_html(doc_id: str, html: str | bytes) -> Document:
     lines = text.split("\n")
     if title and lines and lines[0].strip() == title:  # the headline is metadata, not a sentence of the article
         text = "\n".join(lines[1:]).strip()
-    if not text:
-        raise DocumentError(doc_id, "no article text found in the page")
+    if len(text.split()) < MIN_HTML_WORDS:
+        raise DocumentError(doc_id, f"no article text found in the page (only {len(text.split())} words)")
     return Document(
         doc_id=doc_id,
         title=title or doc_id,
@@ -152,26 +154,18 @@ def read_jsonl(path: Path) -> Iterator[Document | DocumentError]:
     yields a DocumentError naming ``file:line``. Raises DocumentError when the file itself cannot be opened.
     """
     try:
-        handle = open(path, encoding="utf-8")  # noqa: SIM115 - closed below, after the generator is done
+        handle = open(path, "rb")  # noqa: SIM115 - closed below, after the generator is done
     except OSError as exc:
         raise DocumentError(path, f"cannot be read ({exc.strerror or exc.__class__.__name__})") from exc
     with handle:
-        number = 0
-        while True:
-            number += 1
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
             where = f"{path}:{number}"
             try:
-                line = handle.readline()
+                yield _jsonl_document(json.loads(raw.decode("utf-8")))
             except UnicodeDecodeError as exc:
-                yield DocumentError(where, "is not UTF-8 text; the rest of the file is skipped")
-                log.debug("%s: %s", where, exc)
-                return
-            if not line:
-                return
-            if not line.strip():
-                continue
-            try:
-                yield _jsonl_document(json.loads(line))
+                yield DocumentError(where, f"is not UTF-8 text (bad byte at offset {exc.start} of the line)")
             except json.JSONDecodeError as exc:
                 yield DocumentError(where, f"invalid JSON ({exc.msg} at column {exc.colno})")
             except ValueError as exc:
