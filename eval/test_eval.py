@@ -10,14 +10,17 @@ import pytest
 
 # (category, metric, floor): measured values are in eval/report.md.
 FLOORS = [
-    ("answerable", "top1", 0.70),
-    ("answerable", "recall@3", 0.80),
-    ("answerable", "mrr", 0.76),
-    ("answerable", "key", 0.45),
-    ("unanswerable", "noans", 0.30),
-    ("dialogue_turn", "recall@3", 0.70),
-    ("multi_source", "recall@3", 0.60),
-    ("all", "accuracy", 0.40),
+    ("answerable", "top1", 0.72),
+    ("answerable", "recall@3", 0.85),
+    ("answerable", "mrr", 0.80),
+    ("answerable", "key", 0.70),
+    ("answerable", "false_abstain_max", 0.08),
+    # NoAns fell from .34 to .26 when the threshold moved to keep false abstention low (HasAns .52 -> .72).
+    ("unanswerable", "noans", 0.24),
+    ("dialogue_turn", "recall@3", 0.80),
+    ("dialogue_turn", "key", 0.68),
+    ("multi_source", "recall@3", 0.68),
+    ("all", "accuracy", 0.56),
 ]
 
 
@@ -29,7 +32,11 @@ def test_floor(
     floor: float,
 ) -> None:
     _, table = eval_results
-    assert table[category][metric] >= floor, f"{category} {metric} = {table[category][metric]:.3f} < {floor}"
+    if metric.endswith("_max"):  # a ceiling: lower is better
+        value = table[category][metric.removesuffix("_max")]
+        assert value <= floor, f"{category} {metric} = {value:.3f} > {floor}"
+    else:
+        assert table[category][metric] >= floor, f"{category} {metric} = {table[category][metric]:.3f} < {floor}"
 
 
 def test_every_case_is_measured(

@@ -36,7 +36,6 @@ def test_citations_are_exact_corpus_text(pipeline: Pipeline, question: str, top_
         assert any(c.sentence in answer.answer for c in answer.citations)
 
 
-@pytest.mark.xfail(strict=True, reason="'founded' vs 'established' needs lexical knowledge (answer-quality issue)")
 def test_founding_question_is_answered_from_2016_article(pipeline: Pipeline) -> None:
     answer = pipeline.ask("When was the International Department founded?")
     assert answer.answer is not None and "Established in 1951" in answer.answer

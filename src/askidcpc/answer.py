@@ -1,8 +1,10 @@
 """Reading: turn a question (and its conversation) into a query, and ranked hits into an extractive answer.
 
 Nothing here generates text. An answer is one or more corpus sentences, verbatim; where the best sentences from
-differently dated documents disagree on a figure, each is labelled with its date, newest first. When the support is
-too weak, the answer is ``None`` (abstention) and the citations still show what was found.
+differently dated documents disagree on a figure, each is labelled with its date, newest first. Whether to answer
+at all is decided from :class:`Evidence` the BM25 score alone hides (how much of the question the sentence covers,
+its lead over the runner-up, whether it holds the expected answer type), calibrated into ``confidence``; below
+``AnswerPolicy.threshold`` the answer is ``None`` (abstention) and the citations still show what was found.
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from askidcpc.answer_type import has_answer_type
+from askidcpc.rank import Query, RankParams, analyse
 from askidcpc.tokenize import normalize, tokenize, words
 from askidcpc.types import Answer, Citation, Document, Hit
 
-__all__ = ["AnswerPolicy", "build_query", "compose_answer", "is_follow_up", "support"]
+__all__ = ["AnswerPolicy", "Evidence", "build_query", "compose_answer", "evidence", "is_follow_up", "support"]
 
 # Words that point back into the conversation: a question using them needs its history's topic.
 _ANAPHORA = frozenset(
@@ -39,25 +43,47 @@ _ANAPHORA = frozenset(
         "there",
         "then",
         "such",
-        "what",
         "about",
         "and",
         "also",
         "else",
     ]
 )
-_NUMBER = re.compile(r"\d")
+_QUESTION_WORDS = frozenset(["what", "which", "who", "whom", "whose", "when", "where", "why", "how"])
+_FIGURE = re.compile(r"\d[\d,.]*")
 
 
 @dataclass(frozen=True)
 class AnswerPolicy:
-    """Thresholds of the reader. ``min_support`` is the abstention threshold on :func:`support`."""
+    """How the reader decides. ``weights`` turn :class:`Evidence` into a logit (calibrated on eval/questions.yaml
+    by tools/calibrate.py); ``threshold`` is the confidence below which askidcpc abstains."""
 
-    min_support: float = 0.45
+    threshold: float = 0.3
+    weights: tuple[float, ...] = (-0.23, 0.67, 1.75, -0.37, -1.32, -0.35, -0.13)
+    related_credit: float = 0.7
     history_weight: float = 0.5
     history_decay: float = 0.5
-    follow_up_max_terms: int = 3
     conflict_ratio: float = 0.6
+    ranking: RankParams = field(default_factory=RankParams)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What speaks for the best sentence: ``coverage`` (idf-weighted share of the question's terms it holds, a
+    synonym counting partly), ``gap`` (its relative lead over the runner-up) and whether it holds (``typed``) or
+    lacks (``untyped``) the answer type the question asks for; ``unknown``: the idf-weighted share of the question's
+    terms the corpus never uses (nor any synonym of them); ``missing``: the idf of the rarest question term the
+    sentence lacks, over the corpus' highest idf."""
+
+    coverage: float
+    gap: float
+    typed: bool
+    untyped: bool
+    unknown: float = 0.0
+    missing: float = 0.0
+
+    def features(self) -> tuple[float, ...]:
+        return (1.0, self.coverage, self.gap, float(self.typed), float(self.untyped), self.unknown, self.missing)
 
 
 def is_follow_up(question: str) -> bool:
@@ -66,48 +92,77 @@ def is_follow_up(question: str) -> bool:
     return any(word in _ANAPHORA for word in question_words) or len(tokenize(question)) <= 2
 
 
-def build_query(question: str, history: Sequence[str], policy: AnswerPolicy) -> dict[str, float]:
-    """Query terms with weights: the question's own terms at 1 per occurrence; for a follow-up, the terms of earlier
-    questions, newest first, at ``history_weight`` decaying by ``history_decay`` a turn, never above a question term."""
-    query: dict[str, float] = {}
-    for term in tokenize(question):
-        query[term] = query.get(term, 0.0) + 1.0
+def build_query(question: str, history: Sequence[str], policy: AnswerPolicy) -> Query:
+    """The ranking query: the question's own terms at 1 per occurrence (see :func:`askidcpc.rank.analyse`); for a
+    follow-up, the terms of earlier questions, newest first, at ``history_weight`` decaying by ``history_decay`` a
+    turn, never above a question term. An elliptical follow-up (no question word: "And in 2016?") asks for what
+    the latest typed question asked for."""
+    asked = analyse(question, policy.ranking)
+    terms = dict(asked.terms)
+    own = dict(asked.own)
+    kind = asked.answer_type
+    elliptical = not _QUESTION_WORDS & set(words(question))
     if history and is_follow_up(question):
         weight = policy.history_weight
         for earlier in reversed(history):
-            for term in set(tokenize(earlier)):
-                if term not in query or query[term] < weight:
-                    query[term] = max(query.get(term, 0.0), weight)
+            before = analyse(earlier, policy.ranking)
+            for term in before.own:
+                if terms.get(term, 0.0) < weight:
+                    terms[term] = weight
+                    own[term] = weight
+            if elliptical:
+                kind = kind or before.answer_type
             weight *= policy.history_decay
-    return query
+    return Query(terms=terms, own=own, related=asked.related, answer_type=kind)
 
 
-def support(query: Mapping[str, float], passage_terms: set[str], idf: Mapping[str, float]) -> float:
-    """The idf-weighted share of the query that ``passage_terms`` covers, in [0, 1].
+def support(query: Query, passage_terms: set[str], idf: Mapping[str, float], related_credit: float = 0.7) -> float:
+    """The idf-weighted share of the query's own terms that ``passage_terms`` covers, in [0, 1].
 
-    Query terms the corpus never uses count with the highest idf, so a question about something the articles never
-    mention (a budget, a recipe) cannot be well supported.
+    A term counts fully when present, ``related_credit`` when only one of its synonyms is. Terms the corpus never
+    uses count with the highest idf, so a question about something the articles never mention (a budget, a recipe)
+    cannot be well supported.
     """
-    if not query:
+    if not query.own:
         return 0.0
     ceiling = max(idf.values(), default=1.0)
     total = covered = 0.0
-    for term, weight in query.items():
+    for term, weight in query.own.items():
         mass = weight * max(idf.get(term, ceiling), 1e-6)
         total += mass
         if term in passage_terms:
             covered += mass
+        elif query.related.get(term, frozenset()) & passage_terms:
+            covered += related_credit * mass
     return covered / total if total else 0.0
 
 
-def _confidence(support_score: float, margin: float, policy: AnswerPolicy) -> float:
-    """Support and the score margin over the runner-up, squashed into [0, 1]; 0.5 sits at the abstention line."""
-    z = 8.0 * (support_score - policy.min_support) + 1.5 * margin
-    return 1.0 / (1.0 + math.exp(-z))
+def evidence(query: Query, hits: Sequence[Hit], idf: Mapping[str, float], policy: AnswerPolicy) -> Evidence:
+    """The :class:`Evidence` for the best of ``hits`` (which must not be empty)."""
+    best = hits[0]
+    coverage = support(query, set(tokenize(best.passage.text)), idf, policy.related_credit)
+    runner_up = hits[1].score if len(hits) > 1 else 0.0
+    gap = (best.score - runner_up) / best.score if best.score > 0 else 0.0
+    typed = query.answer_type is not None and has_answer_type(best.passage.text, query.answer_type)
+    passage_terms = set(tokenize(best.passage.text))
+    ceiling = max(idf.values(), default=1.0)
+    total = unknown = missing = 0.0
+    for term, weight in query.own.items():
+        term_idf = idf.get(term, ceiling)
+        total += weight * term_idf
+        if term not in idf and not any(stem in idf for stem in query.related.get(term, ())):
+            unknown += weight * term_idf
+        if term not in passage_terms and not query.related.get(term, frozenset()) & passage_terms:
+            missing = max(missing, weight * term_idf / ceiling)
+    return Evidence(
+        coverage, gap, typed, query.answer_type is not None and not typed, unknown / total if total else 0.0, missing
+    )
 
 
-def _has_figure(text: str) -> bool:
-    return bool(_NUMBER.search(text))
+def confidence(found: Evidence, policy: AnswerPolicy) -> float:
+    """The calibrated probability that the best sentence answers the question."""
+    logit = sum(w * x for w, x in zip(policy.weights, found.features(), strict=True))
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, logit))))
 
 
 def _date_label(date: str | None) -> str:
@@ -117,7 +172,7 @@ def _date_label(date: str | None) -> str:
 def compose_answer(
     question: str,
     hits: Sequence[Hit],
-    query: Mapping[str, float],
+    query: Query,
     idf: Mapping[str, float],
     documents: Mapping[str, Document],
     top_k: int,
@@ -140,14 +195,9 @@ def compose_answer(
     if not hits:
         return Answer(question=question, answer=None, confidence=0.0, citations=citations)
     best = hits[0]
-    own_terms = {term for term in tokenize(question)}
-    own_query = {term: weight for term, weight in query.items() if term in own_terms} or dict(query)
-    best_support = support(query, set(tokenize(best.passage.text)), idf)
-    runner_up = hits[1].score if len(hits) > 1 else 0.0
-    margin = (best.score - runner_up) / best.score if best.score > 0 else 0.0
-    confidence = _confidence(best_support, margin, policy)
-    if best_support < policy.min_support or support(own_query, set(tokenize(best.passage.text)), idf) == 0.0:
-        return Answer(question=question, answer=None, confidence=min(confidence, 0.49), citations=citations)
+    sure = confidence(evidence(query, hits, idf, policy), policy)
+    if sure < policy.threshold:
+        return Answer(question=question, answer=None, confidence=sure, citations=citations)
     text = best.passage.text
     conflicting = _conflicting(hits, documents, policy)
     if conflicting is not None:
@@ -155,23 +205,27 @@ def compose_answer(
         labelled = [f"as of {_date_label(documents[hit.passage.doc_id].date)}: {hit.passage.text}" for hit in pieces]
         text = "; ".join(labelled)
         text = text[0].upper() + text[1:]
-    return Answer(question=question, answer=text, confidence=max(confidence, 0.5), citations=citations)
+    return Answer(question=question, answer=text, confidence=sure, citations=citations)
+
+
+def _figures(text: str) -> set[str]:
+    return set(_FIGURE.findall(normalize(text)))
 
 
 def _conflicting(hits: Sequence[Hit], documents: Mapping[str, Document], policy: AnswerPolicy) -> Hit | None:
     """A runner-up from another, differently dated document that gives a different figure, if close enough."""
     best = hits[0]
     best_doc = documents[best.passage.doc_id]
-    if not _has_figure(best.passage.text):
+    best_figures = _figures(best.passage.text)
+    if not best_figures:
         return None
-    best_figures = set(re.findall(r"\d[\d,.]*", normalize(best.passage.text)))
     for hit in hits[1:3]:
         other = documents[hit.passage.doc_id]
         if other.doc_id == best_doc.doc_id or other.date == best_doc.date:
             continue
-        if hit.score < policy.conflict_ratio * best.score or not _has_figure(hit.passage.text):
+        if hit.score < policy.conflict_ratio * best.score:
             continue
-        figures = set(re.findall(r"\d[\d,.]*", normalize(hit.passage.text)))
-        if figures != best_figures:
+        figures = _figures(hit.passage.text)
+        if figures and figures != best_figures:
             return hit
     return None

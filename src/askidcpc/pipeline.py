@@ -16,6 +16,7 @@ from askidcpc.bm25 import BM25Index, BM25Params, build_index
 from askidcpc.config import MAX_HISTORY, MAX_QUESTION_CHARS, MAX_TOP_K, Settings
 from askidcpc.corpus import load_corpus
 from askidcpc.errors import AskError, QuestionError
+from askidcpc.rank import Query, Ranker
 from askidcpc.sentences import make_passages
 from askidcpc.store import StoredDocuments, is_saved_index, load_index
 from askidcpc.tokenize import tokenize
@@ -91,9 +92,15 @@ class Pipeline:
         idf = self.index.idf()
         return {term: float(idf[column]) for term, column in self.index.vocab.items()}
 
-    def retrieve(self, query: Mapping[str, float], k: int) -> list[Hit]:
-        """The ``k`` best passages for a weighted query."""
-        return [Hit(self.passages[pid], score) for pid, score in self.index.search(query, k)]
+    @cached_property
+    def ranker(self) -> Ranker:
+        """The sentence ranker: this index plus a paragraph index and answer-type flags (built on first use)."""
+        return Ranker.build(self.passages, self.documents_by_id, self.index, self.index.params)
+
+    def retrieve(self, query: Query | Mapping[str, float], k: int) -> list[Hit]:
+        """The ``k`` best passages for a query (a :class:`Query`, or plain term weights), ranked by :class:`Ranker`."""
+        ranked = query if isinstance(query, Query) else Query(terms=query)
+        return [Hit(self.passages[pid], score) for pid, score in self.ranker.rank(ranked, k, self.policy.ranking)]
 
     def ask(self, question: str, top_k: int = 3, history: Sequence[str] = ()) -> Answer:
         """Answer ``question`` from the corpus, with ``history`` (earlier questions, oldest first) for follow-ups.

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import Stemmer
 
-__all__ = ["STOP_WORDS", "normalize", "tokenize", "words"]
+__all__ = ["STOP_WORDS", "normalize", "stem_word", "tokenize", "words"]
 
 _FOLD = str.maketrans(
     {
@@ -234,10 +234,11 @@ def words(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=1 << 16)
-def _stem(word: str) -> str:
+def stem_word(word: str) -> str:
+    """The Snowball English stem of one normalized word."""
     return str(_stemmer.stemWord(word))
 
 
 def tokenize(text: str) -> list[str]:
     """Index terms of ``text``: normalized, stop words removed, stemmed. Order is kept; duplicates are kept."""
-    return [_stem(word) for word in words(text) if word not in STOP_WORDS]
+    return [stem_word(word) for word in words(text) if word not in STOP_WORDS]

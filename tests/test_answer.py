@@ -1,0 +1,145 @@
+"""Unit tests of the reader: answer types, lexicon expansion, query building, evidence and abstention."""
+
+from __future__ import annotations
+
+import pytest
+
+from askidcpc.answer import AnswerPolicy, build_query, confidence, evidence, support
+from askidcpc.answer_type import AnswerType, has_answer_type, question_type
+from askidcpc.lexicon import expansions, load_lexicon
+from askidcpc.pipeline import Pipeline
+from askidcpc.rank import Query, RankParams, analyse, effective_terms, paragraph_ids
+from askidcpc.sentences import make_passages
+from askidcpc.tokenize import words
+from askidcpc.types import Document, Hit, Passage
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "dropped"),
+    [
+        ("When was the department founded?", AnswerType.DATE, {"when"}),
+        ("What year was it set up?", AnswerType.DATE, {"what", "year"}),
+        ("How many parties does it know?", AnswerType.NUMBER, {"how", "many"}),
+        ("how much money", AnswerType.NUMBER, {"how", "much"}),
+        ("Who heads it?", AnswerType.PERSON, {"who"}),
+        ("Which chat app do they use?", None, set()),
+        ("What is the number of parties?", None, set()),
+    ],
+)
+def test_question_type(question: str, kind: AnswerType | None, dropped: set[str]) -> None:
+    assert question_type(words(question)) == (kind, frozenset(dropped))
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kind", "expected"),
+    [
+        ("Established in 1951, the department grew.", AnswerType.DATE, True),
+        ("He spoke on Tuesday.", AnswerType.DATE, True),
+        ("The congress is scheduled for October 15.", AnswerType.DATE, True),
+        ("About 400 visits are handled.", AnswerType.DATE, False),
+        ("About 400 visits are handled.", AnswerType.NUMBER, True),
+        ("It held two rounds of meetings.", AnswerType.NUMBER, True),
+        ("The party is active.", AnswerType.NUMBER, False),
+        ("The talk was between Song Tao and the delegation.", AnswerType.PERSON, True),
+        ("Party diplomacy matters.", AnswerType.PERSON, False),
+        ("Anything at all, 1951.", None, False),
+    ],
+)
+def test_has_answer_type(sentence: str, kind: AnswerType | None, expected: bool) -> None:
+    assert has_answer_type(sentence, kind) is expected
+
+
+def test_lexicon_links_founding_and_establishing() -> None:
+    lexicon = load_lexicon()
+    assert "establish" in lexicon.synonyms["found"]
+    assert "found" in lexicon.synonyms["establish"]
+    # A phrase is expanded as a phrase ("set up" = establish), not as "set" (put, place) on its own.
+    found = expansions(words("When was it set up?"), lexicon)
+    assert "establish" in found["set"] and "place" not in found["set"]
+
+
+@pytest.mark.parametrize("synonym_weight", [0.1, 0.3])
+def test_expansions_weigh_less_than_question_terms(synonym_weight: float) -> None:
+    query = analyse("When was the department founded?", RankParams(synonym_weight=synonym_weight))
+    assert query.own == {"depart": 1.0, "found": 1.0}
+    assert query.terms["establish"] == pytest.approx(synonym_weight)
+    assert query.answer_type is AnswerType.DATE
+    # "found" is not in a corpus that only says "established": the synonym stands in at substitute_weight.
+    params = RankParams(synonym_weight=synonym_weight, substitute_weight=0.8)
+    assert effective_terms(query, {"depart": 0, "establish": 1}, params)["establish"] == pytest.approx(0.8)
+    assert effective_terms(query, {"depart": 0, "found": 1, "establish": 2}, params)["establish"] == pytest.approx(
+        synonym_weight
+    )
+
+
+@pytest.mark.parametrize(
+    ("question", "history", "from_history"),
+    [
+        (
+            "What job did he have before?",
+            ["Who heads the CPC International Department?"],
+            {"head", "cpc", "internat", "depart"},
+        ),
+        ("And when was it set up?", ["How many parties does the department know?"], {"depart", "parti", "know"}),
+        ("Who heads the CPC International Department?", ["What is WeChat?"], set()),
+    ],
+)
+def test_follow_ups_take_history_terms_at_lower_weight(
+    question: str, history: list[str], from_history: set[str]
+) -> None:
+    query = build_query(question, history, AnswerPolicy())
+    own = analyse(question, AnswerPolicy().ranking).own
+    added = {term for term in query.terms if term not in own and term in query.own}
+    assert added == from_history
+    assert all(query.terms[term] < 1.0 for term in added)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [("And in 2016?", AnswerType.NUMBER), ("What about 2016?", None), ("When was it founded?", AnswerType.DATE)],
+)
+def test_only_an_elliptical_follow_up_inherits_the_answer_type(question: str, expected: AnswerType | None) -> None:
+    query = build_query(question, ["How many countries did the 2007 article count?"], AnswerPolicy())
+    assert query.answer_type is expected
+
+
+@pytest.mark.parametrize(
+    ("passage_terms", "expected"),
+    [({"depart", "found"}, 1.0), ({"depart"}, 0.5), ({"depart", "establish"}, 0.85), (set(), 0.0)],
+)
+def test_support_is_idf_weighted_coverage_with_partial_synonym_credit(passage_terms: set[str], expected: float) -> None:
+    query = Query(terms={}, own={"depart": 1.0, "found": 1.0}, related={"found": frozenset({"establish"})})
+    idf = {"depart": 2.0, "found": 2.0, "establish": 3.0}
+    assert support(query, passage_terms, idf, related_credit=0.7) == pytest.approx(expected)
+
+
+def _hit(text: str, score: float, pid: int = 0) -> Hit:
+    return Hit(Passage(pid, "d", 0, len(text), text), score)
+
+
+def test_confidence_rises_with_evidence() -> None:
+    policy = AnswerPolicy()
+    query = Query(terms={"depart": 1.0, "found": 1.0}, own={"depart": 1.0, "found": 1.0}, answer_type=AnswerType.DATE)
+    idf = {"depart": 1.0, "found": 2.0, "other": 2.0}
+    strong = evidence(query, [_hit("The department was founded in 1951.", 3.0), _hit("other", 1.0)], idf, policy)
+    weak = evidence(query, [_hit("The department grew.", 1.0), _hit("other", 0.95)], idf, policy)
+    assert strong.coverage == 1.0 and strong.typed and not strong.untyped
+    assert weak.untyped and weak.coverage == pytest.approx(1 / 3)
+    assert 0.0 <= confidence(weak, policy) < confidence(strong, policy) <= 1.0
+
+
+def test_paragraphs_follow_line_breaks() -> None:
+    documents = [Document("a", "A", "One. Two.\n\nThree."), Document("b", "B", "Four.")]
+    passages = make_passages(documents)
+    assert [p.text for p in passages] == ["One.", "Two.", "Three.", "Four."]
+    assert paragraph_ids(passages, {d.doc_id: d for d in documents}).tolist() == [0, 0, 1, 2]
+
+
+def test_answer_type_breaks_a_tie_in_ranking() -> None:
+    documents = [
+        Document("x", "X", "The club opened a hall for members."),
+        Document("y", "Y", "The club opened in 1951 for members."),
+    ]
+    pipeline = Pipeline.from_documents(documents)
+    assert pipeline.ask("When was the club opened?").citations[0].doc_id == "y"
+    assert pipeline.ask("What did the club open?").citations[0].doc_id == "x"
