@@ -142,8 +142,9 @@ class StoredDocuments(Sequence[Document]):
         self._meta_offsets = meta_offsets
         self._position = {doc_id: i for i, doc_id in enumerate(self.doc_ids)}
         self.by_id: Mapping[str, Document] = _DocumentsById(self)
-        # One cache per instance: a query touches a handful of documents, and texts can be large.
+        # Caches per instance: a query touches a handful of documents, and texts can be large.
         self.text = lru_cache(maxsize=256)(self._decode_text)
+        self._document = lru_cache(maxsize=256)(self._decode_document)
 
     def __len__(self) -> int:
         return len(self.doc_ids)
@@ -159,7 +160,9 @@ class StoredDocuments(Sequence[Document]):
             return [self[j] for j in range(*i.indices(len(self)))]
         if not -len(self) <= i < len(self):
             raise IndexError(f"document {i} out of range")
-        i %= len(self)
+        return self._document(i % len(self))
+
+    def _decode_document(self, i: int) -> Document:
         lo, hi = int(self._meta_offsets[i]), int(self._meta_offsets[i + 1])
         meta = json.loads(self._meta[lo:hi].tobytes().decode("utf-8"))
         return Document(
@@ -213,6 +216,22 @@ class StoredPassages(Sequence[Passage]):
 
     def __len__(self) -> int:
         return int(self._doc.shape[0])
+
+    def __iter__(self) -> Iterator[Passage]:
+        # In bulk: whole-array conversions instead of a numpy scalar lookup per field of every passage.
+        docs, starts, ends = (np.asarray(a).tolist() for a in (self._doc, self._start, self._end))
+        doc_ids = self._documents.doc_ids
+        n = len(docs)
+        for pid, (doc, start, end) in enumerate(zip(docs, starts, ends, strict=True)):
+            yield Passage(
+                pid=pid,
+                doc_id=doc_ids[doc],
+                start=start,
+                end=end,
+                text=self._documents.text(doc)[start:end],
+                prev_pid=pid - 1 if pid > 0 and docs[pid - 1] == doc else None,
+                next_pid=pid + 1 if pid + 1 < n and docs[pid + 1] == doc else None,
+            )
 
     @overload
     def __getitem__(self, pid: int) -> Passage: ...
@@ -303,7 +322,7 @@ class _Tables:
         }
 
     def vocab(self) -> dict[str, int]:
-        return {term: column for column, term in enumerate(self.terms)}
+        return dict(zip(self.terms, range(len(self.terms)), strict=True))
 
     def documents(self) -> StoredDocuments:
         return StoredDocuments(self.doc_ids, self.doc_text, self.doc_text_offsets, self.doc_meta, self.doc_meta_offsets)
