@@ -12,6 +12,7 @@ runs in the thread pool, never on the event loop. The server keeps no conversati
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -20,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -62,6 +65,9 @@ class ServerLimits:
     """Limits the server enforces on every request, beyond the request model's own."""
 
     max_body_bytes: int = 64 * 1024
+    # Threads that run ask() at once. It is CPU work under the GIL: more threads only interleave it, which
+    # stretches every request's latency; requests beyond this wait their turn.
+    ask_threads: int = 2
 
 
 # ---- request and response models: the CONTRACT's objects, with its limits in the OpenAPI schema ----
@@ -282,6 +288,7 @@ class _Served:
 
     pipeline: Pipeline | None = None
     finder: ContextFinder | None = None
+    limiter: anyio.CapacityLimiter | None = None
 
 
 def create_app(settings: Settings, *, pipeline: Pipeline | None = None, limits: ServerLimits | None = None) -> FastAPI:
@@ -297,6 +304,7 @@ def create_app(settings: Settings, *, pipeline: Pipeline | None = None, limits: 
         loaded: Pipeline = pipeline if pipeline is not None else await run_in_threadpool(Pipeline.load, settings)
         served.pipeline = loaded
         served.finder = ContextFinder.from_pipeline(loaded)
+        served.limiter = anyio.CapacityLimiter(limits.ask_threads)
         log.info("ready: %d documents, %d passages", len(loaded.documents), len(loaded.passages))
         yield
 
@@ -336,9 +344,8 @@ def create_app(settings: Settings, *, pipeline: Pipeline | None = None, limits: 
     async def ask(request: AskRequest) -> JSONResponse:
         """The answer object for a request object (see CONTRACT.md). Follow-ups carry ``history``."""
         pipeline_, _ = ready()
-        answer = await run_in_threadpool(
-            pipeline_.ask, request.question, top_k=request.top_k, history=tuple(request.history)
-        )
+        ask_one = functools.partial(pipeline_.ask, request.question, top_k=request.top_k, history=request.history)
+        answer = await anyio.to_thread.run_sync(ask_one, limiter=served.limiter)
         return JSONResponse(answer.to_dict())
 
     @app.get("/health", response_model=HealthModel, summary="Whether the index is loaded")
