@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from askidcpc import store
+from askidcpc import _atomic, _tables, store
 from askidcpc.bm25 import VARIANTS, BM25Index, BM25Params, query_weights
 from askidcpc.cli import main
 from askidcpc.config import DEFAULT_CORPUS, Settings
@@ -222,7 +222,7 @@ def test_add_tokenizes_only_the_new_passages(tmp_path: Path, monkeypatch: pytest
         calls.append(text)
         return tokenize(text)
 
-    monkeypatch.setattr(store, "tokenize", counting)
+    monkeypatch.setattr(_tables, "tokenize", counting)
     store.add_documents(tmp_path / "index", new)
     new_passages = Pipeline.from_documents(new).passages
     # the tokenizer's fingerprint (a fixed probe text) is the only other text tokenized
@@ -321,7 +321,7 @@ def test_a_crash_mid_write_leaves_the_old_index_intact(
 
 
 def test_a_crash_between_the_fallback_renames_is_named_at_load(saved: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store, "_exchange", lambda first, second: False)
+    monkeypatch.setattr(_atomic, "exchange", lambda first, second: False)
     real_rename = os.rename
 
     def rename(source: Path, destination: Path) -> None:
@@ -338,7 +338,7 @@ def test_a_crash_between_the_fallback_renames_is_named_at_load(saved: Path, monk
 
 
 def test_the_fallback_swap_without_exchange_replaces_the_index(saved: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store, "_exchange", lambda first, second: False)
+    monkeypatch.setattr(_atomic, "exchange", lambda first, second: False)
     documents = random_documents(12, 4)
     store.build_saved_index(saved, documents)
     assert list(store.load_index(saved).documents) == documents
@@ -348,7 +348,7 @@ def test_the_fallback_swap_without_exchange_replaces_the_index(saved: Path, monk
 _KILLER = """
 import os, signal, sys
 from pathlib import Path
-from askidcpc import store
+from askidcpc import _atomic, store
 from askidcpc.types import Document
 real_write = store._write_array
 written = []
@@ -360,7 +360,7 @@ def write(path, array):
 def swap(built, target):
     os.kill(os.getpid(), signal.SIGKILL)
 store._write_array = write
-store._swap_into_place = swap
+_atomic.swap_into_place = swap
 store.build_saved_index(Path(sys.argv[1]), [Document("killed", "K", "This index must never appear.")])
 """
 
@@ -386,7 +386,7 @@ def test_refuses_to_replace_a_folder_that_is_not_an_index(tmp_path: Path) -> Non
 
 
 def test_a_second_writer_is_refused_while_one_writes(saved: Path) -> None:
-    with store._locked(saved), pytest.raises(store.IndexBusyError, match="another askidcpc process"):
+    with _atomic.locked(saved), pytest.raises(store.IndexBusyError, match="another askidcpc process"):
         store.add_documents(saved, random_documents(15, 2))
 
 

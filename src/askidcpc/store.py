@@ -24,8 +24,6 @@ order.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import hashlib
 import json
 import logging
@@ -33,22 +31,30 @@ import os
 import shutil
 import tempfile
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from askidcpc.bm25 import BM25Index, BM25Params, index_from_counts
+from askidcpc import _atomic
+from askidcpc._atomic import IndexBusyError, backups, fsync_dir
+from askidcpc._tables import (
+    Progress,
+    Tables,
+    empty_tables,
+    tables_from_pipeline_parts,
+    with_documents,
+    without_documents,
+)
+from askidcpc.bm25 import BM25Index, BM25Params
 from askidcpc.corpus import content_hash
 from askidcpc.errors import AskError, IndexFormatError
-from askidcpc.sentences import split_spans
+from askidcpc.stored import StoredDocuments, StoredPassages
 from askidcpc.tokenize import STOP_WORDS, tokenize
 from askidcpc.types import Document, Passage
 
@@ -102,161 +108,11 @@ _PROBE = (
     "it's “cooperating” — 3.5% growth, 1,000 delegations. Ünïcödé ﬁnance running runners ran"
 )
 
-Progress = Callable[[int], None]
-"""Called with a count of documents just processed, so an edge can show a progress bar."""
-
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
-ByteArray = npt.NDArray[np.uint8]
-
-
-class IndexBusyError(AskError):
-    """Another process is writing the same saved index."""
-
 
 def tokenizer_fingerprint() -> str:
     """A short hash of how this askidcpc tokenizes; stored in the manifest and checked at load."""
     probe = json.dumps({"probe": tokenize(_PROBE), "stop_words": sorted(STOP_WORDS)}, ensure_ascii=False)
     return hashlib.sha256(probe.encode("utf-8")).hexdigest()[:16]
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Lazy documents and passages over the arrays
-
-
-class StoredDocuments(Sequence[Document]):
-    """The documents of a saved index, decoded one at a time from the memory-mapped arrays when asked for."""
-
-    def __init__(
-        self,
-        doc_ids: Sequence[str],
-        text: ByteArray,
-        text_offsets: IntArray,
-        meta: ByteArray,
-        meta_offsets: IntArray,
-    ) -> None:
-        self.doc_ids = tuple(doc_ids)
-        self._text = text
-        self._text_offsets = text_offsets
-        self._meta = meta
-        self._meta_offsets = meta_offsets
-        self._position = {doc_id: i for i, doc_id in enumerate(self.doc_ids)}
-        self.by_id: Mapping[str, Document] = _DocumentsById(self)
-        # Caches per instance: a query touches a handful of documents, and texts can be large.
-        self.text = lru_cache(maxsize=256)(self._decode_text)
-        self._document = lru_cache(maxsize=256)(self._decode_document)
-
-    def __len__(self) -> int:
-        return len(self.doc_ids)
-
-    @overload
-    def __getitem__(self, i: int) -> Document: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> Sequence[Document]: ...
-
-    def __getitem__(self, i: int | slice) -> Document | Sequence[Document]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        if not -len(self) <= i < len(self):
-            raise IndexError(f"document {i} out of range")
-        return self._document(i % len(self))
-
-    def _decode_document(self, i: int) -> Document:
-        lo, hi = int(self._meta_offsets[i]), int(self._meta_offsets[i + 1])
-        meta = json.loads(self._meta[lo:hi].tobytes().decode("utf-8"))
-        return Document(
-            doc_id=self.doc_ids[i],
-            title=meta["title"],
-            text=self.text(i),
-            date=meta.get("date"),
-            source=meta.get("source"),
-            author=meta.get("author"),
-            url=meta.get("url"),
-            extra=meta.get("extra", {}),
-        )
-
-    def position(self, doc_id: str) -> int | None:
-        """The index of ``doc_id`` in this sequence, or None."""
-        return self._position.get(doc_id)
-
-    def _decode_text(self, i: int) -> str:
-        lo, hi = int(self._text_offsets[i]), int(self._text_offsets[i + 1])
-        return self._text[lo:hi].tobytes().decode("utf-8")
-
-
-class _DocumentsById(Mapping[str, Document]):
-    def __init__(self, documents: StoredDocuments) -> None:
-        self._documents = documents
-
-    def __getitem__(self, doc_id: str) -> Document:
-        position = self._documents.position(doc_id)
-        if position is None:
-            raise KeyError(doc_id)
-        return self._documents[position]
-
-    def __contains__(self, doc_id: object) -> bool:
-        return isinstance(doc_id, str) and self._documents.position(doc_id) is not None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._documents.doc_ids)
-
-    def __len__(self) -> int:
-        return len(self._documents)
-
-
-class StoredPassages(Sequence[Passage]):
-    """The passages of a saved index, built on access from (document, start, end) arrays: ``passages[pid]``."""
-
-    def __init__(self, documents: StoredDocuments, doc: IntArray, start: IntArray, end: IntArray) -> None:
-        self._documents = documents
-        self._doc = doc
-        self._start = start
-        self._end = end
-
-    def __len__(self) -> int:
-        return int(self._doc.shape[0])
-
-    def __iter__(self) -> Iterator[Passage]:
-        # In bulk: whole-array conversions instead of a numpy scalar lookup per field of every passage.
-        docs, starts, ends = (np.asarray(a).tolist() for a in (self._doc, self._start, self._end))
-        doc_ids = self._documents.doc_ids
-        n = len(docs)
-        for pid, (doc, start, end) in enumerate(zip(docs, starts, ends, strict=True)):
-            yield Passage(
-                pid=pid,
-                doc_id=doc_ids[doc],
-                start=start,
-                end=end,
-                text=self._documents.text(doc)[start:end],
-                prev_pid=pid - 1 if pid > 0 and docs[pid - 1] == doc else None,
-                next_pid=pid + 1 if pid + 1 < n and docs[pid + 1] == doc else None,
-            )
-
-    @overload
-    def __getitem__(self, pid: int) -> Passage: ...
-
-    @overload
-    def __getitem__(self, pid: slice) -> Sequence[Passage]: ...
-
-    def __getitem__(self, pid: int | slice) -> Passage | Sequence[Passage]:
-        if isinstance(pid, slice):
-            return [self[i] for i in range(*pid.indices(len(self)))]
-        n = len(self)
-        if not -n <= pid < n:
-            raise IndexError(f"passage {pid} out of range")
-        pid %= n
-        doc = int(self._doc[pid])
-        start, end = int(self._start[pid]), int(self._end[pid])
-        return Passage(
-            pid=pid,
-            doc_id=self._documents.doc_ids[doc],
-            start=start,
-            end=end,
-            text=self._documents.text(doc)[start:end],
-            prev_pid=pid - 1 if pid > 0 and int(self._doc[pid - 1]) == doc else None,
-            next_pid=pid + 1 if pid + 1 < n and int(self._doc[pid + 1]) == doc else None,
-        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -281,299 +137,7 @@ class IndexUpdate:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The arrays of an index, in memory or memory-mapped
-
-
-@dataclass(frozen=True, eq=False)
-class _Tables:
-    params: BM25Params
-    terms: list[str]
-    doc_len: IntArray
-    term_freqs: sp.csc_matrix
-    weights: FloatArray
-    passage_doc: IntArray
-    passage_start: IntArray
-    passage_end: IntArray
-    doc_ids: list[str]
-    doc_hashes: list[str]
-    doc_text: ByteArray
-    doc_text_offsets: IntArray
-    doc_meta: ByteArray
-    doc_meta_offsets: IntArray
-
-    def arrays(self) -> dict[str, npt.NDArray[Any]]:
-        tf = self.term_freqs
-        index_dtype = np.int32 if max(tf.nnz, tf.shape[0], tf.shape[1]) < 2**31 - 1 else np.int64
-        vocab = "\n".join(self.terms).encode("utf-8")
-        return {
-            "vocab": np.frombuffer(vocab, dtype=np.uint8),
-            "doc_len": np.asarray(self.doc_len, dtype=np.int32),
-            "tf_indptr": np.asarray(tf.indptr, dtype=index_dtype),
-            "tf_indices": np.asarray(tf.indices, dtype=index_dtype),
-            "tf_data": np.asarray(tf.data, dtype=np.int32),
-            "weights": np.asarray(self.weights, dtype=np.float64),
-            "passage_doc": np.asarray(self.passage_doc, dtype=np.int32),
-            "passage_start": np.asarray(self.passage_start, dtype=np.int32),
-            "passage_end": np.asarray(self.passage_end, dtype=np.int32),
-            "doc_text": self.doc_text,
-            "doc_text_offsets": np.asarray(self.doc_text_offsets, dtype=np.int64),
-            "doc_meta": self.doc_meta,
-            "doc_meta_offsets": np.asarray(self.doc_meta_offsets, dtype=np.int64),
-        }
-
-    def vocab(self) -> dict[str, int]:
-        return dict(zip(self.terms, range(len(self.terms)), strict=True))
-
-    def documents(self) -> StoredDocuments:
-        return StoredDocuments(self.doc_ids, self.doc_text, self.doc_text_offsets, self.doc_meta, self.doc_meta_offsets)
-
-    def bm25_index(self, params: BM25Params) -> BM25Index:
-        """The BM25 index under ``params``: the stored weights when they match, else recomputed from the counts."""
-        vocab = self.vocab()
-        if params != self.params:
-            log.info("BM25 settings differ from the saved index's; recomputing weights from the stored counts")
-            return index_from_counts(params, vocab, self.doc_len, self.term_freqs)
-        tf = self.term_freqs
-        weights = sp.csc_matrix((self.weights, tf.indices, tf.indptr), shape=tf.shape, copy=False)
-        return BM25Index(params=params, vocab=vocab, doc_len=self.doc_len, term_freqs=tf, weights=weights)
-
-
-def _metadata_json(document: Document) -> bytes:
-    meta = {
-        "title": document.title,
-        "date": document.date,
-        "source": document.source,
-        "author": document.author,
-        "url": document.url,
-        "extra": dict(document.extra),
-    }
-    # default=str: front matter can hold YAML dates and other scalars; they come back as their ISO text.
-    return json.dumps(meta, ensure_ascii=False, default=str, separators=(",", ":")).encode("utf-8")
-
-
-def _blob(pieces: Sequence[bytes]) -> tuple[ByteArray, IntArray]:
-    offsets = np.zeros(len(pieces) + 1, dtype=np.int64)
-    np.cumsum([len(piece) for piece in pieces], out=offsets[1:])
-    return np.frombuffer(b"".join(pieces), dtype=np.uint8), offsets
-
-
-def _count(
-    token_lists: Sequence[Sequence[str]], vocab: dict[str, int], terms: list[str]
-) -> tuple[IntArray, IntArray, IntArray, IntArray]:
-    """COO postings (row, column, count) and lengths of tokenized passages, new terms appended to ``vocab``/``terms``
-    in first-seen order, exactly as :func:`askidcpc.bm25.build_index` numbers them."""
-    rows: list[int] = []
-    cols: list[int] = []
-    counts: list[int] = []
-    lengths = np.zeros(len(token_lists), dtype=np.int64)
-    for row, tokens in enumerate(token_lists):
-        lengths[row] = len(tokens)
-        for term, count in Counter(tokens).items():
-            column = vocab.get(term)
-            if column is None:
-                column = vocab[term] = len(terms)
-                terms.append(term)
-            rows.append(row)
-            cols.append(column)
-            counts.append(count)
-    return (
-        np.asarray(rows, dtype=np.int64),
-        np.asarray(cols, dtype=np.int64),
-        np.asarray(counts, dtype=np.int64),
-        lengths,
-    )
-
-
-def _column_sizes(indptr: Any) -> IntArray:
-    pointers = np.asarray(indptr, dtype=np.int64)
-    sizes: IntArray = pointers[1:] - pointers[:-1]
-    return sizes
-
-
-def _append_rows(
-    old: sp.csc_matrix, rows: IntArray, cols: IntArray, counts: IntArray, n_new: int, n_terms: int
-) -> sp.csc_matrix:
-    """``old`` (sorted CSC) with ``n_new`` rows appended from COO postings; new columns are appended too."""
-    n_old = old.shape[0]
-    new = sp.csc_matrix((counts.astype(np.int32), (rows + n_old, cols)), shape=(n_old + n_new, n_terms))
-    new.sort_indices()
-    old_counts = np.zeros(n_terms, dtype=np.int64)
-    old_counts[: old.shape[1]] = _column_sizes(old.indptr)
-    new_counts = _column_sizes(new.indptr)
-    indptr = np.zeros(n_terms + 1, dtype=np.int64)
-    np.cumsum(old_counts + new_counts, out=indptr[1:])
-    nnz = int(indptr[-1])
-    indices = np.empty(nnz, dtype=np.int64)
-    data = np.empty(nnz, dtype=np.int32)
-    # Old postings first in each column (their rows are all lower), then the new ones.
-    old_columns = np.repeat(np.arange(n_terms), old_counts)
-    old_rank = np.arange(old.nnz) - np.repeat(np.asarray(old.indptr[:-1], dtype=np.int64), old_counts[: old.shape[1]])
-    old_at = indptr[old_columns] + old_rank
-    indices[old_at] = old.indices
-    data[old_at] = old.data
-    new_columns = np.repeat(np.arange(n_terms), new_counts)
-    new_rank = np.arange(new.nnz) - np.repeat(np.asarray(new.indptr[:-1], dtype=np.int64), new_counts)
-    new_at = indptr[new_columns] + old_counts[new_columns] + new_rank
-    indices[new_at] = new.indices
-    data[new_at] = new.data
-    merged = sp.csc_matrix((data, indices, indptr), shape=(n_old + n_new, n_terms))
-    merged.has_sorted_indices = True
-    return merged
-
-
-def _split_and_tokenize(
-    documents: Sequence[Document], progress: Progress | None
-) -> tuple[list[int], list[int], list[int], list[list[str]]]:
-    passage_doc: list[int] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    token_lists: list[list[str]] = []
-    for position, document in enumerate(documents):
-        for start, end in split_spans(document.text):
-            passage_doc.append(position)
-            starts.append(start)
-            ends.append(end)
-            token_lists.append(tokenize(document.text[start:end]))
-        if progress is not None:
-            progress(1)
-    return passage_doc, starts, ends, token_lists
-
-
-def _empty_tables(params: BM25Params) -> _Tables:
-    empty = np.zeros(0, dtype=np.int64)
-    return _Tables(
-        params=params,
-        terms=[],
-        doc_len=empty,
-        term_freqs=sp.csc_matrix((0, 0), dtype=np.int32),
-        weights=np.zeros(0, dtype=np.float64),
-        passage_doc=empty,
-        passage_start=empty,
-        passage_end=empty,
-        doc_ids=[],
-        doc_hashes=[],
-        doc_text=np.zeros(0, dtype=np.uint8),
-        doc_text_offsets=np.zeros(1, dtype=np.int64),
-        doc_meta=np.zeros(0, dtype=np.uint8),
-        doc_meta_offsets=np.zeros(1, dtype=np.int64),
-    )
-
-
-def _with_documents(tables: _Tables, documents: Sequence[Document], progress: Progress | None) -> _Tables:
-    """``tables`` with ``documents`` appended: only the new documents are split and tokenized."""
-    passage_doc, starts, ends, token_lists = _split_and_tokenize(documents, progress)
-    terms = list(tables.terms)
-    vocab = tables.vocab()
-    rows, cols, counts, lengths = _count(token_lists, vocab, terms)
-    term_freqs = _append_rows(tables.term_freqs, rows, cols, counts, len(token_lists), len(terms))
-    doc_len = np.concatenate([np.asarray(tables.doc_len, dtype=np.int64), lengths])
-    weights = index_from_counts(tables.params, vocab, doc_len, term_freqs).weights.data
-    text, text_offsets = _blob([document.text.encode("utf-8") for document in documents])
-    meta, meta_offsets = _blob([_metadata_json(document) for document in documents])
-    n_docs = len(tables.doc_ids)
-    return _Tables(
-        params=tables.params,
-        terms=terms,
-        doc_len=doc_len,
-        term_freqs=term_freqs,
-        weights=weights,
-        passage_doc=np.concatenate([tables.passage_doc, np.asarray(passage_doc, dtype=np.int64) + n_docs]),
-        passage_start=np.concatenate([tables.passage_start, np.asarray(starts, dtype=np.int64)]),
-        passage_end=np.concatenate([tables.passage_end, np.asarray(ends, dtype=np.int64)]),
-        doc_ids=[*tables.doc_ids, *(document.doc_id for document in documents)],
-        doc_hashes=[*tables.doc_hashes, *(content_hash(document.text) for document in documents)],
-        doc_text=np.concatenate([tables.doc_text, text]),
-        doc_text_offsets=np.concatenate([tables.doc_text_offsets, text_offsets[1:] + tables.doc_text_offsets[-1]]),
-        doc_meta=np.concatenate([tables.doc_meta, meta]),
-        doc_meta_offsets=np.concatenate([tables.doc_meta_offsets, meta_offsets[1:] + tables.doc_meta_offsets[-1]]),
-    )
-
-
-def _without_documents(tables: _Tables, removed: set[int]) -> _Tables:
-    """``tables`` without the documents at positions ``removed``; terms no passage uses any more are dropped."""
-    keep_docs = np.array([i not in removed for i in range(len(tables.doc_ids))], dtype=bool)
-    keep_rows = keep_docs[np.asarray(tables.passage_doc, dtype=np.int64)]
-    new_position = np.cumsum(keep_docs) - 1
-    term_freqs = sp.csc_matrix(tables.term_freqs[np.flatnonzero(keep_rows), :])
-    used = np.flatnonzero(_column_sizes(term_freqs.indptr) > 0)
-    term_freqs = sp.csc_matrix(term_freqs[:, used])
-    term_freqs.sort_indices()
-    terms = [tables.terms[int(column)] for column in used]
-    doc_len = np.asarray(tables.doc_len, dtype=np.int64)[keep_rows]
-    weights = index_from_counts(tables.params, {t: c for c, t in enumerate(terms)}, doc_len, term_freqs).weights.data
-
-    def kept_blob(blob: ByteArray, offsets: IntArray) -> tuple[ByteArray, IntArray]:
-        spans = [(int(offsets[i]), int(offsets[i + 1])) for i in np.flatnonzero(keep_docs)]
-        pieces = [np.asarray(blob[lo:hi]) for lo, hi in spans]
-        lengths = np.asarray([hi - lo for lo, hi in spans], dtype=np.int64)
-        new_offsets = np.zeros(len(spans) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=new_offsets[1:])
-        joined = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.uint8)
-        return joined.astype(np.uint8, copy=False), new_offsets
-
-    text, text_offsets = kept_blob(tables.doc_text, tables.doc_text_offsets)
-    meta, meta_offsets = kept_blob(tables.doc_meta, tables.doc_meta_offsets)
-    return _Tables(
-        params=tables.params,
-        terms=terms,
-        doc_len=doc_len,
-        term_freqs=term_freqs,
-        weights=weights,
-        passage_doc=new_position[np.asarray(tables.passage_doc, dtype=np.int64)[keep_rows]],
-        passage_start=np.asarray(tables.passage_start)[keep_rows],
-        passage_end=np.asarray(tables.passage_end)[keep_rows],
-        doc_ids=[doc_id for i, doc_id in enumerate(tables.doc_ids) if keep_docs[i]],
-        doc_hashes=[digest for i, digest in enumerate(tables.doc_hashes) if keep_docs[i]],
-        doc_text=text,
-        doc_text_offsets=text_offsets,
-        doc_meta=meta,
-        doc_meta_offsets=meta_offsets,
-    )
-
-
-def _tables_from_pipeline_parts(
-    documents: Sequence[Document], passages: Sequence[Passage], index: BM25Index
-) -> _Tables:
-    position = {document.doc_id: i for i, document in enumerate(documents)}
-    terms = [""] * len(index.vocab)
-    for term, column in index.vocab.items():
-        terms[column] = term
-    text, text_offsets = _blob([document.text.encode("utf-8") for document in documents])
-    meta, meta_offsets = _blob([_metadata_json(document) for document in documents])
-    term_freqs = sp.csc_matrix(index.term_freqs)
-    term_freqs.sort_indices()
-    weights = sp.csc_matrix(index.weights)
-    weights.sort_indices()
-    if not np.array_equal(weights.indptr, term_freqs.indptr) or not np.array_equal(weights.indices, term_freqs.indices):
-        raise ValueError("the index's weights and term frequencies do not have the same postings")
-    return _Tables(
-        params=index.params,
-        terms=terms,
-        doc_len=np.asarray(index.doc_len, dtype=np.int64),
-        term_freqs=term_freqs,
-        weights=np.asarray(weights.data, dtype=np.float64),
-        passage_doc=np.asarray([position[passage.doc_id] for passage in passages], dtype=np.int64),
-        passage_start=np.asarray([passage.start for passage in passages], dtype=np.int64),
-        passage_end=np.asarray([passage.end for passage in passages], dtype=np.int64),
-        doc_ids=[document.doc_id for document in documents],
-        doc_hashes=[content_hash(document.text) for document in documents],
-        doc_text=text,
-        doc_text_offsets=text_offsets,
-        doc_meta=meta,
-        doc_meta_offsets=meta_offsets,
-    )
-
-
-# ---------------------------------------------------------------------------------------------------------------
 # Writing: temporary folder, fsync, atomic swap
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _sha256_file(path: Path) -> str:
@@ -604,41 +168,6 @@ def _manifest_digest(manifest: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-
-
-def _exchange(first: Path, second: Path) -> bool:
-    """Atomically swap two paths (Linux ``renameat2(RENAME_EXCHANGE)``); False where that is not available."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    result = renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE)
-    return bool(result == 0)
-
-
-def _backups(path: Path) -> list[Path]:
-    return sorted(path.parent.glob(f".{path.name}.old-*"))
-
-
-def _swap_into_place(built: Path, target: Path) -> None:
-    """Make ``built`` the folder at ``target``, atomically, and remove what was there."""
-    if not target.exists():
-        os.rename(built, target)
-    elif _exchange(built, target):
-        shutil.rmtree(built)  # it now holds the old index
-    else:
-        # No atomic exchange here: two renames. A crash between them leaves the old index at the backup path,
-        # which load_index names in its error message.
-        backup = target.parent / f".{target.name}.old-{os.getpid()}"
-        os.rename(target, backup)
-        os.rename(built, target)
-        shutil.rmtree(backup)
-    _fsync_dir(target.parent)
-
-
 def _check_replaceable(target: Path) -> None:
     if not target.exists():
         return
@@ -653,33 +182,7 @@ def _check_replaceable(target: Path) -> None:
         )
 
 
-@contextlib.contextmanager
-def _locked(target: Path) -> Iterator[None]:
-    """Hold the write lock of the folder that holds the index (``flock`` on the folder itself, so no lock file is
-    left behind); IndexBusyError when another writer has it."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock; writes are still atomic
-        yield
-        return
-    fd = os.open(target.parent, os.O_RDONLY)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise IndexBusyError(
-                f"another askidcpc process is writing an index in {target.parent}; try again when it is done"
-            ) from None
-        # A writer killed mid-write leaves its temporary folder; nobody else can be using it while we hold the lock.
-        for stale in target.parent.glob(f".{target.name}.tmp-*"):
-            log.info("removing %s, left by an interrupted write", stale)
-            shutil.rmtree(stale, ignore_errors=True)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
-def _write_tables(target: Path, tables: _Tables) -> dict[str, Any]:
+def _write_tables(target: Path, tables: Tables) -> dict[str, Any]:
     """Write ``tables`` as a saved index at ``target`` atomically (the caller holds the lock). Returns the manifest."""
     if not tables.doc_ids:
         raise AskError("an index needs at least one document")
@@ -714,8 +217,8 @@ def _write_tables(target: Path, tables: _Tables) -> dict[str, Any]:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(building, 0o755)  # mkdtemp makes it private; an index is meant to be shared by readers
-        _fsync_dir(building)
-        _swap_into_place(building, target)
+        fsync_dir(building)
+        _atomic.swap_into_place(building, target)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
@@ -738,8 +241,8 @@ def save_index(
     ``path`` is replaced; any other existing file or folder there is refused (AskError). Returns the manifest.
     """
     target = _target(path)
-    tables = _tables_from_pipeline_parts(documents, passages, index)
-    with _locked(target):
+    tables = tables_from_pipeline_parts(documents, passages, index)
+    with _atomic.locked(target):
         return _write_tables(target, tables)
 
 
@@ -751,8 +254,8 @@ def build_saved_index(
     if not documents:
         raise AskError("cannot build an index over no documents")
     target = _target(path)
-    tables = _with_documents(_empty_tables(params or BM25Params()), documents, progress)
-    with _locked(target):
+    tables = with_documents(empty_tables(params or BM25Params()), documents, progress)
+    with _atomic.locked(target):
         return _write_tables(target, tables)
 
 
@@ -764,7 +267,7 @@ def is_saved_index(path: Path) -> bool:
     """Whether ``path`` is (or, interrupted mid-write, was) a saved index rather than a folder of articles."""
     if path.is_dir():
         return any((path / name).is_file() for name in (MANIFEST, *(f"{array}.npy" for array in ARRAYS)))
-    return not path.exists() and bool(_backups(Path(os.path.abspath(path))))
+    return not path.exists() and bool(backups(Path(os.path.abspath(path))))
 
 
 def _refuse(path: Path, problem: str) -> IndexFormatError:
@@ -774,10 +277,10 @@ def _refuse(path: Path, problem: str) -> IndexFormatError:
 def _read_manifest(path: Path) -> dict[str, Any]:
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
-        backups = _backups(Path(os.path.abspath(path)))
-        if not path.exists() and backups:
+        left = backups(Path(os.path.abspath(path)))
+        if not path.exists() and left:
             raise IndexFormatError(
-                f"saved index {path} is missing: an interrupted write left the previous index at {backups[-1]}; "
+                f"saved index {path} is missing: an interrupted write left the previous index at {left[-1]}; "
                 f"rename that folder back to {path}"
             )
         raise _refuse(path, f"has no {MANIFEST}")
@@ -827,7 +330,7 @@ def _check_checksums(path: Path, entries: Mapping[str, Mapping[str, Any]]) -> No
             raise _refuse(path, f"has {name}.npy whose checksum does not match the manifest (damaged or altered)")
 
 
-def _read_tables(path: Path, verify: bool) -> tuple[dict[str, Any], _Tables]:
+def _read_tables(path: Path, verify: bool) -> tuple[dict[str, Any], Tables]:
     manifest = _read_manifest(path)
     try:
         entries: Mapping[str, Mapping[str, Any]] = manifest["arrays"]
@@ -880,7 +383,7 @@ def _read_tables(path: Path, verify: bool) -> tuple[dict[str, Any], _Tables]:
         (arrays["tf_data"], arrays["tf_indices"], indptr), shape=(n_passages, n_terms), copy=False
     )
     term_freqs.has_sorted_indices = True
-    tables = _Tables(
+    tables = Tables(
         params=params,
         terms=terms,
         doc_len=arrays["doc_len"],
@@ -922,7 +425,7 @@ def add_documents(path: Path, documents: Sequence[Document], progress: Progress 
     already indexed, or whose doc_id is taken, is skipped and listed in ``IndexUpdate.skipped``.
     """
     target = _target(path)
-    with _locked(target):
+    with _atomic.locked(target):
         _, tables = _read_tables(target, verify=True)
         known_hashes = dict(zip(tables.doc_hashes, tables.doc_ids, strict=True))
         known_ids = set(tables.doc_ids)
@@ -939,7 +442,7 @@ def add_documents(path: Path, documents: Sequence[Document], progress: Progress 
                 known_hashes[digest] = document.doc_id
                 known_ids.add(document.doc_id)
         if fresh:
-            updated = _with_documents(tables, fresh, progress)
+            updated = with_documents(tables, fresh, progress)
             _write_tables(target, updated)
         else:
             updated = tables
@@ -958,7 +461,7 @@ def remove_documents(path: Path, doc_ids: Sequence[str]) -> IndexUpdate:
     ``IndexUpdate.skipped``; AskError when none is known or when nothing would remain.
     """
     target = _target(path)
-    with _locked(target):
+    with _atomic.locked(target):
         _, tables = _read_tables(target, verify=True)
         position = {doc_id: i for i, doc_id in enumerate(tables.doc_ids)}
         removed = {position[doc_id] for doc_id in doc_ids if doc_id in position}
@@ -967,7 +470,7 @@ def remove_documents(path: Path, doc_ids: Sequence[str]) -> IndexUpdate:
             raise AskError(f"none of {', '.join(map(repr, doc_ids))} is in {path}; nothing removed")
         if len(removed) == len(tables.doc_ids):
             raise AskError(f"removing {len(removed)} document(s) would leave {path} empty; delete the folder instead")
-        updated = _without_documents(tables, removed)
+        updated = without_documents(tables, removed)
         _write_tables(target, updated)
     return IndexUpdate(
         documents=len(updated.doc_ids),

@@ -1,0 +1,318 @@
+"""The arrays of a saved index in memory, and the pure functions that build, extend and shrink them.
+
+:class:`Tables` is what :mod:`askidcpc.store` writes and reads. :func:`with_documents` splits and tokenizes only the
+documents it adds and numbers new terms in first-seen order, exactly as :func:`askidcpc.bm25.build_index` does, so an
+index built in steps has the very counts of one built at once; :func:`without_documents` drops terms no passage uses
+any more, as a fresh build would never have had them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from askidcpc.bm25 import BM25Index, BM25Params, index_from_counts
+from askidcpc.corpus import content_hash
+from askidcpc.sentences import split_spans
+from askidcpc.stored import StoredDocuments
+from askidcpc.tokenize import tokenize
+from askidcpc.types import Document, Passage
+
+__all__ = ["Progress", "Tables", "empty_tables", "tables_from_pipeline_parts", "with_documents", "without_documents"]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+"""Called with a count of documents just processed, so an edge can show a progress bar."""
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+ByteArray = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True, eq=False)
+class Tables:
+    """Everything a saved index holds, as arrays (numpy or memory-mapped) plus the few Python lists."""
+
+    params: BM25Params
+    terms: list[str]
+    doc_len: IntArray
+    term_freqs: sp.csc_matrix
+    weights: FloatArray
+    passage_doc: IntArray
+    passage_start: IntArray
+    passage_end: IntArray
+    doc_ids: list[str]
+    doc_hashes: list[str]
+    doc_text: ByteArray
+    doc_text_offsets: IntArray
+    doc_meta: ByteArray
+    doc_meta_offsets: IntArray
+
+    def arrays(self) -> dict[str, npt.NDArray[Any]]:
+        tf = self.term_freqs
+        index_dtype = np.int32 if max(tf.nnz, tf.shape[0], tf.shape[1]) < 2**31 - 1 else np.int64
+        vocab = "\n".join(self.terms).encode("utf-8")
+        return {
+            "vocab": np.frombuffer(vocab, dtype=np.uint8),
+            "doc_len": np.asarray(self.doc_len, dtype=np.int32),
+            "tf_indptr": np.asarray(tf.indptr, dtype=index_dtype),
+            "tf_indices": np.asarray(tf.indices, dtype=index_dtype),
+            "tf_data": np.asarray(tf.data, dtype=np.int32),
+            "weights": np.asarray(self.weights, dtype=np.float64),
+            "passage_doc": np.asarray(self.passage_doc, dtype=np.int32),
+            "passage_start": np.asarray(self.passage_start, dtype=np.int32),
+            "passage_end": np.asarray(self.passage_end, dtype=np.int32),
+            "doc_text": self.doc_text,
+            "doc_text_offsets": np.asarray(self.doc_text_offsets, dtype=np.int64),
+            "doc_meta": self.doc_meta,
+            "doc_meta_offsets": np.asarray(self.doc_meta_offsets, dtype=np.int64),
+        }
+
+    def vocab(self) -> dict[str, int]:
+        return dict(zip(self.terms, range(len(self.terms)), strict=True))
+
+    def documents(self) -> StoredDocuments:
+        return StoredDocuments(self.doc_ids, self.doc_text, self.doc_text_offsets, self.doc_meta, self.doc_meta_offsets)
+
+    def bm25_index(self, params: BM25Params) -> BM25Index:
+        """The BM25 index under ``params``: the stored weights when they match, else recomputed from the counts."""
+        vocab = self.vocab()
+        if params != self.params:
+            log.info("BM25 settings differ from the saved index's; recomputing weights from the stored counts")
+            return index_from_counts(params, vocab, self.doc_len, self.term_freqs)
+        tf = self.term_freqs
+        weights = sp.csc_matrix((self.weights, tf.indices, tf.indptr), shape=tf.shape, copy=False)
+        return BM25Index(params=params, vocab=vocab, doc_len=self.doc_len, term_freqs=tf, weights=weights)
+
+
+def metadata_json(document: Document) -> bytes:
+    meta = {
+        "title": document.title,
+        "date": document.date,
+        "source": document.source,
+        "author": document.author,
+        "url": document.url,
+        "extra": dict(document.extra),
+    }
+    # default=str: front matter can hold YAML dates and other scalars; they come back as their ISO text.
+    return json.dumps(meta, ensure_ascii=False, default=str, separators=(",", ":")).encode("utf-8")
+
+
+def blob(pieces: Sequence[bytes]) -> tuple[ByteArray, IntArray]:
+    offsets = np.zeros(len(pieces) + 1, dtype=np.int64)
+    np.cumsum([len(piece) for piece in pieces], out=offsets[1:])
+    return np.frombuffer(b"".join(pieces), dtype=np.uint8), offsets
+
+
+def count(
+    token_lists: Sequence[Sequence[str]], vocab: dict[str, int], terms: list[str]
+) -> tuple[IntArray, IntArray, IntArray, IntArray]:
+    """COO postings (row, column, count) and lengths of tokenized passages, new terms appended to ``vocab``/``terms``
+    in first-seen order, exactly as :func:`askidcpc.bm25.build_index` numbers them."""
+    rows: list[int] = []
+    cols: list[int] = []
+    counts: list[int] = []
+    lengths = np.zeros(len(token_lists), dtype=np.int64)
+    for row, tokens in enumerate(token_lists):
+        lengths[row] = len(tokens)
+        for term, count in Counter(tokens).items():
+            column = vocab.get(term)
+            if column is None:
+                column = vocab[term] = len(terms)
+                terms.append(term)
+            rows.append(row)
+            cols.append(column)
+            counts.append(count)
+    return (
+        np.asarray(rows, dtype=np.int64),
+        np.asarray(cols, dtype=np.int64),
+        np.asarray(counts, dtype=np.int64),
+        lengths,
+    )
+
+
+def column_sizes(indptr: Any) -> IntArray:
+    pointers = np.asarray(indptr, dtype=np.int64)
+    sizes: IntArray = pointers[1:] - pointers[:-1]
+    return sizes
+
+
+def append_rows(
+    old: sp.csc_matrix, rows: IntArray, cols: IntArray, counts: IntArray, n_new: int, n_terms: int
+) -> sp.csc_matrix:
+    """``old`` (sorted CSC) with ``n_new`` rows appended from COO postings; new columns are appended too."""
+    n_old = old.shape[0]
+    new = sp.csc_matrix((counts.astype(np.int32), (rows + n_old, cols)), shape=(n_old + n_new, n_terms))
+    new.sort_indices()
+    old_counts = np.zeros(n_terms, dtype=np.int64)
+    old_counts[: old.shape[1]] = column_sizes(old.indptr)
+    new_counts = column_sizes(new.indptr)
+    indptr = np.zeros(n_terms + 1, dtype=np.int64)
+    np.cumsum(old_counts + new_counts, out=indptr[1:])
+    nnz = int(indptr[-1])
+    indices = np.empty(nnz, dtype=np.int64)
+    data = np.empty(nnz, dtype=np.int32)
+    # Old postings first in each column (their rows are all lower), then the new ones.
+    old_columns = np.repeat(np.arange(n_terms), old_counts)
+    old_rank = np.arange(old.nnz) - np.repeat(np.asarray(old.indptr[:-1], dtype=np.int64), old_counts[: old.shape[1]])
+    old_at = indptr[old_columns] + old_rank
+    indices[old_at] = old.indices
+    data[old_at] = old.data
+    new_columns = np.repeat(np.arange(n_terms), new_counts)
+    new_rank = np.arange(new.nnz) - np.repeat(np.asarray(new.indptr[:-1], dtype=np.int64), new_counts)
+    new_at = indptr[new_columns] + old_counts[new_columns] + new_rank
+    indices[new_at] = new.indices
+    data[new_at] = new.data
+    merged = sp.csc_matrix((data, indices, indptr), shape=(n_old + n_new, n_terms))
+    merged.has_sorted_indices = True
+    return merged
+
+
+def split_and_tokenize(
+    documents: Sequence[Document], progress: Progress | None
+) -> tuple[list[int], list[int], list[int], list[list[str]]]:
+    passage_doc: list[int] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    token_lists: list[list[str]] = []
+    for position, document in enumerate(documents):
+        for start, end in split_spans(document.text):
+            passage_doc.append(position)
+            starts.append(start)
+            ends.append(end)
+            token_lists.append(tokenize(document.text[start:end]))
+        if progress is not None:
+            progress(1)
+    return passage_doc, starts, ends, token_lists
+
+
+def empty_tables(params: BM25Params) -> Tables:
+    empty = np.zeros(0, dtype=np.int64)
+    return Tables(
+        params=params,
+        terms=[],
+        doc_len=empty,
+        term_freqs=sp.csc_matrix((0, 0), dtype=np.int32),
+        weights=np.zeros(0, dtype=np.float64),
+        passage_doc=empty,
+        passage_start=empty,
+        passage_end=empty,
+        doc_ids=[],
+        doc_hashes=[],
+        doc_text=np.zeros(0, dtype=np.uint8),
+        doc_text_offsets=np.zeros(1, dtype=np.int64),
+        doc_meta=np.zeros(0, dtype=np.uint8),
+        doc_meta_offsets=np.zeros(1, dtype=np.int64),
+    )
+
+
+def with_documents(tables: Tables, documents: Sequence[Document], progress: Progress | None) -> Tables:
+    """``tables`` with ``documents`` appended: only the new documents are split and tokenized."""
+    passage_doc, starts, ends, token_lists = split_and_tokenize(documents, progress)
+    terms = list(tables.terms)
+    vocab = tables.vocab()
+    rows, cols, counts, lengths = count(token_lists, vocab, terms)
+    term_freqs = append_rows(tables.term_freqs, rows, cols, counts, len(token_lists), len(terms))
+    doc_len = np.concatenate([np.asarray(tables.doc_len, dtype=np.int64), lengths])
+    weights = index_from_counts(tables.params, vocab, doc_len, term_freqs).weights.data
+    text, text_offsets = blob([document.text.encode("utf-8") for document in documents])
+    meta, meta_offsets = blob([metadata_json(document) for document in documents])
+    n_docs = len(tables.doc_ids)
+    return Tables(
+        params=tables.params,
+        terms=terms,
+        doc_len=doc_len,
+        term_freqs=term_freqs,
+        weights=weights,
+        passage_doc=np.concatenate([tables.passage_doc, np.asarray(passage_doc, dtype=np.int64) + n_docs]),
+        passage_start=np.concatenate([tables.passage_start, np.asarray(starts, dtype=np.int64)]),
+        passage_end=np.concatenate([tables.passage_end, np.asarray(ends, dtype=np.int64)]),
+        doc_ids=[*tables.doc_ids, *(document.doc_id for document in documents)],
+        doc_hashes=[*tables.doc_hashes, *(content_hash(document.text) for document in documents)],
+        doc_text=np.concatenate([tables.doc_text, text]),
+        doc_text_offsets=np.concatenate([tables.doc_text_offsets, text_offsets[1:] + tables.doc_text_offsets[-1]]),
+        doc_meta=np.concatenate([tables.doc_meta, meta]),
+        doc_meta_offsets=np.concatenate([tables.doc_meta_offsets, meta_offsets[1:] + tables.doc_meta_offsets[-1]]),
+    )
+
+
+def without_documents(tables: Tables, removed: set[int]) -> Tables:
+    """``tables`` without the documents at positions ``removed``; terms no passage uses any more are dropped."""
+    keep_docs = np.array([i not in removed for i in range(len(tables.doc_ids))], dtype=bool)
+    keep_rows = keep_docs[np.asarray(tables.passage_doc, dtype=np.int64)]
+    new_position = np.cumsum(keep_docs) - 1
+    term_freqs = sp.csc_matrix(tables.term_freqs[np.flatnonzero(keep_rows), :])
+    used = np.flatnonzero(column_sizes(term_freqs.indptr) > 0)
+    term_freqs = sp.csc_matrix(term_freqs[:, used])
+    term_freqs.sort_indices()
+    terms = [tables.terms[int(column)] for column in used]
+    doc_len = np.asarray(tables.doc_len, dtype=np.int64)[keep_rows]
+    weights = index_from_counts(tables.params, {t: c for c, t in enumerate(terms)}, doc_len, term_freqs).weights.data
+
+    def kept_blob(blob: ByteArray, offsets: IntArray) -> tuple[ByteArray, IntArray]:
+        spans = [(int(offsets[i]), int(offsets[i + 1])) for i in np.flatnonzero(keep_docs)]
+        pieces = [np.asarray(blob[lo:hi]) for lo, hi in spans]
+        lengths = np.asarray([hi - lo for lo, hi in spans], dtype=np.int64)
+        new_offsets = np.zeros(len(spans) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=new_offsets[1:])
+        joined = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.uint8)
+        return joined.astype(np.uint8, copy=False), new_offsets
+
+    text, text_offsets = kept_blob(tables.doc_text, tables.doc_text_offsets)
+    meta, meta_offsets = kept_blob(tables.doc_meta, tables.doc_meta_offsets)
+    return Tables(
+        params=tables.params,
+        terms=terms,
+        doc_len=doc_len,
+        term_freqs=term_freqs,
+        weights=weights,
+        passage_doc=new_position[np.asarray(tables.passage_doc, dtype=np.int64)[keep_rows]],
+        passage_start=np.asarray(tables.passage_start)[keep_rows],
+        passage_end=np.asarray(tables.passage_end)[keep_rows],
+        doc_ids=[doc_id for i, doc_id in enumerate(tables.doc_ids) if keep_docs[i]],
+        doc_hashes=[digest for i, digest in enumerate(tables.doc_hashes) if keep_docs[i]],
+        doc_text=text,
+        doc_text_offsets=text_offsets,
+        doc_meta=meta,
+        doc_meta_offsets=meta_offsets,
+    )
+
+
+def tables_from_pipeline_parts(documents: Sequence[Document], passages: Sequence[Passage], index: BM25Index) -> Tables:
+    position = {document.doc_id: i for i, document in enumerate(documents)}
+    terms = [""] * len(index.vocab)
+    for term, column in index.vocab.items():
+        terms[column] = term
+    text, text_offsets = blob([document.text.encode("utf-8") for document in documents])
+    meta, meta_offsets = blob([metadata_json(document) for document in documents])
+    term_freqs = sp.csc_matrix(index.term_freqs)
+    term_freqs.sort_indices()
+    weights = sp.csc_matrix(index.weights)
+    weights.sort_indices()
+    if not np.array_equal(weights.indptr, term_freqs.indptr) or not np.array_equal(weights.indices, term_freqs.indices):
+        raise ValueError("the index's weights and term frequencies do not have the same postings")
+    return Tables(
+        params=index.params,
+        terms=terms,
+        doc_len=np.asarray(index.doc_len, dtype=np.int64),
+        term_freqs=term_freqs,
+        weights=np.asarray(weights.data, dtype=np.float64),
+        passage_doc=np.asarray([position[passage.doc_id] for passage in passages], dtype=np.int64),
+        passage_start=np.asarray([passage.start for passage in passages], dtype=np.int64),
+        passage_end=np.asarray([passage.end for passage in passages], dtype=np.int64),
+        doc_ids=[document.doc_id for document in documents],
+        doc_hashes=[content_hash(document.text) for document in documents],
+        doc_text=text,
+        doc_text_offsets=text_offsets,
+        doc_meta=meta,
+        doc_meta_offsets=meta_offsets,
+    )

@@ -1,0 +1,158 @@
+"""The documents and passages of a saved index as sequences, decoded on access from its memory-mapped arrays.
+
+Nothing is materialized at load: ``passages[pid]`` builds one :class:`~askidcpc.types.Passage` from three integers
+and its document's text, and ``documents[i]`` one :class:`~askidcpc.types.Document` from its byte ranges; recently
+used documents are cached.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from functools import lru_cache
+from typing import overload
+
+import numpy as np
+import numpy.typing as npt
+
+from askidcpc.types import Document, Passage
+
+__all__ = ["StoredDocuments", "StoredPassages"]
+
+IntArray = npt.NDArray[np.int64]
+ByteArray = npt.NDArray[np.uint8]
+
+
+class StoredDocuments(Sequence[Document]):
+    """The documents of a saved index, decoded one at a time from the memory-mapped arrays when asked for."""
+
+    def __init__(
+        self,
+        doc_ids: Sequence[str],
+        text: ByteArray,
+        text_offsets: IntArray,
+        meta: ByteArray,
+        meta_offsets: IntArray,
+    ) -> None:
+        self.doc_ids = tuple(doc_ids)
+        self._text = text
+        self._text_offsets = text_offsets
+        self._meta = meta
+        self._meta_offsets = meta_offsets
+        self._position = {doc_id: i for i, doc_id in enumerate(self.doc_ids)}
+        self.by_id: Mapping[str, Document] = _DocumentsById(self)
+        # Caches per instance: a query touches a handful of documents, and texts can be large.
+        self.text = lru_cache(maxsize=256)(self._decode_text)
+        self._document = lru_cache(maxsize=256)(self._decode_document)
+
+    def __len__(self) -> int:
+        return len(self.doc_ids)
+
+    @overload
+    def __getitem__(self, i: int) -> Document: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Document]: ...
+
+    def __getitem__(self, i: int | slice) -> Document | Sequence[Document]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"document {i} out of range")
+        return self._document(i % len(self))
+
+    def _decode_document(self, i: int) -> Document:
+        lo, hi = int(self._meta_offsets[i]), int(self._meta_offsets[i + 1])
+        meta = json.loads(self._meta[lo:hi].tobytes().decode("utf-8"))
+        return Document(
+            doc_id=self.doc_ids[i],
+            title=meta["title"],
+            text=self.text(i),
+            date=meta.get("date"),
+            source=meta.get("source"),
+            author=meta.get("author"),
+            url=meta.get("url"),
+            extra=meta.get("extra", {}),
+        )
+
+    def position(self, doc_id: str) -> int | None:
+        """The index of ``doc_id`` in this sequence, or None."""
+        return self._position.get(doc_id)
+
+    def _decode_text(self, i: int) -> str:
+        lo, hi = int(self._text_offsets[i]), int(self._text_offsets[i + 1])
+        return self._text[lo:hi].tobytes().decode("utf-8")
+
+
+class _DocumentsById(Mapping[str, Document]):
+    def __init__(self, documents: StoredDocuments) -> None:
+        self._documents = documents
+
+    def __getitem__(self, doc_id: str) -> Document:
+        position = self._documents.position(doc_id)
+        if position is None:
+            raise KeyError(doc_id)
+        return self._documents[position]
+
+    def __contains__(self, doc_id: object) -> bool:
+        return isinstance(doc_id, str) and self._documents.position(doc_id) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._documents.doc_ids)
+
+    def __len__(self) -> int:
+        return len(self._documents)
+
+
+class StoredPassages(Sequence[Passage]):
+    """The passages of a saved index, built on access from (document, start, end) arrays: ``passages[pid]``."""
+
+    def __init__(self, documents: StoredDocuments, doc: IntArray, start: IntArray, end: IntArray) -> None:
+        self._documents = documents
+        self._doc = doc
+        self._start = start
+        self._end = end
+
+    def __len__(self) -> int:
+        return int(self._doc.shape[0])
+
+    def __iter__(self) -> Iterator[Passage]:
+        # In bulk: whole-array conversions instead of a numpy scalar lookup per field of every passage.
+        docs, starts, ends = (np.asarray(a).tolist() for a in (self._doc, self._start, self._end))
+        doc_ids = self._documents.doc_ids
+        n = len(docs)
+        for pid, (doc, start, end) in enumerate(zip(docs, starts, ends, strict=True)):
+            yield Passage(
+                pid=pid,
+                doc_id=doc_ids[doc],
+                start=start,
+                end=end,
+                text=self._documents.text(doc)[start:end],
+                prev_pid=pid - 1 if pid > 0 and docs[pid - 1] == doc else None,
+                next_pid=pid + 1 if pid + 1 < n and docs[pid + 1] == doc else None,
+            )
+
+    @overload
+    def __getitem__(self, pid: int) -> Passage: ...
+
+    @overload
+    def __getitem__(self, pid: slice) -> Sequence[Passage]: ...
+
+    def __getitem__(self, pid: int | slice) -> Passage | Sequence[Passage]:
+        if isinstance(pid, slice):
+            return [self[i] for i in range(*pid.indices(len(self)))]
+        n = len(self)
+        if not -n <= pid < n:
+            raise IndexError(f"passage {pid} out of range")
+        pid %= n
+        doc = int(self._doc[pid])
+        start, end = int(self._start[pid]), int(self._end[pid])
+        return Passage(
+            pid=pid,
+            doc_id=self._documents.doc_ids[doc],
+            start=start,
+            end=end,
+            text=self._documents.text(doc)[start:end],
+            prev_pid=pid - 1 if pid > 0 and int(self._doc[pid - 1]) == doc else None,
+            next_pid=pid + 1 if pid + 1 < n and int(self._doc[pid + 1]) == doc else None,
+        )
