@@ -7,7 +7,7 @@ Run from the repository root (about a minute per configuration on two cores):
     python benchmarks/reqa_squad.py --k1 0.6 --paragraph-weight 1.0 ...   # one configuration
 
 The task follows ReQA (Ahmad et al. 2019) as ../shared/data/README.md describes: every SQuAD context becomes one
-askidcpc ``Document``; askidcpc splits them into sentence passages (``sentences.split_spans``, pysbd); the candidate
+askidcpc ``Document``; askidcpc splits them into sentence passages (``sentences.split_spans``); the candidate
 pool is all sentences of all 2,067 contexts; a question's gold sentences are those of its own context that hold the
 start of one of its answers; P@1 and MRR@10 over all 10,570 questions. Ranking goes through the code users get:
 ``answer.build_query`` (tokenizer, question words, answer types, WordNet synonyms) and ``Pipeline.retrieve``
@@ -202,6 +202,7 @@ def ladder(default: RankParams, k1: float) -> list[tuple[str, BM25Params, RankPa
         ("default - paragraph blend", tuned, replace(default, paragraph_weight=0.0)),
         ("default - synonyms", tuned, replace(default, synonym_weight=0.0)),
         ("default - answer types", tuned, replace(default, type_bonus=0.0)),
+        ("default - synonyms standing in for absent words", tuned, replace(default, substitute_weight=0.0)),
         (
             "default + person-name type for who",
             tuned,
@@ -249,8 +250,8 @@ def main() -> None:
     started = time.perf_counter()
     bench = load(args.data)
     print(
-        f"SQuAD v1.1 dev: {len(bench.documents):,} contexts, {len(bench.passages):,} sentences (askidcpc splitter, "
-        f"pysbd), {len(bench.questions):,} questions; loaded in {time.perf_counter() - started:.0f} s",
+        f"SQuAD v1.1 dev: {len(bench.documents):,} contexts, {len(bench.passages):,} sentences (askidcpc's "
+        f"splitter), {len(bench.questions):,} questions; loaded in {time.perf_counter() - started:.0f} s",
         file=sys.stderr,
     )
     terms = [tokenize(p.text) for p in bench.passages]

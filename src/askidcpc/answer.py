@@ -58,8 +58,8 @@ class AnswerPolicy:
     """How the reader decides. ``weights`` turn :class:`Evidence` into a logit (calibrated on eval/questions.yaml
     by tools/calibrate.py); ``threshold`` is the confidence below which askidcpc abstains."""
 
-    threshold: float = 0.3
-    weights: tuple[float, ...] = (-0.23, 0.67, 1.75, -0.37, -1.32, -0.35, -0.13)
+    threshold: float = 0.35
+    weights: tuple[float, ...] = (-0.15, 0.87, 1.71, -0.38, -1.54, -0.42, -0.29)
     related_credit: float = 0.7
     history_weight: float = 0.5
     history_decay: float = 0.5

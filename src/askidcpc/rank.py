@@ -33,7 +33,7 @@ class RankParams:
     synonym_weight: float = 0.2
     # A question word the corpus never uses cannot match; its synonyms stand in for it at this (higher) weight.
     substitute_weight: float = 0.8
-    derivation_weight: float = 0.0
+    derivation_weight: float = 0.15
     type_bonus: float = 0.2
     answer_types: frozenset[AnswerType] = frozenset({AnswerType.DATE, AnswerType.NUMBER})
     drop_type_words: bool = True
