@@ -1,0 +1,137 @@
+"""The fast top-k kernels against the plain exhaustive reference beside them, on random corpora."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from askidcpc import _kernels
+from askidcpc.bm25 import VARIANTS, BM25Index, BM25Params, build_index
+
+
+def zipf_corpus(seed: int, n_docs: int, vocab: int) -> list[list[str]]:
+    rng = random.Random(seed)
+    words = [f"t{i}" for i in range(vocab)]
+    weights = [1 / (i + 2) for i in range(vocab)]
+    return [rng.choices(words, weights, k=rng.randint(1, 30)) for _ in range(n_docs)]
+
+
+def random_query(rng: random.Random, vocab: int, ties: bool) -> dict[str, float]:
+    terms = rng.sample(range(vocab), rng.randint(1, 6))
+    return {f"t{t}": float(rng.randint(1, 3)) if ties else rng.uniform(0.1, 3.0) for t in terms}
+
+
+def columns_and_weights(index: BM25Index, query: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    pairs = [(index.vocab[t], w) for t, w in query.items() if t in index.vocab]
+    return np.array([c for c, _ in pairs], dtype=np.int64), np.array([w for _, w in pairs], dtype=np.float64)
+
+
+def assert_same_top_k(got: _kernels.Result, expected: _kernels.Result) -> None:
+    """Same scores (to 1e-9) in the same order; the same pids wherever the score is not tied with another."""
+    got_pids, got_scores = got
+    expected_pids, expected_scores = expected
+    np.testing.assert_allclose(got_scores, expected_scores, rtol=0, atol=1e-9)
+    for i, score in enumerate(expected_scores.tolist()[:-1]):  # the last one may tie with the first left out
+        if int((np.abs(expected_scores - score) <= 1e-9).sum()) == 1:
+            assert got_pids[i] == expected_pids[i]
+    assert len(set(got_pids.tolist())) == len(got_pids)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize(("seed", "n_docs", "vocab"), [(0, 3000, 60), (1, 3000, 400), (2, 500, 25), (3, 5000, 2000)])
+@pytest.mark.parametrize("k", [1, 3, 10, 50])
+def test_maxscore_equals_reference(variant: str, seed: int, n_docs: int, vocab: int, k: int) -> None:
+    index = build_index(zipf_corpus(seed, n_docs, vocab), BM25Params(variant, epsilon=0.25))
+    matrix = index.weights
+    if float(matrix.data.min()) < 0:
+        pytest.skip("negative okapi weights take the exhaustive path")
+    bounds = _kernels.TermBounds(matrix.indptr, matrix.data)
+    rng = random.Random(seed * 100 + k)
+    for ties in (False, True):
+        for _ in range(40):
+            columns, weights = columns_and_weights(index, random_query(rng, vocab, ties))
+            expected = _kernels.reference_top_k(matrix.indptr, matrix.indices, matrix.data, columns, weights, k)
+            got = _kernels.maxscore_top_k(
+                matrix.indptr, matrix.indices, matrix.data, bounds, columns, weights, k, index.n_docs
+            )
+            assert_same_top_k(got, expected)
+            if not ties:  # continuous weights: no ties, so exactly the reference's pids
+                assert got[0].tolist() == expected[0].tolist()
+            numpy_result = _kernels.numpy_top_k(
+                matrix.indptr, matrix.indices, matrix.data, columns, weights, k, index.n_docs
+            )
+            assert numpy_result[0].tolist() == expected[0].tolist()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    docs=st.lists(st.lists(st.integers(0, 12), min_size=0, max_size=12), min_size=1, max_size=150),
+    query=st.dictionaries(st.integers(0, 14), st.floats(0.05, 4.0), min_size=1, max_size=5),
+    k=st.integers(1, 12),
+)
+def test_search_equals_reference_on_any_corpus(docs: list[list[int]], query: dict[int, float], k: int) -> None:
+    """Any corpus (empty passages, one passage, duplicated terms, terms in every passage), any positive query."""
+    index = build_index([[f"w{t}" for t in doc] for doc in docs])
+    terms = {f"w{t}": weight for t, weight in query.items()}
+    columns, weights = columns_and_weights(index, terms)
+    matrix = index.weights
+    expected = _kernels.reference_top_k(matrix.indptr, matrix.indices, matrix.data, columns, weights, k)
+    hits = index.search(terms, k)
+    got = (np.array([p for p, _ in hits], dtype=np.int64), np.array([s for _, s in hits], dtype=np.float64))
+    assert_same_top_k(got, expected)
+    assert len(hits) == min(k, len(expected[0]))
+
+
+def test_ties_go_to_the_lower_pid() -> None:
+    index = build_index([["a", "b"], ["c"], ["a", "b"], ["a", "b"], ["b", "a"]])
+    assert [pid for pid, _ in index.search({"a": 1.0, "b": 1.0}, 2)] == [0, 2]
+
+
+def test_search_without_numba_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = zipf_corpus(7, 2000, 300)
+    fast = build_index(docs)
+    monkeypatch.setattr(_kernels, "NUMBA_AVAILABLE", False)
+    plain = build_index(docs)
+    rng = random.Random(7)
+    for _ in range(30):
+        query = random_query(rng, 300, ties=False)
+        plain_hits, fast_hits = plain.search(query, 10), fast.search(query, 10)
+        assert [pid for pid, _ in plain_hits] == [pid for pid, _ in fast_hits]
+        np.testing.assert_allclose([s for _, s in plain_hits], [s for _, s in fast_hits], rtol=0, atol=1e-9)
+    assert not plain._prunable
+
+
+def test_negative_weights_take_the_exhaustive_path() -> None:
+    """Okapi's floored idf is negative when most terms are in over half of the passages; pruning assumes weights
+    >= 0, so such an index is searched exhaustively, and still agrees with the dense scores."""
+    docs = [["x", "y"], ["x", "y"], ["x", "z"], ["y"]]
+    index = build_index(docs, BM25Params("okapi"))
+    assert float(index.weights.data.min()) < 0
+    assert not index._prunable
+    scores = index.scores({"x": 1.0, "z": 1.0})
+    hits = index.search({"x": 1.0, "z": 1.0}, 4)
+    assert [pid for pid, _ in hits] == sorted(range(3), key=lambda pid: (-scores[pid], pid))
+    np.testing.assert_allclose([s for _, s in hits], sorted(scores[:3], reverse=True), atol=1e-12)
+
+
+def test_search_many_keeps_order_and_results() -> None:
+    index = build_index(zipf_corpus(11, 3000, 500))
+    rng = random.Random(11)
+    queries = [random_query(rng, 500, ties=True) for _ in range(60)]
+    assert index.search_many(queries, 5, workers=2) == [index.search(query, 5) for query in queries]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_term_bounds_bound_every_weight(seed: int) -> None:
+    index = build_index([*zipf_corpus(seed, 400, 80), []])
+    matrix = index.weights
+    bounds = _kernels.TermBounds(matrix.indptr, matrix.data)
+    for column in range(matrix.shape[1]):
+        lo, hi = matrix.indptr[column], matrix.indptr[column + 1]
+        assert bounds.upper[column] == (matrix.data[lo:hi].max() if hi > lo else 0.0)
+    for p, weight in enumerate(matrix.data.tolist()):
+        assert bounds.block_max[p // _kernels.BLOCK] >= weight
