@@ -6,11 +6,12 @@ import pytest
 
 from askidcpc.answer import AnswerPolicy, build_query, confidence, evidence, support
 from askidcpc.answer_type import AnswerType, has_answer_type, question_type
+from askidcpc.bm25 import build_index
 from askidcpc.lexicon import expansions, load_lexicon
 from askidcpc.pipeline import Pipeline
 from askidcpc.rank import Query, RankParams, analyse, effective_terms, paragraph_ids
 from askidcpc.sentences import make_passages
-from askidcpc.tokenize import words
+from askidcpc.tokenize import tokenize, words
 from askidcpc.types import Document, Hit, Passage
 
 
@@ -143,3 +144,17 @@ def test_answer_type_breaks_a_tie_in_ranking() -> None:
     pipeline = Pipeline.from_documents(documents)
     assert pipeline.ask("When was the club opened?").citations[0].doc_id == "y"
     assert pipeline.ask("What did the club open?").citations[0].doc_id == "x"
+
+
+def test_paragraph_index_equals_indexing_the_paragraph_text() -> None:
+    documents = [
+        Document("a", "A", "The club opened. It grew fast.\nA new hall was built in 1951."),
+        Document("b", "B", "Members came. The hall was full."),
+    ]
+    pipeline = Pipeline.from_documents(documents)
+    paragraphs = ["The club opened. It grew fast.", "A new hall was built in 1951.", documents[1].text]
+    oracle = build_index([tokenize(text) for text in paragraphs], pipeline.index.params)
+    ranker = pipeline.ranker
+    assert ranker.paragraph_of.tolist() == [0, 0, 1, 2, 2]
+    for query in ({"hall": 1.0}, {"club": 1.0, "member": 0.5}, {"1951": 2.0}):
+        assert ranker.paragraphs.scores(query) == pytest.approx(oracle.scores(query), abs=1e-12)
