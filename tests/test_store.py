@@ -377,6 +377,12 @@ def test_sigkill_during_index_leaves_the_old_index_intact(saved: Path, after_fil
     assert [p.name for p in saved.parent.iterdir()] == ["index"]
 
 
+def test_adding_to_a_missing_index_says_how_to_build_one(tmp_path: Path) -> None:
+    with pytest.raises(IndexFormatError, match=r"no saved index at .*askidcpc index SOURCE\.\.\. --out"):
+        store.add_documents(tmp_path / "new" / "nowhere", random_documents(16, 1))
+    assert not (tmp_path / "new").exists()
+
+
 def test_refuses_to_replace_a_folder_that_is_not_an_index(tmp_path: Path) -> None:
     (tmp_path / "articles").mkdir()
     (tmp_path / "articles" / "story.md").write_text("My only copy.", encoding="utf-8")

@@ -226,9 +226,12 @@ def _write_tables(target: Path, tables: Tables) -> dict[str, Any]:
     return manifest
 
 
-def _target(path: Path) -> Path:
+def _target(path: Path, create_parent: bool = True) -> Path:
     target = Path(os.path.abspath(path))
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if create_parent:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    elif not target.parent.is_dir():
+        raise IndexFormatError(f"no saved index at {path}; build one with 'askidcpc index SOURCE... --out {path}'")
     return target
 
 
@@ -283,6 +286,8 @@ def _read_manifest(path: Path) -> dict[str, Any]:
                 f"saved index {path} is missing: an interrupted write left the previous index at {left[-1]}; "
                 f"rename that folder back to {path}"
             )
+        if not path.exists():
+            raise IndexFormatError(f"no saved index at {path}; build one with 'askidcpc index SOURCE... --out {path}'")
         raise _refuse(path, f"has no {MANIFEST}")
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -424,7 +429,7 @@ def add_documents(path: Path, documents: Sequence[Document], progress: Progress 
     The result equals a fresh build over the old documents followed by the new ones. A document whose text is
     already indexed, or whose doc_id is taken, is skipped and listed in ``IndexUpdate.skipped``.
     """
-    target = _target(path)
+    target = _target(path, create_parent=False)
     with _atomic.locked(target):
         _, tables = _read_tables(target, verify=True)
         known_hashes = dict(zip(tables.doc_hashes, tables.doc_ids, strict=True))
@@ -460,7 +465,7 @@ def remove_documents(path: Path, doc_ids: Sequence[str]) -> IndexUpdate:
     The result equals a fresh build over the remaining documents. Unknown doc_ids are listed in
     ``IndexUpdate.skipped``; AskError when none is known or when nothing would remain.
     """
-    target = _target(path)
+    target = _target(path, create_parent=False)
     with _atomic.locked(target):
         _, tables = _read_tables(target, verify=True)
         position = {doc_id: i for i, doc_id in enumerate(tables.doc_ids)}
