@@ -550,3 +550,23 @@ def test_cli_nothing_indexable_keeps_the_old_index(saved: Path, tmp_path: Path) 
     (tmp_path / "bad" / "empty.txt").write_text("   ", encoding="utf-8")
     assert main(["index", str(tmp_path / "bad"), "--out", str(saved)]) == 1
     assert answers(saved) == before
+
+
+def test_askidcpc_corpus_env_and_http_serve_a_saved_index(
+    saved: Path, bundled: Pipeline, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from askidcpc.server import create_app
+
+    monkeypatch.setenv("ASKIDCPC_CORPUS", str(saved))
+    assert main(["ask", "--json", QUESTIONS[1]]) == 0
+    assert json.loads(capsys.readouterr().out) == bundled.ask(QUESTIONS[1]).to_dict()
+    with TestClient(create_app(Settings(corpus=saved))) as client:
+        health = client.get("/health").json()
+        assert (health["documents"], health["passages"]) == (len(bundled.documents), len(bundled.passages))
+        assert client.post("/ask", json={"question": QUESTIONS[2]}).json() == bundled.ask(QUESTIONS[2]).to_dict()
+        for document in bundled.documents:
+            served = client.get(f"/documents/{document.doc_id}").json()
+            assert served["text"] == document.text and served["title"] == document.title
+        assert client.get("/documents/nope").status_code == 404
