@@ -83,9 +83,10 @@ class Tables:
     def documents(self) -> StoredDocuments:
         return StoredDocuments(self.doc_ids, self.doc_text, self.doc_text_offsets, self.doc_meta, self.doc_meta_offsets)
 
-    def bm25_index(self, params: BM25Params) -> BM25Index:
-        """The BM25 index under ``params``: the stored weights when they match, else recomputed from the counts."""
-        vocab = self.vocab()
+    def bm25_index(self, params: BM25Params, vocab: dict[str, int] | None = None) -> BM25Index:
+        """The BM25 index under ``params``: the stored weights when they match, else recomputed from the counts.
+        ``vocab``: :meth:`vocab`, if already made."""
+        vocab = self.vocab() if vocab is None else vocab
         if params != self.params:
             log.info("BM25 settings differ from the saved index's; recomputing weights from the stored counts")
             return index_from_counts(params, vocab, self.doc_len, self.term_freqs)

@@ -31,7 +31,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -103,6 +103,8 @@ ARRAYS: Mapping[str, str] = {
 
 # A fixed text run through the tokenizer: its output, with the stop words, fingerprints the tokenizer, so an index
 # built by a tokenizer that would split or stem questions differently is refused instead of silently missing terms.
+_HASH_THREADS = 2
+
 _PROBE = (
     "The CPC’s International Department, founded in 1951, has ties with 600+ parties in 160 countries; "
     "it's “cooperating” — 3.5% growth, 1,000 delegations. Ünïcödé ﬁnance running runners ran"
@@ -325,25 +327,32 @@ def _open_array(path: Path, name: str, entry: Mapping[str, Any]) -> npt.NDArray[
     return array
 
 
-def _check_checksums(path: Path, entries: Mapping[str, Mapping[str, Any]]) -> None:
-    # hashlib releases the GIL, so the files hash in parallel.
-    names = sorted(entries)
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        digests = list(pool.map(lambda name: _sha256_file(path / f"{name}.npy"), names))
-    for name, digest in zip(names, digests, strict=True):
-        if digest != entries[name]["sha256"]:
-            raise _refuse(path, f"has {name}.npy whose checksum does not match the manifest (damaged or altered)")
+def _start_checksums(
+    path: Path, entries: Mapping[str, Mapping[str, Any]], pool: ThreadPoolExecutor
+) -> Callable[[], None]:
+    """Hash every array file on ``pool`` (hashlib releases the GIL, so files hash in parallel with each other and
+    with the rest of loading); returns the check to call before the index is used, which raises IndexFormatError."""
+    names = sorted(entries, key=lambda name: -int(entries[name]["bytes"]))  # largest first: balanced threads
+    digests = {name: pool.submit(_sha256_file, path / f"{name}.npy") for name in names}
+
+    def check() -> None:
+        for name in names:
+            if digests[name].result() != entries[name]["sha256"]:
+                raise _refuse(path, f"has {name}.npy whose checksum does not match the manifest (damaged or altered)")
+
+    return check
 
 
-def _read_tables(path: Path, verify: bool) -> tuple[dict[str, Any], Tables]:
+def _read_tables(path: Path, pool: ThreadPoolExecutor | None) -> tuple[dict[str, Any], Tables, Callable[[], None]]:
+    """The manifest and tables of the index at ``path``, checked for everything but content; with a ``pool``, the
+    content checksums are computed on it and the returned check waits for them (else it checks nothing)."""
     manifest = _read_manifest(path)
     try:
         entries: Mapping[str, Mapping[str, Any]] = manifest["arrays"]
         if set(entries) != set(ARRAYS):
             raise _refuse(path, "lists other array files than this format version has")
         arrays = {name: _open_array(path, name, entries[name]) for name in ARRAYS}
-        if verify:
-            _check_checksums(path, entries)
+        check_content = _start_checksums(path, entries, pool) if pool is not None else lambda: None
         fingerprint = manifest["tokenizer"]["fingerprint"]
         if fingerprint != tokenizer_fingerprint():
             raise _refuse(path, "was built by a different tokenizer than this askidcpc's (questions would not match)")
@@ -404,6 +413,13 @@ def _read_tables(path: Path, verify: bool) -> tuple[dict[str, Any], Tables]:
         doc_meta=arrays["doc_meta"],
         doc_meta_offsets=arrays["doc_meta_offsets"],
     )
+    return manifest, tables, check_content
+
+
+def _verified_tables(path: Path) -> tuple[dict[str, Any], Tables]:
+    with ThreadPoolExecutor(max_workers=_HASH_THREADS) as pool:
+        manifest, tables, check_content = _read_tables(path, pool)
+        check_content()
     return manifest, tables
 
 
@@ -416,10 +432,13 @@ def load_index(path: Path, params: BM25Params | None = None, verify: bool = True
     settings than the index's recompute the weights from the stored counts. Raises IndexFormatError when the index
     is missing, damaged, altered or of another format version.
     """
-    manifest, tables = _read_tables(path, verify)
-    documents = tables.documents()
+    with ThreadPoolExecutor(max_workers=_HASH_THREADS if verify else 1) as pool:
+        manifest, tables, check_content = _read_tables(path, pool if verify else None)
+        documents = tables.documents()
+        vocab = tables.vocab()  # the costly Python part of loading: done while the files hash
+        check_content()  # nothing is computed from the arrays, or served, before every checksum matched
     passages = StoredPassages(documents, tables.passage_doc, tables.passage_start, tables.passage_end)
-    index = tables.bm25_index(params or tables.params)
+    index = tables.bm25_index(params or tables.params, vocab)
     return StoredIndex(Path(path), manifest, documents, passages, index)
 
 
@@ -431,7 +450,7 @@ def add_documents(path: Path, documents: Sequence[Document], progress: Progress 
     """
     target = _target(path, create_parent=False)
     with _atomic.locked(target):
-        _, tables = _read_tables(target, verify=True)
+        _, tables = _verified_tables(target)
         known_hashes = dict(zip(tables.doc_hashes, tables.doc_ids, strict=True))
         known_ids = set(tables.doc_ids)
         fresh: list[Document] = []
@@ -467,7 +486,7 @@ def remove_documents(path: Path, doc_ids: Sequence[str]) -> IndexUpdate:
     """
     target = _target(path, create_parent=False)
     with _atomic.locked(target):
-        _, tables = _read_tables(target, verify=True)
+        _, tables = _verified_tables(target)
         position = {doc_id: i for i, doc_id in enumerate(tables.doc_ids)}
         removed = {position[doc_id] for doc_id in doc_ids if doc_id in position}
         skipped = tuple((doc_id, "not in the index") for doc_id in dict.fromkeys(doc_ids) if doc_id not in position)
