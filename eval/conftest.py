@@ -1,4 +1,4 @@
-"""``pytest eval``: run the question set once per session and print its table at the end of the run."""
+"""``pytest eval``: run the question sets once per session and print their tables at the end of the run."""
 
 from __future__ import annotations
 
@@ -11,28 +11,50 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import evaluate
 
-_REPORT_KEY = pytest.StashKey[str]()
+from askidcpc.config import Settings
+from askidcpc.pipeline import Pipeline
+
+Measured = tuple[list[evaluate.Result], dict[str, dict[str, float]]]
+
+_REPORTS_KEY = pytest.StashKey[dict[str, str]]()
 
 
 @pytest.fixture(scope="session")
-def eval_results(request: pytest.FixtureRequest) -> tuple[list[evaluate.Result], dict[str, dict[str, float]]]:
-    from askidcpc.config import Settings
-    from askidcpc.pipeline import Pipeline
+def pipeline() -> Pipeline:
+    return Pipeline.load(Settings())
 
-    pipeline = Pipeline.load(Settings())
-    results = evaluate.run(pipeline, evaluate.load_cases())
+
+def _measure(request: pytest.FixtureRequest, pipeline: Pipeline, path: Path) -> Measured:
+    results = evaluate.run(pipeline, evaluate.load_cases(path))
     table = evaluate.summarize(results)
-    report = evaluate.render(table, results)
-    evaluate.REPORT.write_text(report, encoding="utf-8")
-    request.config.stash[_REPORT_KEY] = report
+    request.config.stash.setdefault(_REPORTS_KEY, {})[path.name] = evaluate.render(table, results)
     return results, table
 
 
+@pytest.fixture(scope="session")
+def eval_results(request: pytest.FixtureRequest, pipeline: Pipeline) -> Measured:
+    return _measure(request, pipeline, evaluate.QUESTIONS)
+
+
+@pytest.fixture(scope="session")
+def heldout_results(request: pytest.FixtureRequest, pipeline: Pipeline) -> Measured:
+    return _measure(request, pipeline, evaluate.HELDOUT)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    reports = session.config.stash.get(_REPORTS_KEY, {})
+    if reports:
+        evaluate.REPORT.write_text(
+            "\n".join(f"# {name}\n\n{report}" for name, report in sorted(reports.items(), reverse=True)),
+            encoding="utf-8",
+        )
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    report = config.stash.get(_REPORT_KEY, None)
-    if report:
-        terminalreporter.section("askidcpc answer accuracy (eval/questions.yaml; full report in eval/report.md)")
+    reports = config.stash.get(_REPORTS_KEY, {})
+    for name, report in sorted(reports.items(), reverse=True):
+        terminalreporter.section(f"askidcpc answer accuracy on eval/{name} (full report in eval/report.md)")
         table, _, failures = report.partition("\nFailures")
         terminalreporter.write_line(table.rstrip())
-        misses = failures.strip().splitlines()[1:]
-        terminalreporter.write_line(f"\n{len([m for m in misses if m.strip()])} misses listed in eval/report.md")
+        misses = [line for line in failures.strip().splitlines()[1:] if line.strip()]
+        terminalreporter.write_line(f"\n{len(misses)} misses listed in eval/report.md")

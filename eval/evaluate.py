@@ -20,6 +20,8 @@ from askidcpc.pipeline import Pipeline
 
 HERE = Path(__file__).resolve().parent
 QUESTIONS = HERE / "questions.yaml"
+# Written separately, never used for tuning: checks that what was tuned on QUESTIONS generalizes.
+HELDOUT = HERE / "heldout.yaml"
 REPORT = HERE / "report.md"
 CATEGORIES = ("answerable", "multi_source", "dialogue_turn", "unanswerable")
 RANK_DEPTH = 10

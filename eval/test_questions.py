@@ -13,7 +13,7 @@ from askidcpc.pipeline import Pipeline
 from askidcpc.tokenize import normalize
 
 SPEC = yaml.safe_load(evaluate.QUESTIONS.read_text(encoding="utf-8"))
-CASES = evaluate.load_cases()
+CASES = evaluate.load_cases() + evaluate.load_cases(evaluate.HELDOUT)
 PIPELINE = Pipeline.load(Settings())
 PASSAGES = [normalize(p.text) for p in PIPELINE.passages]
 
