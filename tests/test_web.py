@@ -67,74 +67,77 @@ def browser() -> Iterator[Any]:
         driver.quit()
 
 
-def test_page_asks_a_question_and_a_follow_up(browser: Any, pipeline: Pipeline) -> None:
+@pytest.fixture(scope="module")
+def live_url(browser: Any) -> Iterator[str]:
+    with running_server() as (url, _):
+        yield url
+
+
+def test_page_asks_a_question_and_a_follow_up(browser: Any, live_url: str, pipeline: Pipeline) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     expected = [pipeline.ask(FIRST), pipeline.ask(FOLLOW_UP, history=[FIRST])]
-    with running_server() as (url, _):
-        browser.get(url + "/")
-        wait = WebDriverWait(browser, 20)
-        wait.until(lambda driver: "sentences" in driver.find_element(By.ID, "corpus-note").text)
-        for number, question in enumerate([FIRST, FOLLOW_UP], start=1):
-            box = browser.find_element(By.ID, "question")
-            box.send_keys(question)
-            browser.find_element(By.ID, "ask").click()
-            wait.until(
-                lambda driver, n=number: (
-                    len(driver.find_elements(By.CSS_SELECTOR, ".turn:not([data-state=pending])")) == n
-                )
-            )
-        wait.until(lambda driver: not driver.find_elements(By.CSS_SELECTOR, ".citation-context[data-context=loading]"))
+    browser.get(live_url + "/")
+    wait = WebDriverWait(browser, 20)
+    wait.until(lambda driver: "sentences" in driver.find_element(By.ID, "corpus-note").text)
+    for number, question in enumerate([FIRST, FOLLOW_UP], start=1):
+        box = browser.find_element(By.ID, "question")
+        box.send_keys(question)
+        browser.find_element(By.ID, "ask").click()
+        wait.until(
+            lambda driver, n=number: len(driver.find_elements(By.CSS_SELECTOR, ".turn:not([data-state=pending])")) == n
+        )
+    wait.until(lambda driver: not driver.find_elements(By.CSS_SELECTOR, ".citation-context[data-context=loading]"))
 
-        turns = browser.find_elements(By.CSS_SELECTOR, ".turn")
-        assert len(turns) == 2
-        for turn, question, answer in zip(turns, [FIRST, FOLLOW_UP], expected, strict=True):
-            assert turn.find_element(By.CSS_SELECTOR, ".question").text == question
-            shown = turn.find_element(By.CSS_SELECTOR, ".answer-text").text
-            if answer.answer is None:
-                assert turn.get_attribute("data-state") == "abstained"
-                assert shown == ABSTAIN_MESSAGE
-            else:
-                assert turn.get_attribute("data-state") == "answered"
-                assert " ".join(shown.split()) == " ".join(answer.answer.split())
-            citations = turn.find_elements(By.CSS_SELECTOR, ".citation")
-            assert len(citations) == len(answer.citations)
-            for shown_citation, citation in zip(citations, answer.citations, strict=True):
-                assert shown_citation.find_element(By.CSS_SELECTOR, ".citation-title").text == citation.title
-                if citation.date:
-                    assert shown_citation.find_element(By.CSS_SELECTOR, ".citation-date").text == f"({citation.date})"
-                mark = shown_citation.find_element(By.CSS_SELECTOR, "mark.sentence").text
-                assert " ".join(mark.split()) == " ".join(citation.sentence.split())
-                context = shown_citation.find_element(By.CSS_SELECTOR, ".citation-context")
-                assert context.get_attribute("data-context") == "loaded"
-                assert len(context.text) > len(mark)  # the neighbouring sentences are shown around it
+    turns = browser.find_elements(By.CSS_SELECTOR, ".turn")
+    assert len(turns) == 2
+    for turn, question, answer in zip(turns, [FIRST, FOLLOW_UP], expected, strict=True):
+        assert turn.find_element(By.CSS_SELECTOR, ".question").text == question
+        shown = turn.find_element(By.CSS_SELECTOR, ".answer-text").text
+        if answer.answer is None:
+            assert turn.get_attribute("data-state") == "abstained"
+            assert shown == ABSTAIN_MESSAGE
+        else:
+            assert turn.get_attribute("data-state") == "answered"
+            assert " ".join(shown.split()) == " ".join(answer.answer.split())
+        citations = turn.find_elements(By.CSS_SELECTOR, ".citation")
+        assert len(citations) == len(answer.citations)
+        for shown_citation, citation in zip(citations, answer.citations, strict=True):
+            assert shown_citation.find_element(By.CSS_SELECTOR, ".citation-title").text == citation.title
+            if citation.date:
+                assert shown_citation.find_element(By.CSS_SELECTOR, ".citation-date").text == f"({citation.date})"
+            mark = shown_citation.find_element(By.CSS_SELECTOR, "mark.sentence").text
+            assert " ".join(mark.split()) == " ".join(citation.sentence.split())
+            context = shown_citation.find_element(By.CSS_SELECTOR, ".citation-context")
+            assert context.get_attribute("data-context") == "loaded"
+            assert len(context.text) > len(mark)  # the neighbouring sentences are shown around it
 
-        screenshot = os.environ.get("ASKIDCPC_SCREENSHOT")
-        if screenshot:
-            browser.execute_script("window.scrollTo(0, 0)")
-            assert browser.save_screenshot(screenshot)
-        logs = [entry for entry in browser.get_log("browser") if entry.get("level") == "SEVERE"]
-        assert logs == [], logs
+    screenshot = os.environ.get("ASKIDCPC_SCREENSHOT")
+    if screenshot:
+        browser.execute_script("window.scrollTo(0, 0)")
+        assert browser.save_screenshot(screenshot)
+    logs = [entry for entry in browser.get_log("browser") if entry.get("level") == "SEVERE"]
+    assert logs == [], logs
 
 
-def test_new_conversation_forgets_the_history(browser: Any, pipeline: Pipeline) -> None:
+def test_new_conversation_forgets_the_history(browser: Any, live_url: str, pipeline: Pipeline) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     expected = pipeline.ask(FOLLOW_UP)  # asked with no history after "New conversation"
-    with running_server() as (url, _):
-        browser.get(url + "/")
-        wait = WebDriverWait(browser, 20)
-        for question in (FIRST, None, FOLLOW_UP):
-            if question is None:
-                browser.find_element(By.ID, "new-conversation").click()
-                assert browser.find_elements(By.CSS_SELECTOR, ".turn") == []
-                continue
-            browser.find_element(By.ID, "question").send_keys(question)
-            browser.find_element(By.ID, "ask").click()
-            wait.until(lambda driver: driver.find_elements(By.CSS_SELECTOR, ".turn:not([data-state=pending])"))
-        shown = browser.find_element(By.CSS_SELECTOR, ".answer-text").text
+    assert expected != pipeline.ask(FOLLOW_UP, history=[FIRST]), "pick a follow-up whose answer depends on history"
+    browser.get(live_url + "/")
+    wait = WebDriverWait(browser, 20)
+    for question in (FIRST, None, FOLLOW_UP):
+        if question is None:
+            browser.find_element(By.ID, "new-conversation").click()
+            assert browser.find_elements(By.CSS_SELECTOR, ".turn") == []
+            continue
+        browser.find_element(By.ID, "question").send_keys(question)
+        browser.find_element(By.ID, "ask").click()
+        wait.until(lambda driver: driver.find_elements(By.CSS_SELECTOR, ".turn:not([data-state=pending])"))
+    shown = browser.find_element(By.CSS_SELECTOR, ".answer-text").text
     assert " ".join(shown.split()) == (
         ABSTAIN_MESSAGE if expected.answer is None else " ".join(expected.answer.split())
     )
