@@ -197,9 +197,7 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     assert isinstance(exc, RequestValidationError)
     errors = [dict(error) for error in exc.errors()]
     detail = "; ".join(dict.fromkeys(_describe(error) for error in errors)) or "invalid request"
-    listed = [
-        {"loc": [str(part) for part in error.get("loc", ())], "msg": str(error.get("msg", ""))} for error in errors
-    ]
+    listed = [{"loc": [str(part) for part in error.get("loc", ())], "msg": _describe(error)} for error in errors]
     return JSONResponse({"detail": detail, "errors": listed}, status_code=422)
 
 
