@@ -121,8 +121,12 @@ def test_negative_weights_take_the_exhaustive_path() -> None:
 def test_search_many_keeps_order_and_results() -> None:
     index = build_index(zipf_corpus(11, 3000, 500))
     rng = random.Random(11)
-    queries = [random_query(rng, 500, ties=True) for _ in range(60)]
-    assert index.search_many(queries, 5, workers=2) == [index.search(query, 5) for query in queries]
+    queries = [random_query(rng, 500, ties=True) for _ in range(60)] + [{}, {"unseen": 1.0}]
+    rng.shuffle(queries)
+    expected = [index.search(query, 5) for query in queries]
+    assert sum(1 for hits in expected if not hits) == 2
+    assert index.search_many(queries, 5, workers=2) == expected
+    assert index.search_many(queries, 5, workers=1) == expected
 
 
 @pytest.mark.parametrize("seed", range(3))

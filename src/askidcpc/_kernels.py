@@ -25,7 +25,8 @@ queries go to :func:`numpy_top_k`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar, cast
 
 import numpy as np
@@ -36,6 +37,7 @@ __all__ = [
     "NUMBA_AVAILABLE",
     "TermBounds",
     "maxscore_top_k",
+    "maxscore_top_k_many",
     "numpy_top_k",
     "reference_top_k",
     "select_top_k",
@@ -369,8 +371,91 @@ _heap_sift_down = _jit(_heap_sift_down)
 _offer = _jit(_offer)
 _complete = _jit(_complete)
 _exact_score = _jit(_exact_score)
-_maxscore_fast = _jit(_maxscore)
-_seed_theta_fast = _jit(_seed_theta)
+_seed_theta = _jit(_seed_theta)
+_maxscore = _jit(_maxscore)
+
+
+def _top_k(
+    indptr: IndexArray,
+    indices: IndexArray,
+    data: FloatArray,
+    block_max: FloatArray,
+    upper: FloatArray,
+    columns: IntArray,
+    weights: FloatArray,
+    k: int,
+    n_docs: int,
+    out_pids: IntArray,
+    out_scores: FloatArray,
+) -> int:
+    """One query, start to end in compiled code: order the terms by bound, seed the threshold, MaxScore, then the
+    results best first (ties to the lower pid) into ``out_pids``/``out_scores``; returns how many."""
+    bounds = upper[columns] * weights
+    order = np.argsort(bounds, kind="mergesort")
+    columns = columns[order]
+    weights = weights[order]
+    bounds = bounds[order]
+    seed = _seed_theta(indptr, indices, data, block_max, columns, weights, k)
+    heap_scores = np.empty(k, dtype=np.float64)
+    heap_pids = np.empty(k, dtype=np.int64)
+    size = _maxscore(
+        indptr, indices, data, block_max, columns, weights, bounds, k, n_docs, seed, heap_scores, heap_pids
+    )
+    for i in range(size):
+        # Insertion sort of at most k results: best score first, then the lower pid.
+        score = heap_scores[i]
+        pid = heap_pids[i]
+        j = i
+        while j > 0 and (out_scores[j - 1] < score or (out_scores[j - 1] == score and out_pids[j - 1] > pid)):
+            out_scores[j] = out_scores[j - 1]
+            out_pids[j] = out_pids[j - 1]
+            j -= 1
+        out_scores[j] = score
+        out_pids[j] = pid
+    return size
+
+
+def _top_k_batch(
+    indptr: IndexArray,
+    indices: IndexArray,
+    data: FloatArray,
+    block_max: FloatArray,
+    upper: FloatArray,
+    offsets: IntArray,
+    columns: IntArray,
+    weights: FloatArray,
+    k: int,
+    n_docs: int,
+    out_pids: IntArray,
+    out_scores: FloatArray,
+    out_sizes: IntArray,
+) -> None:
+    """:func:`_top_k` for queries ``i`` given as ``columns[offsets[i]:offsets[i + 1]]`` (and weights), into row
+    ``i`` of the outputs; one call per thread, so the GIL is released once for many queries."""
+    for i in range(len(offsets) - 1):
+        lo = offsets[i]
+        hi = offsets[i + 1]
+        if hi > lo:
+            out_sizes[i] = _top_k(
+                indptr,
+                indices,
+                data,
+                block_max,
+                upper,
+                columns[lo:hi],
+                weights[lo:hi],
+                k,
+                n_docs,
+                out_pids[i],
+                out_scores[i],
+            )
+        else:
+            out_sizes[i] = 0
+
+
+_top_k_fast = _jit(_top_k)
+_top_k = _top_k_fast
+_top_k_batch_fast = _jit(_top_k_batch)
 
 
 class TermBounds:
@@ -404,26 +489,59 @@ def maxscore_top_k(
     Same result as :func:`reference_top_k` (scores may differ in the last bits: terms are summed in another order)."""
     if len(columns) == 0 or k <= 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-    term_bounds = bounds.upper[columns] * weights
-    order = np.argsort(term_bounds, kind="stable")
-    columns, weights, term_bounds = columns[order], weights[order], term_bounds[order]
-    seed = _seed_theta_fast(indptr, indices, data, bounds.block_max, columns, weights, k)
-    heap_scores = np.empty(k, dtype=np.float64)
-    heap_pids = np.empty(k, dtype=np.int64)
-    size = _maxscore_fast(
-        indptr,
-        indices,
-        data,
-        bounds.block_max,
-        columns,
-        weights,
-        term_bounds,
-        k,
-        n_docs,
-        seed,
-        heap_scores,
-        heap_pids,
+    out_pids = np.empty(k, dtype=np.int64)
+    out_scores = np.empty(k, dtype=np.float64)
+    size = _top_k_fast(
+        indptr, indices, data, bounds.block_max, bounds.upper, columns, weights, k, n_docs, out_pids, out_scores
     )
-    pids, scores = heap_pids[:size], heap_scores[:size]
-    order = np.lexsort((pids, -scores))
-    return pids[order], scores[order]
+    return out_pids[:size], out_scores[:size]
+
+
+def maxscore_top_k_many(
+    indptr: IndexArray,
+    indices: IndexArray,
+    data: FloatArray,
+    bounds: TermBounds,
+    queries: Sequence[tuple[IntArray, FloatArray]],
+    k: int,
+    n_docs: int,
+    workers: int,
+) -> list[Result]:
+    """:func:`maxscore_top_k` for many queries (each ``(columns, weights)``), on ``workers`` threads, each running
+    the compiled loop over a contiguous share of the queries without the GIL."""
+    n = len(queries)
+    lengths = np.array([len(columns) for columns, _ in queries], dtype=np.int64)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    flat_columns = np.concatenate([columns for columns, _ in queries]) if n else np.zeros(0, np.int64)
+    flat_weights = np.concatenate([weights for _, weights in queries]) if n else np.zeros(0, np.float64)
+    out_pids = np.zeros((n, max(k, 0)), dtype=np.int64)
+    out_scores = np.zeros((n, max(k, 0)), dtype=np.float64)
+    out_sizes = np.zeros(n, dtype=np.int64)
+    if k > 0 and n:
+        cuts = np.linspace(0, n, min(workers, n) + 1).astype(np.int64)
+
+        def run(share: int) -> None:
+            lo, hi = int(cuts[share]), int(cuts[share + 1])
+            _top_k_batch_fast(
+                indptr,
+                indices,
+                data,
+                bounds.block_max,
+                bounds.upper,
+                offsets[lo : hi + 1] - offsets[lo],
+                flat_columns[offsets[lo] : offsets[hi]],
+                flat_weights[offsets[lo] : offsets[hi]],
+                k,
+                n_docs,
+                out_pids[lo:hi],
+                out_scores[lo:hi],
+                out_sizes[lo:hi],
+            )
+
+        if len(cuts) > 2:
+            with ThreadPoolExecutor(max_workers=len(cuts) - 1) as pool:
+                list(pool.map(run, range(len(cuts) - 1)))
+        else:
+            run(0)
+    return [(out_pids[i, : out_sizes[i]], out_scores[i, : out_sizes[i]]) for i in range(n)]

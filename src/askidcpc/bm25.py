@@ -22,7 +22,6 @@ import os
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -158,17 +157,21 @@ class BM25Index:
         data = self.weights.data
         return _kernels.NUMBA_AVAILABLE and (len(data) == 0 or float(data.min()) >= 0.0)
 
+    def _query_arrays(self, query: Mapping[str, float]) -> tuple[IntArray, FloatArray]:
+        pairs = [(self.vocab[term], weight) for term, weight in query.items() if term in self.vocab and weight != 0]
+        columns = np.fromiter((column for column, _ in pairs), dtype=np.int64, count=len(pairs))
+        weights = np.fromiter((weight for _, weight in pairs), dtype=np.float64, count=len(pairs))
+        return columns, weights
+
     def search(self, query: Mapping[str, float], k: int) -> list[tuple[int, float]]:
         """The ``k`` best passages matching at least one query term, as ``(pid, score)``, best first.
 
         Exact (the same passages and scores as ranking :meth:`scores`), and ties are broken by the lower pid, so
         results are deterministic. Safe to call from many threads at once; the compiled kernel releases the GIL.
         """
-        pairs = [(self.vocab[term], weight) for term, weight in query.items() if term in self.vocab and weight != 0]
-        if not pairs or k <= 0:
+        columns, weights = self._query_arrays(query)
+        if not len(columns) or k <= 0:
             return []
-        columns = np.fromiter((column for column, _ in pairs), dtype=np.int64, count=len(pairs))
-        weights = np.fromiter((weight for _, weight in pairs), dtype=np.float64, count=len(pairs))
         matrix = self.weights
         if self._prunable and bool((weights > 0).all()):
             pids, scores = _kernels.maxscore_top_k(
@@ -185,11 +188,14 @@ class BM25Index:
     ) -> list[list[tuple[int, float]]]:
         """:meth:`search` for each of ``queries``, in order, on ``workers`` threads (default: one per CPU)."""
         workers = workers or os.cpu_count() or 1
-        if workers == 1 or len(queries) < 2:
+        arrays = [self._query_arrays(query) for query in queries]
+        if not self._prunable or any(bool((weights <= 0).any()) for _, weights in arrays):
             return [self.search(query, k) for query in queries]
-        self._bounds  # noqa: B018 - computed once here, not raced for by every thread
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(lambda query: self.search(query, k), queries, chunksize=16))
+        matrix = self.weights
+        results = _kernels.maxscore_top_k_many(
+            matrix.indptr, matrix.indices, matrix.data, self._bounds, arrays, k, self.n_docs, workers
+        )
+        return [list(zip(pids.tolist(), scores.tolist(), strict=True)) for pids, scores in results]
 
 
 def top_k(pids: IntArray, scores: FloatArray, k: int) -> list[tuple[int, float]]:
