@@ -273,8 +273,9 @@ def running_server(*args: str, timeout: float = 60.0) -> Iterator[tuple[str, sub
                 continue
 
 
-def test_live_server_answers_over_http(pipeline: Pipeline) -> None:
-    with running_server() as (url, server):
+@pytest.mark.parametrize("options", [[], ["--workers", "2"]], ids=["one-process", "two-workers"])
+def test_live_server_answers_over_http(pipeline: Pipeline, options: list[str]) -> None:
+    with running_server(*options) as (url, server):
         first = httpx.post(f"{url}/ask", json={"question": FIRST}, timeout=10)
         second = httpx.post(f"{url}/ask", json={"question": FOLLOW_UP, "history": [FIRST]}, timeout=10)
         bad = httpx.post(f"{url}/ask", json={"question": ""}, timeout=10)

@@ -327,7 +327,11 @@ def _run_terminal(chat: Chat, state: ChatState, history_path: Path) -> int:
             continue
         except EOFError:  # Ctrl-D
             return 0
-        reply = chat.step(state, line)
+        try:
+            reply = chat.step(state, line)
+        except KeyboardInterrupt:  # Ctrl-C while answering: drop this question, keep the conversation
+            show((("class:meta", "(interrupted)\n"),))
+            continue
         state = reply.state
         if reply.error is not None:
             show((("class:error", f"askidcpc: {reply.error}\n"),))
