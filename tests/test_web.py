@@ -141,3 +141,23 @@ def test_new_conversation_forgets_the_history(browser: Any, live_url: str, pipel
     assert " ".join(shown.split()) == (
         ABSTAIN_MESSAGE if expected.answer is None else " ".join(expected.answer.split())
     )
+
+
+def test_abstention_is_shown_as_such(browser: Any, live_url: str, pipeline: Pipeline) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    question = "How do I bake sourdough bread?"  # no word of it is in the corpus
+    expected = pipeline.ask(question)
+    assert expected.answer is None, f"{question!r} is answered now; pick a question the corpus cannot answer"
+    browser.get(live_url + "/")
+    browser.find_element(By.ID, "question").send_keys(question)
+    browser.find_element(By.ID, "ask").click()
+    turn = WebDriverWait(browser, 20).until(
+        lambda driver: driver.find_element(By.CSS_SELECTOR, ".turn:not([data-state=pending])")
+    )
+    assert turn.get_attribute("data-state") == "abstained"
+    assert turn.find_element(By.CSS_SELECTOR, ".answer-text").text == ABSTAIN_MESSAGE
+    note = "Nearest sentences:" if expected.citations else "No sentence in the articles is close to it."
+    assert turn.find_element(By.CSS_SELECTOR, ".reply .meta").text == note
+    assert len(turn.find_elements(By.CSS_SELECTOR, ".citation")) == len(expected.citations)
