@@ -301,6 +301,19 @@ def test_serve_with_a_bad_corpus_is_a_one_line_error(tmp_path: Path) -> None:
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("askidcpc: ")
 
 
+def test_serve_on_a_busy_port_is_a_clean_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "askidcpc", "serve", "--port", str(port)], capture_output=True, text=True, timeout=60
+        )
+    assert done.returncode == 1
+    assert done.stderr.endswith(f"askidcpc: could not serve on http://127.0.0.1:{port}/ (see the error above)\n")
+    assert "address already in use" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_one_question_gives_one_answer_object_everywhere(pipeline: Pipeline, tmp_path: Path) -> None:
     """The REPL (piped, --json), `askidcpc ask --json` and POST /ask give the identical answer object."""
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path)}

@@ -436,10 +436,16 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
         where,
         "this machine only" if _is_loopback(host) else "reachable from other machines",
     )
-    if workers == 1:
-        uvicorn.run(create_app(settings, pipeline=pipeline), host=host, port=port, log_level="info")
-        return 0
-    # Worker processes build their own app from the environment; hand them the corpus this process checked.
-    os.environ["ASKIDCPC_CORPUS"] = str(Path(settings.corpus).resolve())
-    uvicorn.run("askidcpc.server:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info")
+    try:
+        if workers == 1:
+            uvicorn.run(create_app(settings, pipeline=pipeline), host=host, port=port, log_level="info")
+        else:
+            # Worker processes build their own app from the environment; hand them the corpus checked here.
+            os.environ["ASKIDCPC_CORPUS"] = str(Path(settings.corpus).resolve())
+            uvicorn.run(
+                "askidcpc.server:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info"
+            )
+    except SystemExit as exc:  # uvicorn exits when it cannot start (it has logged why, e.g. the port is in use)
+        if exc.code not in (0, None):
+            raise AskError(f"could not serve on {where} (see the error above)") from None
     return 0
