@@ -98,14 +98,14 @@ def numpy_top_k(
     if len(columns) == 0 or k <= 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
     scores = np.zeros(n_docs, dtype=np.float64)
-    parts = []
+    matched = np.zeros(n_docs, dtype=np.bool_)  # a mask, not np.unique: no sort of every posting
     for column, weight in zip(columns.tolist(), weights.tolist(), strict=True):
         lo, hi = int(indptr[column]), int(indptr[column + 1])
         rows = indices[lo:hi]
         scores[rows] += weight * data[lo:hi]
-        parts.append(rows)
-    matched = np.unique(np.concatenate(parts)).astype(np.int64)
-    return select_top_k(matched, scores[matched], k)
+        matched[rows] = True
+    pids = np.flatnonzero(matched).astype(np.int64)
+    return select_top_k(pids, scores[pids], k)
 
 
 def select_top_k(pids: IntArray, scores: FloatArray, k: int) -> Result:
