@@ -13,9 +13,9 @@ FLOORS = [
     ("answerable", "top1", 0.74),
     ("answerable", "recall@3", 0.86),
     ("answerable", "mrr", 0.81),
-    ("answerable", "key", 0.69),
+    ("answerable", "key", 0.72),
     ("answerable", "false_abstain_max", 0.10),
-    ("unanswerable", "noans", 0.29),
+    ("unanswerable", "noans", 0.49),
     ("dialogue_turn", "recall@3", 0.80),
     ("dialogue_turn", "key", 0.66),
     ("multi_source", "recall@3", 0.68),
@@ -39,13 +39,14 @@ def test_floor(
 
 
 # The held-out set is never tuned on; its floors sit under its first measurement (answerable top-1 .765, MRR .818,
-# key .725, false abstention .118; NoAns .20) and guard against tuning that only fits eval/questions.yaml.
+# key .725, false abstention .118; NoAns .20) and guard against tuning that only fits eval/questions.yaml. After the
+# answer-type and unknown-attribute evidence: false abstention .098, NoAns .40 (false abstention held at <= 10%).
 HELDOUT_FLOORS = [
     ("answerable", "top1", 0.70),
     ("answerable", "mrr", 0.76),
     ("answerable", "key", 0.65),
-    ("answerable", "false_abstain_max", 0.16),
-    ("unanswerable", "noans", 0.16),
+    ("answerable", "false_abstain_max", 0.10),
+    ("unanswerable", "noans", 0.36),
     ("dialogue_turn", "recall@3", 0.80),
 ]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from askidcpc.answer import AnswerPolicy, build_query, confidence, evidence, support
-from askidcpc.answer_type import AnswerType, has_answer_type, question_type
+from askidcpc.answer import AnswerPolicy, build_query, confidence, evidence, is_known, support
+from askidcpc.answer_type import AnswerType, answers_type, attribute_words, has_answer_type, question_type
 from askidcpc.bm25 import build_index
 from askidcpc.lexicon import expansions, load_lexicon
 from askidcpc.pipeline import Pipeline
@@ -25,10 +25,22 @@ from askidcpc.types import Document, Hit, Passage
         ("Who heads it?", AnswerType.PERSON, {"who"}),
         ("Which chat app do they use?", None, set()),
         ("What is the number of parties?", None, set()),
+        ("How old is Song Tao?", AnswerType.AGE, {"how", "old"}),
+        ("Where was he born?", AnswerType.PLACE, {"where"}),
+        ("In which city is the congress held?", AnswerType.PLACE, {"which"}),
+        ("Tell me when it was founded", AnswerType.DATE, {"when"}),
+        # "when" joining a clause does not ask for a time.
+        ("How can party ties help when diplomacy fails?", None, set()),
+        ("Do differences matter when the party picks partners?", None, set()),
     ],
 )
 def test_question_type(question: str, kind: AnswerType | None, dropped: set[str]) -> None:
-    assert question_type(words(question)) == (kind, frozenset(dropped))
+    assert question_type(words(question), clauses=True) == (kind, frozenset(dropped))
+
+
+def test_ranking_keeps_every_when_but_abstention_ignores_a_clause_when() -> None:
+    query = analyse("How can party ties help when diplomacy fails?", RankParams())
+    assert query.answer_type is AnswerType.DATE and query.expected is None
 
 
 @pytest.mark.parametrize(
@@ -48,6 +60,60 @@ def test_question_type(question: str, kind: AnswerType | None, dropped: set[str]
 )
 def test_has_answer_type(sentence: str, kind: AnswerType | None, expected: bool) -> None:
     assert has_answer_type(sentence, kind) is expected
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kind", "question", "expected"),
+    [
+        ("Zhang Guangping, an official at the department, said so.", AnswerType.PERSON, "Who studies parties?", True),
+        ("The Foreign Ministry might be the symbol.", AnswerType.PERSON, "Who heads the Foreign Ministry?", False),
+        ("The issue was settled, Zhang said.", AnswerType.PERSON, "Who said the issue was settled?", True),
+        ("The issue was settled, Zhang said.", AnswerType.PERSON, "What did Zhang say?", False),
+        ("Song Tao, 61, spoke first.", AnswerType.AGE, "How old is Song Tao?", True),
+        ("He is a 61-year-old diplomat.", AnswerType.AGE, "How old is he?", True),
+        ("A low-key presence for 65 years.", AnswerType.AGE, "How old is it?", False),
+        ("He was born in Beijing.", AnswerType.PLACE, "Where was he born?", True),
+        ("It met parties in countries such as Indonesia.", AnswerType.PLACE, "Which country is an example?", True),
+        ("He spoke in Beijing.", AnswerType.PLACE, "Where in Beijing did he speak?", False),
+        ("It was founded in 1951.", AnswerType.DATE, "When was it founded?", True),
+        ("It was founded long ago by Song Tao.", None, "What is it?", False),
+    ],
+)
+def test_answers_type_ignores_what_the_question_names(
+    sentence: str, kind: AnswerType | None, question: str, expected: bool
+) -> None:
+    assert answers_type(sentence, kind, words(question)) is expected
+
+
+@pytest.mark.parametrize(
+    ("question", "attribute"),
+    [
+        ("What is the department's annual budget?", ("department", "annual", "budget")),
+        ("What's the capital of that country?", ("capital",)),
+        ("What is the exchange rate between the yuan and the dollar?", ("exchange", "rate")),
+        ("What did the guests film?", ()),
+        ("Who heads the department?", ()),
+    ],
+)
+def test_attribute_words(question: str, attribute: tuple[str, ...]) -> None:
+    assert attribute_words(words(question)) == attribute
+
+
+@pytest.mark.parametrize(
+    ("term", "related", "expected"),
+    [
+        ("foreign", frozenset(), True),
+        ("foriegn", frozenset(), True),  # two letters swapped
+        ("internatin", frozenset(), True),  # extends the stem "internat"
+        ("forein", frozenset(), True),  # a letter left out
+        ("budget", frozenset(), False),
+        ("budget", frozenset({"fund"}), True),  # a synonym the corpus uses
+        ("tau", frozenset(), False),  # too short to guess a typo
+    ],
+)
+def test_is_known_tolerates_typos_but_not_new_words(term: str, related: frozenset[str], expected: bool) -> None:
+    idf = {"foreign": 1.0, "internat": 1.0, "fund": 2.0, "tao": 3.0, "budg": 1.0}
+    assert is_known(term, related, idf) is expected
 
 
 def test_lexicon_links_founding_and_establishing() -> None:
@@ -120,7 +186,7 @@ def _hit(text: str, score: float, pid: int = 0) -> Hit:
 
 def test_confidence_rises_with_evidence() -> None:
     policy = AnswerPolicy()
-    query = Query(terms={"depart": 1.0, "found": 1.0}, own={"depart": 1.0, "found": 1.0}, answer_type=AnswerType.DATE)
+    query = Query(terms={"depart": 1.0, "found": 1.0}, own={"depart": 1.0, "found": 1.0}, expected=AnswerType.DATE)
     idf = {"depart": 1.0, "found": 2.0, "other": 2.0}
     strong = evidence(query, [_hit("The department was founded in 1951.", 3.0), _hit("other", 1.0)], idf, policy)
     weak = evidence(query, [_hit("The department grew.", 1.0), _hit("other", 0.95)], idf, policy)

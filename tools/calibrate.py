@@ -1,19 +1,23 @@
-"""Calibrate askidcpc's abstention on eval/questions.yaml: fit the Evidence → confidence weights and print the
-trade-off curve (threshold vs HasAns accuracy, NoAns accuracy, false abstention).
+"""Calibrate askidcpc's abstention on eval/questions.yaml: fit the Evidence → confidence weights, cross-validate
+them, and print the trade-off curve (threshold vs HasAns accuracy, NoAns accuracy, false abstention).
 
 A case is a positive when its best sentence is a gold one; unanswerable cases and wrong best sentences are
-negatives. The fit is an L2-regularised logistic regression over the five Evidence features, so there is little
-to overfit. Usage: ``PYTHONPATH=src python tools/calibrate.py [--fit]`` (without --fit: the shipped weights).
+negatives. The fit is an L2-regularised logistic regression over the Evidence features, so there is little to
+overfit; ``--cv`` also prints the curve of repeated 5-fold cross-validated confidences (each case scored by weights
+fitted without it), the honest estimate. eval/heldout.yaml is never used here.
+
+Usage: ``python tools/calibrate.py [--fit] [--cv]`` (without --fit: the shipped weights).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "eval"))
@@ -25,10 +29,22 @@ from askidcpc.config import Settings  # noqa: E402
 from askidcpc.metrics import contains_keys, gold_rank  # noqa: E402
 from askidcpc.pipeline import Pipeline  # noqa: E402
 
+FloatArray = npt.NDArray[np.float64]
+THRESHOLDS = (0.1, 0.2, 0.25, 0.3, 0.325, 0.35, 0.375, 0.4, 0.425, 0.45, 0.5, 0.55, 0.6, 0.7)
 
-def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 50) -> np.ndarray:
+
+@dataclass(frozen=True)
+class Row:
+    case: evaluate.Case
+    found: Evidence | None
+    right: bool  # the best sentence is a gold one
+    key: bool  # the best sentence holds the key
+
+
+def fit(x: FloatArray, y: FloatArray, l2: float = 1.0, steps: int = 50) -> FloatArray:
+    """Logistic regression by Newton's method; the intercept (column 0) is not penalised."""
     w = np.zeros(x.shape[1])
-    for _ in range(steps):  # Newton's method
+    for _ in range(steps):
         p = 1 / (1 + np.exp(-x @ w))
         grad = x.T @ (p - y) + l2 * np.r_[0, w[1:]]
         hess = (x.T * (p * (1 - p))) @ x + l2 * np.diag(np.r_[0, np.ones(len(w) - 1)])
@@ -36,50 +52,71 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 50) -> np.nd
     return w
 
 
-def answers(found: Evidence | None, policy: AnswerPolicy, threshold: float) -> bool:
-    return found is not None and confidence(found, policy) >= threshold
+def measure(pipeline: Pipeline) -> list[Row]:
+    rows = []
+    for case in evaluate.load_cases():
+        query = build_query(case.question, case.history, pipeline.policy)
+        hits = pipeline.retrieve(query, 10)
+        if not hits:
+            rows.append(Row(case, None, False, False))
+            continue
+        top = hits[0].passage.text
+        right = bool(case.gold) and gold_rank([top], case.gold) == 1
+        key = bool(case.gold) and contains_keys(top, case.keys)
+        rows.append(Row(case, evidence(query, hits, pipeline.idf_by_term, pipeline.policy), right, key))
+    return rows
+
+
+def cross_validated(rows: list[Row], l2: float, repeats: int = 20, folds: int = 5) -> FloatArray:
+    """Each case's confidence from weights fitted on the other folds, averaged over ``repeats`` shufflings."""
+    usable = [i for i, row in enumerate(rows) if row.found is not None]
+    x = np.array([rows[i].found.features() for i in usable])  # type: ignore[union-attr]
+    y = np.array([float(rows[i].right) for i in usable])
+    scored = np.zeros(len(usable))
+    rng = np.random.default_rng(0)
+    for _ in range(repeats):
+        order = rng.permutation(len(usable))
+        for held in np.array_split(order, folds):
+            w = fit(x[np.setdiff1d(order, held)], y[np.setdiff1d(order, held)], l2)
+            scored[held] += 1 / (1 + np.exp(-x[held] @ w))
+    out = np.zeros(len(rows))
+    out[usable] = scored / repeats
+    return out
+
+
+def curve(rows: list[Row], scores: FloatArray, title: str) -> None:
+    print(f"\n{title}\n")
+    print("| threshold | HasAns acc (key in answer) | NoAns acc | false abstention | all |\n|---|---|---|---|---|")
+    has = [(row, s) for row, s in zip(rows, scores, strict=True) if row.case.gold]
+    no = [(row, s) for row, s in zip(rows, scores, strict=True) if not row.case.gold]
+    for threshold in THRESHOLDS:
+        hasans = sum(row.key and row.found is not None and s >= threshold for row, s in has) / len(has)
+        noans = sum(row.found is None or s < threshold for row, s in no) / len(no)
+        false = sum(row.found is None or s < threshold for row, s in has) / len(has)
+        total = (hasans * len(has) + noans * len(no)) / len(rows)
+        print(f"| {threshold:.3f} | {hasans:.3f} | {noans:.3f} | {false:.3f} | {total:.3f} |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--fit", action="store_true")
-    parser.add_argument("--label", choices=("right", "answerable"), default="right")
+    parser.add_argument("--fit", action="store_true", help="fit the weights (otherwise: the shipped ones)")
+    parser.add_argument("--cv", action="store_true", help="also print the cross-validated curve")
+    parser.add_argument("--l2", type=float, default=1.0)
     args = parser.parse_args()
     pipeline = Pipeline.load(Settings())
-    cases = evaluate.load_cases()
-    rows = []
-    for case in cases:
-        query = build_query(case.question, case.history, pipeline.policy)
-        hits = pipeline.retrieve(query, 10)
-        if not hits:
-            rows.append((case, None, False, False))
-            continue
-        found = evidence(query, hits, pipeline.idf_by_term, pipeline.policy)
-        top = hits[0].passage.text
-        right = bool(case.gold) and gold_rank([top], case.gold) == 1
-        rows.append((case, found, right, bool(case.gold) and contains_keys(top, case.keys)))
-    policy = pipeline.policy
+    rows = measure(pipeline)
+    policy: AnswerPolicy = pipeline.policy
     if args.fit:
-        x = np.array([found.features() for _, found, _, _ in rows if found is not None])
-        y = np.array(
-            [
-                float(bool(case.gold)) if args.label == "answerable" else float(right)
-                for case, found, right, _ in rows
-                if found is not None
-            ]
-        )
-        weights = fit(x, y)
-        print("fitted weights:", tuple(round(float(w), 2) for w in weights))
-        policy = replace(policy, weights=tuple(round(float(w), 2) for w in weights))
-    print("\n| threshold | HasAns acc (key in answer) | NoAns acc | false abstention | all |\n|---|---|---|---|---|")
-    has = [r for r in rows if r[0].gold]
-    no = [r for r in rows if not r[0].gold]
-    for threshold in [0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7]:
-        hasans = sum(key for _, found, _, key in has if answers(found, policy, threshold)) / len(has)
-        noans = sum(not answers(found, policy, threshold) for _, found, _, _ in no) / len(no)
-        false = sum(not answers(found, policy, threshold) for _, found, _, _ in has) / len(has)
-        total = (hasans * len(has) + noans * len(no)) / len(rows)
-        print(f"| {threshold:.2f} | {hasans:.3f} | {noans:.3f} | {false:.3f} | {total:.3f} |")
+        found = [row for row in rows if row.found is not None]
+        x = np.array([row.found.features() for row in found])  # type: ignore[union-attr]
+        y = np.array([float(row.right) for row in found])
+        weights = tuple(round(float(w), 2) for w in fit(x, y, args.l2))
+        print("fitted weights:", weights)
+        policy = replace(policy, weights=weights)
+    shipped = np.array([confidence(row.found, policy) if row.found is not None else 0.0 for row in rows])
+    curve(rows, shipped, "In-sample (weights fitted on these questions):")
+    if args.cv:
+        curve(rows, cross_validated(rows, args.l2), "Repeated 5-fold cross-validation:")
 
 
 if __name__ == "__main__":

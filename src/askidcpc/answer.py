@@ -14,12 +14,21 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from askidcpc.answer_type import has_answer_type
+from askidcpc.answer_type import answers_type
 from askidcpc.rank import Query, RankParams, analyse
 from askidcpc.tokenize import normalize, tokenize, words
 from askidcpc.types import Answer, Citation, Document, Hit
 
-__all__ = ["AnswerPolicy", "Evidence", "build_query", "compose_answer", "evidence", "is_follow_up", "support"]
+__all__ = [
+    "AnswerPolicy",
+    "Evidence",
+    "build_query",
+    "compose_answer",
+    "evidence",
+    "is_follow_up",
+    "is_known",
+    "support",
+]
 
 # Words that point back into the conversation: a question using them needs its history's topic.
 _ANAPHORA = frozenset(
@@ -58,8 +67,8 @@ class AnswerPolicy:
     """How the reader decides. ``weights`` turn :class:`Evidence` into a logit (calibrated on eval/questions.yaml
     by tools/calibrate.py); ``threshold`` is the confidence below which askidcpc abstains."""
 
-    threshold: float = 0.35
-    weights: tuple[float, ...] = (-0.15, 0.87, 1.71, -0.38, -1.54, -0.42, -0.29)
+    threshold: float = 0.375
+    weights: tuple[float, ...] = (-0.21, 0.95, 1.82, -0.33, -2.28, -0.3, -0.24, -1.52)
     related_credit: float = 0.7
     history_weight: float = 0.5
     history_decay: float = 0.5
@@ -81,9 +90,19 @@ class Evidence:
     untyped: bool
     unknown: float = 0.0
     missing: float = 0.0
+    unknown_attribute: bool = False
 
     def features(self) -> tuple[float, ...]:
-        return (1.0, self.coverage, self.gap, float(self.typed), float(self.untyped), self.unknown, self.missing)
+        return (
+            1.0,
+            self.coverage,
+            self.gap,
+            float(self.typed),
+            float(self.untyped),
+            self.unknown,
+            self.missing,
+            float(self.unknown_attribute),
+        )
 
 
 def is_follow_up(question: str) -> bool:
@@ -101,19 +120,31 @@ def build_query(question: str, history: Sequence[str], policy: AnswerPolicy) -> 
     terms = dict(asked.terms)
     own = dict(asked.own)
     kind = asked.answer_type
+    expected = asked.expected
+    named = list(asked.asked)
     elliptical = not _QUESTION_WORDS & set(words(question))
     if history and is_follow_up(question):
         weight = policy.history_weight
         for earlier in reversed(history):
             before = analyse(earlier, policy.ranking)
+            named.extend(before.asked)
             for term in before.own:
                 if terms.get(term, 0.0) < weight:
                     terms[term] = weight
                     own[term] = weight
             if elliptical:
                 kind = kind or before.answer_type
+                expected = expected or before.expected
             weight *= policy.history_decay
-    return Query(terms=terms, own=own, related=asked.related, answer_type=kind)
+    return Query(
+        terms=terms,
+        own=own,
+        related=asked.related,
+        answer_type=kind,
+        asked=tuple(named),
+        attribute=asked.attribute,
+        expected=expected,
+    )
 
 
 def support(query: Query, passage_terms: set[str], idf: Mapping[str, float], related_credit: float = 0.7) -> float:
@@ -143,20 +174,52 @@ def evidence(query: Query, hits: Sequence[Hit], idf: Mapping[str, float], policy
     coverage = support(query, set(tokenize(best.passage.text)), idf, policy.related_credit)
     runner_up = hits[1].score if len(hits) > 1 else 0.0
     gap = (best.score - runner_up) / best.score if best.score > 0 else 0.0
-    typed = query.answer_type is not None and has_answer_type(best.passage.text, query.answer_type)
+    typed = answers_type(best.passage.text, query.expected, query.asked)
     passage_terms = set(tokenize(best.passage.text))
     ceiling = max(idf.values(), default=1.0)
     total = unknown = missing = 0.0
     for term, weight in query.own.items():
         term_idf = idf.get(term, ceiling)
         total += weight * term_idf
-        if term not in idf and not any(stem in idf for stem in query.related.get(term, ())):
+        if not is_known(term, query.related.get(term, frozenset()), idf):
             unknown += weight * term_idf
         if term not in passage_terms and not query.related.get(term, frozenset()) & passage_terms:
             missing = max(missing, weight * term_idf / ceiling)
+    unknown_attribute = any(not is_known(term, query.related.get(term, frozenset()), idf) for term in query.attribute)
     return Evidence(
-        coverage, gap, typed, query.answer_type is not None and not typed, unknown / total if total else 0.0, missing
+        coverage,
+        gap,
+        typed,
+        query.expected is not None and not typed,
+        unknown / total if total else 0.0,
+        missing,
+        unknown_attribute,
     )
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def is_known(term: str, related: frozenset[str], idf: Mapping[str, float]) -> bool:
+    """Whether the corpus uses ``term``, one of its ``related`` synonyms, or a word it is a likely typo of.
+
+    A typo, for terms of five letters or more: one letter deleted, inserted, changed or two swapped; or extending a
+    stem of six letters or more by at most two. A question word the corpus has no trace of marks a question it
+    probably cannot answer."""
+    if term in idf or any(stem in idf for stem in related):
+        return True
+    if len(term) < 5 or not term.isalpha():
+        return False
+    if any(term[:cut] in idf for cut in (len(term) - 1, len(term) - 2) if cut >= 6):
+        return True
+    splits = [(term[:i], term[i:]) for i in range(len(term) + 1)]
+    variants = (
+        [head + tail[1:] for head, tail in splits if tail]
+        + [head + tail[1] + tail[0] + tail[2:] for head, tail in splits if len(tail) > 1]
+        + [head + letter + tail[1:] for head, tail in splits if tail for letter in _LETTERS]
+        + [head + letter + tail for head, tail in splits for letter in _LETTERS]
+    )
+    return any(variant in idf for variant in variants)
 
 
 def confidence(found: Evidence, policy: AnswerPolicy) -> float:

@@ -1,5 +1,10 @@
-"""Expected answer types: what a question asks for ("when" → a date, "how many" → a number, "who" → a name), the
-question words that only say so (dropped from the query), and whether a sentence holds such an answer.
+"""Expected answer types: what a question asks for ("when" → a date, "how many" → a number, "who" → a name, "how
+old" → an age, "where" → a place), the question words that only say so (dropped from the query), and whether a
+sentence holds such an answer.
+
+Two checks: :func:`has_answer_type` looks at a sentence alone (precomputed per sentence for ranking), and
+:func:`answers_type` also ignores what the question itself names ("Who heads the Foreign Ministry?" is not answered by
+"the Foreign Ministry"), which the reader uses as evidence for abstention.
 """
 
 from __future__ import annotations
@@ -8,13 +13,15 @@ import re
 from collections.abc import Sequence
 from enum import Enum
 
-__all__ = ["AnswerType", "has_answer_type", "question_type"]
+__all__ = ["AnswerType", "answers_type", "attribute_words", "has_answer_type", "question_type", "ranking_type"]
 
 
 class AnswerType(Enum):
     DATE = "date"
     NUMBER = "number"
     PERSON = "person"
+    AGE = "age"
+    PLACE = "place"
 
 
 _MONTHS = (
@@ -35,28 +42,93 @@ _NUMBER_WORDS = (
 _NUMBER = re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.IGNORECASE)
 # Two capitalised words in a row not at the start of the sentence: a crude person (or organisation) name.
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+")
+# Any run of capitalised words (sentence start included); answers_type drops function words and question words.
+_CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:of\s+|the\s+|de\s+)?[A-Z][\w'’-]*)*")
+# A single capitalised word that speaks or is spoken to ("…, Zhang said."; "Liu told China Daily").
+_SPEAKER = re.compile(r"\b([A-Z][a-z]+),?\s+(?:said|says|told|added|noted|stressed|explained|wrote)\b")
+_AGE = re.compile(
+    r"\b\d{1,3}[- ]years?[- ]old\b|\baged?\s+(?:of\s+)?\d{1,3}\b|\bage\s+of\s+\d{1,3}\b|,\s+\d{2},\s|\(\d{2}\)",
+    re.IGNORECASE,
+)
+# A capitalised word after a preposition of place or a list marker: "in Beijing", "at Tsinghua University", "from the
+# Netherlands", "countries such as Indonesia".
+_PLACE = re.compile(
+    r"\b(?:in|at|from|near|to|into|across|outside|inside|throughout|such as|including)\s+(?:the\s+)?([A-Z][\w'’-]*)"
+)
+_NOT_NAMES = frozenset(
+    f"the a an this that these those it its he she his her they their we our i you and but or for of in on at by to "
+    f"as if when while after before during since with from mr ms mrs dr {_MONTHS.replace('|', ' ')} "
+    f"{_DAYS.replace('|', ' ')}".split()
+)
 
 # Question openings → (type, how many of their words only name the type and leave the query).
 _OPENINGS: Sequence[tuple[re.Pattern[str], AnswerType, int]] = (
     (re.compile(r"\bhow (many|much)\b"), AnswerType.NUMBER, 2),
-    (re.compile(r"\bhow (long|old|often|far|big|large)\b"), AnswerType.NUMBER, 1),
+    (re.compile(r"\bhow old\b"), AnswerType.AGE, 1),
+    (re.compile(r"\bhow (long|often|far|big|large)\b"), AnswerType.NUMBER, 1),
     (re.compile(r"\b(what|which) (year|years|date|month|day|decade|century|time)\b"), AnswerType.DATE, 2),
     (re.compile(r"\b(in|since|by|until) when\b|\bwhen\b"), AnswerType.DATE, 1),
     (re.compile(r"\b(who|whom)\b"), AnswerType.PERSON, 1),
+    (re.compile(r"\bwhere\b|\b(what|which)(?= (city|town|country|province|village|place)\b)"), AnswerType.PLACE, 1),
+)
+_OTHER_WH = frozenset(["what", "which", "who", "whom", "whose", "where", "why", "how"])
+# A question opening with one of these asks yes/no; a "when" inside it starts a clause ("Does it matter when …").
+_AUXILIARIES = frozenset(
+    "do does did is are was were can could will would has have had should shall may might must".split()  # noqa: SIM905
 )
 
 
-def question_type(question_words: Sequence[str]) -> tuple[AnswerType | None, frozenset[str]]:
+def question_type(question_words: Sequence[str], clauses: bool = False) -> tuple[AnswerType | None, frozenset[str]]:
     """The answer type a question asks for (from its normalized words) and the words that only said so.
 
-    ``("how", "many", ...)`` → (NUMBER, {"how", "many"}); a question with no type cue → (None, {}).
+    ``("how", "many", ...)`` → (NUMBER, {"how", "many"}); a question with no type cue → (None, {}). With
+    ``clauses``, a "when" that only joins a clause ("How can ties help when diplomacy fails?") is no cue; ranking
+    keeps every "when" (measured on ReQA-SQuAD: a date bonus there costs nothing and often helps), abstention
+    evidence does not.
     """
     text = " ".join(question_words)
     for pattern, kind, _ in _OPENINGS:
         match = pattern.search(text)
-        if match:
+        clause = clauses and kind is AnswerType.DATE and match is not None and match.group(0) == "when"
+        if match and not (clause and _clause_when(question_words)):
             return kind, frozenset(match.group(0).split())
     return None, frozenset()
+
+
+_ATTRIBUTE_OPENING = re.compile(r"^(?:what|which) (?:(?:is|are|was|were) )?(?:the|its|his|her|their|a|an) ")
+_ATTRIBUTE_END = frozenset(
+    ["of", "between", "for", "in", "on", "at", "with", "to", "from", "by", "about", "like", "than", "going"]
+)
+
+
+def attribute_words(question_words: Sequence[str]) -> tuple[str, ...]:
+    """The words naming what a "What is the X('s) Y [of Z]?" question asks for: the noun phrase after the
+    determiner up to its first preposition ("annual budget" of "What is the department's annual budget?";
+    "population" of "What is the population of Indonesia?"). Other questions: ()."""
+    text = " ".join(question_words)
+    opening = _ATTRIBUTE_OPENING.match(text)
+    if not opening:
+        return ()
+    phrase: list[str] = []
+    for word in text[opening.end() :].split():
+        if word in _ATTRIBUTE_END:
+            break
+        phrase.append(word)
+    return tuple(phrase)
+
+
+def ranking_type(kind: AnswerType | None) -> AnswerType | None:
+    """The type a ranking bonus looks for: an age is a number; the others are themselves."""
+    return AnswerType.NUMBER if kind is AnswerType.AGE else kind
+
+
+def _clause_when(question_words: Sequence[str]) -> bool:
+    """Whether the question's first "when" joins a clause ("How can ties help when diplomacy fails?") rather than
+    asking for a time: another question word comes before it, or the question opens with an auxiliary verb."""
+    at = question_words.index("when")
+    if at == 0:
+        return False
+    return bool(_OTHER_WH & set(question_words[:at])) or question_words[0] in _AUXILIARIES
 
 
 def has_answer_type(sentence: str, kind: AnswerType | None) -> bool:
@@ -67,4 +139,31 @@ def has_answer_type(sentence: str, kind: AnswerType | None) -> bool:
         return bool(_NUMBER.search(sentence))
     if kind is AnswerType.PERSON:
         return bool(_NAME.search(sentence))
+    if kind is AnswerType.AGE:
+        return bool(_AGE.search(sentence))
+    if kind is AnswerType.PLACE:
+        return bool(_PLACE.search(sentence))
     return False
+
+
+def answers_type(sentence: str, kind: AnswerType | None, question_words: Sequence[str]) -> bool:
+    """Whether ``sentence`` holds something of type ``kind`` that the question (its normalized words) does not
+    already name. Names and places count from the sentence's start too; a capitalised run counts when one of its
+    words is neither a function word nor in the question."""
+    if kind is None:
+        return False
+    if kind not in (AnswerType.PERSON, AnswerType.PLACE):
+        return has_answer_type(sentence, kind)
+    asked = {word.lower() for word in question_words}
+
+    def new(name: str) -> bool:
+        return any(
+            word.lower() not in _NOT_NAMES and word.lower() not in asked and word.lower().rstrip("'’s") not in asked
+            for word in name.split()
+        )
+
+    if kind is AnswerType.PLACE:
+        return any(new(match.group(1)) for match in _PLACE.finditer(sentence))
+    spans = [m.group(0) for m in _CAPITALISED.finditer(sentence) if len(m.group(0).split()) > 1]
+    speakers = [m.group(1) for m in _SPEAKER.finditer(sentence)]
+    return any(new(name) for name in spans + speakers)

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from askidcpc.answer_type import AnswerType, has_answer_type, question_type
+from askidcpc.answer_type import AnswerType, attribute_words, has_answer_type, question_type, ranking_type
 from askidcpc.bm25 import BM25Index, BM25Params, index_from_counts, top_k
 from askidcpc.lexicon import expansions, load_lexicon
 from askidcpc.tokenize import STOP_WORDS, stem_word, tokenize, words
@@ -46,13 +46,21 @@ class Query:
 
     ``terms``: every weighted term (question, expansions, history). ``own``: the question's own content terms.
     ``related``: for each own term, the expansion stems that stand in for it (for coverage). ``answer_type``: what
-    the question asks for, if it says.
+    the question asks for, if it says. ``asked``: the normalized words of the question (and of the history it
+    draws on), so that an answer naming only what was asked does not count as holding the answer type.
+    ``expected``: the answer type abstention checks for (as ``answer_type``, but a "when" that only joins a clause
+    asks for nothing).
+    ``attribute``: the stems of what a "What is the ... Y of Z?" question asks for (see
+    :func:`askidcpc.answer_type.attribute_words`).
     """
 
     terms: Mapping[str, float]
     own: Mapping[str, float] = field(default_factory=dict)
     related: Mapping[str, frozenset[str]] = field(default_factory=dict)
     answer_type: AnswerType | None = None
+    asked: tuple[str, ...] = ()
+    attribute: tuple[str, ...] = ()
+    expected: AnswerType | None = None
 
 
 def analyse(question: str, params: RankParams) -> Query:
@@ -82,7 +90,16 @@ def analyse(question: str, params: RankParams) -> Query:
                     if stem not in terms:
                         terms[stem] = weight * own[source]
                 related[source] = related.get(source, frozenset()) | frozenset(stems)
-    return Query(terms=terms, own=own, related=related, answer_type=kind)
+    attribute = tuple(stem_word(word) for word in attribute_words(question_words) if word not in STOP_WORDS)
+    return Query(
+        terms=terms,
+        own=own,
+        related=related,
+        answer_type=kind,
+        asked=tuple(question_words),
+        attribute=attribute,
+        expected=question_type(question_words, clauses=True)[0],
+    )
 
 
 def effective_terms(query: Query, vocab: Mapping[str, int], params: RankParams) -> Mapping[str, float]:
@@ -167,7 +184,7 @@ class Ranker:
                 blended = blended + params.paragraph_weight * (
                     paragraph_scores[self.paragraph_of[matched]] / best_paragraph
                 )
-        kind = query.answer_type
+        kind = ranking_type(query.answer_type)
         if kind is not None and kind in params.answer_types and params.type_bonus:
             blended = blended + params.type_bonus * self.type_flags[kind][matched]
         return top_k(matched, blended, k)
