@@ -161,3 +161,18 @@ def test_abstention_is_shown_as_such(browser: Any, live_url: str, pipeline: Pipe
     note = "Nearest sentences:" if expected.citations else "No sentence in the articles is close to it."
     assert turn.find_element(By.CSS_SELECTOR, ".reply .meta").text == note
     assert len(turn.find_elements(By.CSS_SELECTOR, ".citation")) == len(expected.citations)
+
+
+def test_api_page_renders_from_local_assets(browser: Any, live_url: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(live_url + "/docs")
+    wait = WebDriverWait(browser, 20)
+    wait.until(lambda driver: driver.find_elements(By.CSS_SELECTOR, ".opblock-summary-path"))
+    paths = {
+        element.text.replace("\u200b", "")
+        for element in browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")
+    }
+    assert {"/ask", "/health", "/documents", "/documents/{doc_id}"} <= paths
+    assert "askidcpc" in browser.find_element(By.CSS_SELECTOR, ".info .title").text
