@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from askidcpc.answer import AnswerPolicy, build_query, confidence, evidence, is_known, support
+from askidcpc.answer import AnswerPolicy, build_query, compose_answer, confidence, evidence, is_known, support
 from askidcpc.answer_type import AnswerType, answers_type, attribute_words, has_answer_type, question_type
 from askidcpc.bm25 import build_index
 from askidcpc.lexicon import expansions, load_lexicon
@@ -224,3 +224,37 @@ def test_paragraph_index_equals_indexing_the_paragraph_text() -> None:
     assert ranker.paragraph_of.tolist() == [0, 0, 1, 2, 2]
     for query in ({"hall": 1.0}, {"club": 1.0, "member": 0.5}, {"1951": 2.0}):
         assert ranker.paragraphs.scores(query) == pytest.approx(oracle.scores(query), abs=1e-12)
+
+
+_OLD = "The club has about 400 members in 30 towns."
+
+
+@pytest.mark.parametrize(
+    ("newer", "conflict"),
+    [
+        # Same thing counted (members), a different figure: both, newest first, dated.
+        ("The club now has around 600 members in 30 towns.", True),
+        # Same figures: nothing to reconcile.
+        ("The club still has about 400 members in 30 towns.", False),
+        # A different figure for something else (visits, not members): no conflict.
+        ("The club handles about 600 visits in 30 towns.", False),
+    ],
+)
+def test_a_conflicting_figure_is_found_below_the_top_three(newer: str, conflict: bool) -> None:
+    documents = {
+        "old": Document("old", "Old", _OLD, date="2007"),
+        "new": Document("new", "New", "Filler. " * 3 + newer, date="2016-06-26"),
+    }
+    ranked = [Hit(Passage(0, "old", 0, len(_OLD), _OLD), 3.0)]
+    ranked += [Hit(Passage(pid, "new", 8 * (pid - 1), 8 * pid - 1, "Filler."), 2.5) for pid in (1, 2, 3)]
+    ranked += [Hit(Passage(4, "new", 24, 24 + len(newer), newer), 1.5)]  # fifth, at half the best score
+    query = Query(terms={"member": 1.0}, own={"member": 1.0})
+    answer = compose_answer("Members?", ranked, query, {"member": 1.0}, documents, 3, AnswerPolicy(threshold=0.0))
+    assert answer.answer is not None
+    if conflict:
+        assert answer.answer == f"As of 2016-06-26: {newer}; as of 2007: {_OLD}"
+        # The answer's sentences are cited first (best first), then the rest in rank order.
+        assert [c.sentence for c in answer.citations] == [_OLD, newer, "Filler."]
+    else:
+        assert answer.answer == _OLD
+        assert [c.sentence for c in answer.citations] == [_OLD, "Filler.", "Filler."]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from askidcpc.answer_type import answers_type
 from askidcpc.rank import Query, RankParams, analyse
-from askidcpc.tokenize import normalize, tokenize, words
+from askidcpc.tokenize import STOP_WORDS, normalize, stem_word, tokenize, words
 from askidcpc.types import Answer, Citation, Document, Hit
 
 __all__ = [
@@ -59,7 +59,8 @@ _ANAPHORA = frozenset(
     ]
 )
 _QUESTION_WORDS = frozenset(["what", "which", "who", "whom", "whose", "when", "where", "why", "how"])
-_FIGURE = re.compile(r"\d[\d,.]*")
+# A figure and the (up to two) words after it: what it counts.
+_COUNTED = re.compile(r"\b(\d+(?:,\d{3})*(?:\.\d+)?)\s+([a-z][\w'-]*(?:\s+[a-z][\w'-]*)?)")
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,8 @@ class AnswerPolicy:
     related_credit: float = 0.7
     history_weight: float = 0.5
     history_decay: float = 0.5
-    conflict_ratio: float = 0.6
+    conflict_ratio: float = 0.3
+    conflict_depth: int = 10
     ranking: RankParams = field(default_factory=RankParams)
 
 
@@ -241,8 +243,30 @@ def compose_answer(
     top_k: int,
     policy: AnswerPolicy,
 ) -> Answer:
-    """The answer object for ranked ``hits`` (best first)."""
-    citations = tuple(
+    """The answer object for ranked ``hits`` (best first; pass more than ``top_k`` to let a conflicting figure from
+    another document be found further down). Citations: the answer's sentences first, then the rest in rank order,
+    ``top_k`` in all."""
+    if not hits:
+        return Answer(question=question, answer=None, confidence=0.0, citations=())
+    best = hits[0]
+    sure = confidence(evidence(query, hits, idf, policy), policy)
+    if sure < policy.threshold:
+        return Answer(question=question, answer=None, confidence=sure, citations=_citations(hits[:top_k], documents))
+    text = best.passage.text
+    conflicting = _conflicting(hits, documents, policy)
+    cited = list(hits)
+    if conflicting:
+        pieces = sorted([best, *conflicting], key=lambda hit: documents[hit.passage.doc_id].date or "", reverse=True)
+        labelled = [f"as of {_date_label(documents[hit.passage.doc_id].date)}: {hit.passage.text}" for hit in pieces]
+        text = "; ".join(labelled)
+        text = text[0].upper() + text[1:]
+        used = {hit.passage.pid for hit in conflicting}
+        cited = [best, *conflicting, *(hit for hit in hits[1:] if hit.passage.pid not in used)]
+    return Answer(question=question, answer=text, confidence=sure, citations=_citations(cited[:top_k], documents))
+
+
+def _citations(hits: Sequence[Hit], documents: Mapping[str, Document]) -> tuple[Citation, ...]:
+    return tuple(
         Citation(
             doc_id=hit.passage.doc_id,
             title=documents[hit.passage.doc_id].title,
@@ -253,42 +277,39 @@ def compose_answer(
             end=hit.passage.end,
             score=hit.score,
         )
-        for hit in hits[:top_k]
+        for hit in hits
     )
-    if not hits:
-        return Answer(question=question, answer=None, confidence=0.0, citations=citations)
-    best = hits[0]
-    sure = confidence(evidence(query, hits, idf, policy), policy)
-    if sure < policy.threshold:
-        return Answer(question=question, answer=None, confidence=sure, citations=citations)
-    text = best.passage.text
-    conflicting = _conflicting(hits, documents, policy)
-    if conflicting is not None:
-        pieces = sorted((best, conflicting), key=lambda hit: documents[hit.passage.doc_id].date or "", reverse=True)
-        labelled = [f"as of {_date_label(documents[hit.passage.doc_id].date)}: {hit.passage.text}" for hit in pieces]
-        text = "; ".join(labelled)
-        text = text[0].upper() + text[1:]
-    return Answer(question=question, answer=text, confidence=sure, citations=citations)
 
 
-def _figures(text: str) -> set[str]:
-    return set(_FIGURE.findall(normalize(text)))
+def _counted(text: str) -> dict[str, set[str]]:
+    """What each figure of ``text`` counts: the stems of the (up to two) words after it, up to a stop word, each
+    mapped to the figures before it ("about 400 political parties" → {"polit": {"400"}, "parti": {"400"}})."""
+    counted: dict[str, set[str]] = {}
+    for match in _COUNTED.finditer(normalize(text)):
+        for word in match.group(2).split():
+            if word in STOP_WORDS:  # "400 members in 30 towns": "in" ends what 400 counts
+                break
+            counted.setdefault(stem_word(word), set()).add(match.group(1).replace(",", ""))
+    return counted
 
 
-def _conflicting(hits: Sequence[Hit], documents: Mapping[str, Document], policy: AnswerPolicy) -> Hit | None:
-    """A runner-up from another, differently dated document that gives a different figure, if close enough."""
+def _conflicting(hits: Sequence[Hit], documents: Mapping[str, Document], policy: AnswerPolicy) -> list[Hit]:
+    """The best sentence of each other, differently dated document among ``hits`` (scoring at least
+    ``conflict_ratio`` of the best) that gives a different figure for something the best sentence also counts
+    ("around 600 parties" against "about 400 political parties"), best first."""
     best = hits[0]
     best_doc = documents[best.passage.doc_id]
-    best_figures = _figures(best.passage.text)
-    if not best_figures:
-        return None
-    for hit in hits[1:3]:
+    best_counted = _counted(best.passage.text)
+    if not best_counted:
+        return []
+    found: list[Hit] = []
+    seen = {best_doc.doc_id}
+    for hit in hits[1 : policy.conflict_depth]:
         other = documents[hit.passage.doc_id]
-        if other.doc_id == best_doc.doc_id or other.date == best_doc.date:
+        if other.doc_id in seen or other.date == best_doc.date or hit.score < policy.conflict_ratio * best.score:
             continue
-        if hit.score < policy.conflict_ratio * best.score:
-            continue
-        figures = _figures(hit.passage.text)
-        if figures and figures != best_figures:
-            return hit
-    return None
+        counted = _counted(hit.passage.text)
+        if any(counted[stem] != figures for stem, figures in best_counted.items() if stem in counted):
+            found.append(hit)
+            seen.add(other.doc_id)
+    return found

@@ -39,7 +39,8 @@ _NUMBER_WORDS = (
     "eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|hundreds|thousand|thousands|"
     "million|millions|billion|billions|dozen|dozens|half|several|percent"
 )
-_NUMBER = re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.IGNORECASE)
+# A number that is not just a year ("in 2004" says when, not how many).
+_NUMBER = re.compile(rf"(?<![\d,.])(?!(?:1[0-9]{{3}}|20[0-9]{{2}})s?\b)\d|\b({_NUMBER_WORDS})\b", re.IGNORECASE)
 # Two capitalised words in a row not at the start of the sentence: a crude person (or organisation) name.
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+")
 # Any run of capitalised words (sentence start included); answers_type drops function words and question words.

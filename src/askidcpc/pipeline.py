@@ -110,5 +110,6 @@ class Pipeline:
         """
         trimmed = validate_request(question, top_k, history)
         query = build_query(trimmed, history, self.policy)
-        hits = self.retrieve(query, max(top_k, 3))
+        # Deeper than top_k: a sentence of another document giving a different figure may rank further down.
+        hits = self.retrieve(query, max(top_k, self.policy.conflict_depth))
         return compose_answer(trimmed, hits, query, self.idf_by_term, self.documents_by_id, top_k, self.policy)

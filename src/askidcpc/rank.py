@@ -35,7 +35,7 @@ class RankParams:
     # A question word the corpus never uses cannot match; its synonyms stand in for it at this (higher) weight.
     substitute_weight: float = 0.8
     derivation_weight: float = 0.15
-    type_bonus: float = 0.2
+    type_bonus: float = 0.3
     answer_types: frozenset[AnswerType] = frozenset({AnswerType.DATE, AnswerType.NUMBER})
     drop_type_words: bool = True
 
