@@ -92,6 +92,8 @@ def test_answers_type_ignores_what_the_question_names(
         ("What's the capital of that country?", ("capital",)),
         ("What is the exchange rate between the yuan and the dollar?", ("exchange", "rate")),
         ("What did the guests film?", ()),
+        ("What is the name of the app?", ()),
+        ("What is the main reason for the visit?", ()),
         ("Who heads the department?", ()),
     ],
 )

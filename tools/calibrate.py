@@ -43,11 +43,13 @@ class Row:
 
 def fit(x: FloatArray, y: FloatArray, l2: float = 1.0, steps: int = 50) -> FloatArray:
     """Logistic regression by Newton's method; the intercept (column 0) is not penalised."""
+    penalty = np.full(x.shape[1], l2)
+    penalty[0] = 0.0
     w = np.zeros(x.shape[1])
     for _ in range(steps):
         p = 1 / (1 + np.exp(-x @ w))
-        grad = x.T @ (p - y) + l2 * np.r_[0, w[1:]]
-        hess = (x.T * (p * (1 - p))) @ x + l2 * np.diag(np.r_[0, np.ones(len(w) - 1)])
+        grad = x.T @ (p - y) + penalty * w
+        hess = (x.T * (p * (1 - p))) @ x + np.diag(penalty)
         w -= np.linalg.solve(hess, grad)
     return w
 

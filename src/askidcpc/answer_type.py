@@ -97,6 +97,14 @@ def question_type(question_words: Sequence[str], clauses: bool = False) -> tuple
 
 
 _ATTRIBUTE_OPENING = re.compile(r"^(?:what|which) (?:(?:is|are|was|were) )?(?:the|its|his|her|their|a|an) ")
+# Words that only say what kind of answer is wanted ("What is the name of …", "What is the main reason …"): never
+# the topic, so never evidence that the corpus lacks it.
+_GENERIC_WORDS = (
+    "name names number numbers kind kinds type types sort sorts role roles purpose reason reasons way ways amount "
+    "size total count figure figures percentage share date year years time place title position job aim goal "
+    "goals result results example examples main first last current other same best most new meaning point idea"
+)
+_GENERIC = frozenset(_GENERIC_WORDS.split())
 _ATTRIBUTE_END = frozenset(
     ["of", "between", "for", "in", "on", "at", "with", "to", "from", "by", "about", "like", "than", "going"]
 )
@@ -105,7 +113,8 @@ _ATTRIBUTE_END = frozenset(
 def attribute_words(question_words: Sequence[str]) -> tuple[str, ...]:
     """The words naming what a "What is the X('s) Y [of Z]?" question asks for: the noun phrase after the
     determiner up to its first preposition ("annual budget" of "What is the department's annual budget?";
-    "population" of "What is the population of Indonesia?"). Other questions: ()."""
+    "population" of "What is the population of Indonesia?"), less words that only name a kind of answer ("name",
+    "number", "reason"). Other questions: ()."""
     text = " ".join(question_words)
     opening = _ATTRIBUTE_OPENING.match(text)
     if not opening:
@@ -114,7 +123,8 @@ def attribute_words(question_words: Sequence[str]) -> tuple[str, ...]:
     for word in text[opening.end() :].split():
         if word in _ATTRIBUTE_END:
             break
-        phrase.append(word)
+        if word not in _GENERIC:
+            phrase.append(word)
     return tuple(phrase)
 
 
