@@ -13,13 +13,14 @@ FLOORS = [
     ("answerable", "top1", 0.74),
     ("answerable", "recall@3", 0.86),
     ("answerable", "mrr", 0.81),
-    ("answerable", "key", 0.72),
+    ("answerable", "key", 0.73),
     ("answerable", "false_abstain_max", 0.10),
-    ("unanswerable", "noans", 0.49),
+    ("unanswerable", "noans", 0.58),
     ("dialogue_turn", "recall@3", 0.80),
     ("dialogue_turn", "key", 0.66),
-    ("multi_source", "recall@3", 0.68),
-    ("all", "accuracy", 0.57),
+    ("multi_source", "recall@3", 0.78),
+    ("multi_source", "key", 0.28),
+    ("all", "accuracy", 0.66),
 ]
 
 
@@ -40,13 +41,14 @@ def test_floor(
 
 # The held-out set is never tuned on; its floors sit under its first measurement (answerable top-1 .765, MRR .818,
 # key .725, false abstention .118; NoAns .20) and guard against tuning that only fits eval/questions.yaml. After the
-# answer-type and unknown-attribute evidence: false abstention .098, NoAns .40 (false abstention held at <= 10%).
+# answer-type, unknown-attribute and counted-figure evidence: key .745, false abstention .078, NoAns .44 (false
+# abstention held at <= 10%).
 HELDOUT_FLOORS = [
     ("answerable", "top1", 0.70),
-    ("answerable", "mrr", 0.76),
-    ("answerable", "key", 0.65),
+    ("answerable", "mrr", 0.79),
+    ("answerable", "key", 0.72),
     ("answerable", "false_abstain_max", 0.10),
-    ("unanswerable", "noans", 0.36),
+    ("unanswerable", "noans", 0.40),
     ("dialogue_turn", "recall@3", 0.80),
 ]
 

@@ -260,3 +260,20 @@ def test_a_conflicting_figure_is_found_below_the_top_three(newer: str, conflict:
     else:
         assert answer.answer == _OLD
         assert [c.sentence for c in answer.citations] == [_OLD, "Filler.", "Filler."]
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "typed"),
+    [
+        ("How many think tanks does it work with?", "It works with 12 think tanks.", True),
+        ("How many think tanks does it work with?", "About 400 visits include think tanks.", False),
+        ("How many rounds of talks were held?", "It held two rounds of meetings.", True),
+        ("How many foreign parties does it know?", "It knows about 400 political parties.", True),
+        ("How long did it last?", "It lasted 65 years.", True),
+    ],
+)
+def test_a_how_many_answer_must_count_what_was_asked(question: str, sentence: str, typed: bool) -> None:
+    query = build_query(question, (), AnswerPolicy())
+    idf = {term: 1.0 for term in tokenize(question + " " + sentence)}
+    found = evidence(query, [_hit(sentence, 2.0), _hit("other", 1.0)], idf, AnswerPolicy())
+    assert (found.typed, found.untyped) == (typed, not typed)

@@ -49,7 +49,8 @@ class Query:
     the question asks for, if it says. ``asked``: the normalized words of the question (and of the history it
     draws on), so that an answer naming only what was asked does not count as holding the answer type.
     ``expected``: the answer type abstention checks for (as ``answer_type``, but a "when" that only joins a clause
-    asks for nothing).
+    asks for nothing). ``counted``: the stems of the (up to two) words after "how many", what the answer's figure
+    must count.
     ``attribute``: the stems of what a "What is the ... Y of Z?" question asks for (see
     :func:`askidcpc.answer_type.attribute_words`).
     """
@@ -61,6 +62,7 @@ class Query:
     asked: tuple[str, ...] = ()
     attribute: tuple[str, ...] = ()
     expected: AnswerType | None = None
+    counted: tuple[str, ...] = ()
 
 
 def analyse(question: str, params: RankParams) -> Query:
@@ -99,7 +101,17 @@ def analyse(question: str, params: RankParams) -> Query:
         asked=tuple(question_words),
         attribute=attribute,
         expected=question_type(question_words, clauses=True)[0],
+        counted=_counted_words(question_words),
     )
+
+
+def _counted_words(question_words: Sequence[str]) -> tuple[str, ...]:
+    """The stems of the content words among the two after "how many" ("how many foreign parties" → foreign, parti)."""
+    for at in range(len(question_words) - 2):
+        if question_words[at] == "how" and question_words[at + 1] == "many":
+            following = question_words[at + 2 : at + 4]
+            return tuple(stem_word(word) for word in following if word not in STOP_WORDS)
+    return ()
 
 
 def effective_terms(query: Query, vocab: Mapping[str, int], params: RankParams) -> Mapping[str, float]:
