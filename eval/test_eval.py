@@ -10,17 +10,21 @@ import pytest
 
 # (category, metric, floor): measured values are in eval/report.md.
 FLOORS = [
-    ("answerable", "top1", 0.74),
+    ("answerable", "top1", 0.77),
     ("answerable", "recall@3", 0.86),
-    ("answerable", "mrr", 0.81),
-    ("answerable", "key", 0.73),
+    ("answerable", "mrr", 0.82),
+    ("answerable", "key", 0.75),
     ("answerable", "false_abstain_max", 0.10),
-    ("unanswerable", "noans", 0.58),
+    # .58 -> .55: choosing a "how many N" answer among the top five (answer.select) answers one more near miss
+    # ("How many countries have diplomatic relations with China?") while raising answerable key .745 -> .765 and
+    # multi-source key .30 -> .50 and cutting false abstention .071 -> .031.
+    ("unanswerable", "noans", 0.55),
     ("dialogue_turn", "recall@3", 0.80),
     ("dialogue_turn", "key", 0.66),
-    ("multi_source", "recall@3", 0.78),
-    ("multi_source", "key", 0.28),
-    ("all", "accuracy", 0.66),
+    ("multi_source", "top1", 0.68),
+    ("multi_source", "recall@3", 0.88),
+    ("multi_source", "key", 0.48),
+    ("all", "accuracy", 0.67),
 ]
 
 

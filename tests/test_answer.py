@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from askidcpc.answer import AnswerPolicy, build_query, compose_answer, confidence, evidence, is_known, support
+from askidcpc.answer import (
+    AnswerPolicy,
+    build_query,
+    compose_answer,
+    confidence,
+    evidence,
+    is_known,
+    select,
+    support,
+)
 from askidcpc.answer_type import AnswerType, answers_type, attribute_words, has_answer_type, question_type
 from askidcpc.bm25 import build_index
 from askidcpc.lexicon import expansions, load_lexicon
@@ -277,3 +286,20 @@ def test_a_how_many_answer_must_count_what_was_asked(question: str, sentence: st
     idf = {term: 1.0 for term in tokenize(question + " " + sentence)}
     found = evidence(query, [_hit(sentence, 2.0), _hit("other", 1.0)], idf, AnswerPolicy())
     assert (found.typed, found.untyped) == (typed, not typed)
+
+
+@pytest.mark.parametrize(
+    ("third", "score", "first"),
+    [
+        ("It works with 12 think tanks.", 1.8, "It works with 12 think tanks."),  # counts think tanks: chosen
+        ("It works with 12 think tanks.", 1.2, "About 400 visits include think tanks."),  # under half the best score
+        ("It held 12 meetings with think tanks.", 1.8, "About 400 visits include think tanks."),  # counts meetings
+    ],
+)
+def test_select_answers_how_many_from_a_sentence_counting_what_was_asked(third: str, score: float, first: str) -> None:
+    query = build_query("How many think tanks does it work with?", (), AnswerPolicy())
+    hits = [_hit("About 400 visits include think tanks.", 3.0, 0), _hit("Think tanks matter.", 2.0, 1)]
+    hits.append(_hit(third, score, 2))
+    chosen = select(query, hits, AnswerPolicy())
+    assert chosen[0].passage.text == first
+    assert sorted(hit.passage.pid for hit in chosen) == [0, 1, 2]  # reordered, nothing lost

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "eval"))
 
 import evaluate  # noqa: E402
 
-from askidcpc.answer import AnswerPolicy, Evidence, build_query, confidence, evidence  # noqa: E402
+from askidcpc.answer import AnswerPolicy, Evidence, build_query, confidence, evidence, select  # noqa: E402
 from askidcpc.config import Settings  # noqa: E402
 from askidcpc.metrics import contains_keys, gold_rank  # noqa: E402
 from askidcpc.pipeline import Pipeline  # noqa: E402
@@ -58,7 +58,7 @@ def measure(pipeline: Pipeline) -> list[Row]:
     rows = []
     for case in evaluate.load_cases():
         query = build_query(case.question, case.history, pipeline.policy)
-        hits = pipeline.retrieve(query, 10)
+        hits = select(query, pipeline.retrieve(query, 10), pipeline.policy)
         if not hits:
             rows.append(Row(case, None, False, False))
             continue

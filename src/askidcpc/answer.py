@@ -24,9 +24,11 @@ __all__ = [
     "Evidence",
     "build_query",
     "compose_answer",
+    "counts_asked",
     "evidence",
     "is_follow_up",
     "is_known",
+    "select",
     "support",
 ]
 
@@ -72,13 +74,17 @@ class AnswerPolicy:
     """How the reader decides. ``weights`` turn :class:`Evidence` into a logit (calibrated on eval/questions.yaml
     by tools/calibrate.py); ``threshold`` is the confidence below which askidcpc abstains."""
 
-    threshold: float = 0.375
-    weights: tuple[float, ...] = (-0.18, 0.88, 1.77, -0.05, -2.44, -0.52, -0.16, -1.49)
+    threshold: float = 0.4
+    weights: tuple[float, ...] = (-0.06, 0.81, 1.62, 0.03, -2.24, -0.52, -0.19, -1.49)
     related_credit: float = 0.7
     history_weight: float = 0.5
     history_decay: float = 0.5
     conflict_ratio: float = 0.3
     conflict_depth: int = 10
+    # A "how many N" question is answered by the best of the top ``count_depth`` sentences (scoring at least
+    # ``count_ratio`` of the best) whose figure counts N, when the best one's does not.
+    count_depth: int = 5
+    count_ratio: float = 0.5
     ranking: RankParams = field(default_factory=RankParams)
 
 
@@ -121,12 +127,13 @@ def build_query(question: str, history: Sequence[str], policy: AnswerPolicy) -> 
     """The ranking query: the question's own terms at 1 per occurrence (see :func:`askidcpc.rank.analyse`); for a
     follow-up, the terms of earlier questions, newest first, at ``history_weight`` decaying by ``history_decay`` a
     turn, never above a question term. An elliptical follow-up (no question word: "And in 2016?") asks for what
-    the latest typed question asked for."""
+    the latest typed question asked for (and counts what it counted)."""
     asked = analyse(question, policy.ranking)
     terms = dict(asked.terms)
     own = dict(asked.own)
     kind = asked.answer_type
     expected = asked.expected
+    counted = asked.counted
     named = list(asked.asked)
     elliptical = not _QUESTION_WORDS & set(words(question))
     if history and is_follow_up(question):
@@ -141,6 +148,7 @@ def build_query(question: str, history: Sequence[str], policy: AnswerPolicy) -> 
             if elliptical:
                 kind = kind or before.answer_type
                 expected = expected or before.expected
+                counted = counted or before.counted
             weight *= policy.history_decay
     return Query(
         terms=terms,
@@ -150,7 +158,7 @@ def build_query(question: str, history: Sequence[str], policy: AnswerPolicy) -> 
         asked=tuple(named),
         attribute=asked.attribute,
         expected=expected,
-        counted=asked.counted,
+        counted=counted,
     )
 
 
@@ -179,13 +187,13 @@ def evidence(query: Query, hits: Sequence[Hit], idf: Mapping[str, float], policy
     """The :class:`Evidence` for the best of ``hits`` (which must not be empty)."""
     best = hits[0]
     coverage = support(query, set(tokenize(best.passage.text)), idf, policy.related_credit)
-    runner_up = hits[1].score if len(hits) > 1 else 0.0
-    gap = (best.score - runner_up) / best.score if best.score > 0 else 0.0
+    runner_up = max((hit.score for hit in hits[1:2]), default=0.0)
+    # A sentence the reader chose over higher-ranked ones (see select) leads nothing: gap 0.
+    gap = max(0.0, (best.score - runner_up) / best.score) if best.score > 0 else 0.0
     typed = answers_type(best.passage.text, query.expected, query.asked)
     if typed and query.counted:
         # "How many think tanks …?" is not answered by "About 400 visits … think tanks": the figure must count them.
-        counts = _counted(best.passage.text)
-        typed = any(stem in counts or query.related.get(stem, frozenset()) & counts.keys() for stem in query.counted)
+        typed = counts_asked(query, best.passage.text)
     passage_terms = set(tokenize(best.passage.text))
     ceiling = max(idf.values(), default=1.0)
     total = unknown = missing = 0.0
@@ -233,6 +241,26 @@ def is_known(term: str, related: frozenset[str], idf: Mapping[str, float]) -> bo
     return any(variant in idf for variant in variants)
 
 
+def counts_asked(query: Query, text: str) -> bool:
+    """Whether ``text`` gives a figure counting what a "how many N" ``query`` asks about (N or a synonym)."""
+    counts = _counted(text)
+    return any(stem in counts or query.related.get(stem, frozenset()) & counts.keys() for stem in query.counted)
+
+
+def select(query: Query, hits: Sequence[Hit], policy: AnswerPolicy) -> list[Hit]:
+    """``hits`` with the sentence the reader answers from first: for a "how many N" question whose best sentence
+    gives no figure counting N, the best of the next few that does (answer extraction over the retriever's ranking,
+    as a reader would pick the span); otherwise unchanged."""
+    ranked = list(hits)
+    if not ranked or not query.counted or counts_asked(query, ranked[0].passage.text):
+        return ranked
+    floor = policy.count_ratio * ranked[0].score
+    for at, hit in enumerate(ranked[1 : policy.count_depth], start=1):
+        if hit.score >= floor and counts_asked(query, hit.passage.text):
+            return [hit, *ranked[:at], *ranked[at + 1 :]]
+    return ranked
+
+
 def confidence(found: Evidence, policy: AnswerPolicy) -> float:
     """The calibrated probability that the best sentence answers the question."""
     logit = sum(w * x for w, x in zip(policy.weights, found.features(), strict=True))
@@ -257,6 +285,7 @@ def compose_answer(
     ``top_k`` in all."""
     if not hits:
         return Answer(question=question, answer=None, confidence=0.0, citations=())
+    hits = select(query, hits, policy)
     best = hits[0]
     sure = confidence(evidence(query, hits, idf, policy), policy)
     if sure < policy.threshold:
