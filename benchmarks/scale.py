@@ -463,8 +463,8 @@ def run_size(kind: str, size: int, args: argparse.Namespace) -> dict[str, Any]:
 def table(run: dict[str, Any], rank_queries: int) -> str:
     exact = run["results"]["exact"]
     lines = [
-        "| engine | build s | peak MB | index MB | load s | first query ms | p50 ms | p99 ms | batch q/s (2 threads) |"
-        " top-10 overlap | exact top-10 scores | max score diff |",
+        "| engine | build s | build peak MB | index MB | load s | first query ms | p50 ms | p99 ms |"
+        " batch q/s (2 threads) | top-10 overlap | exact top-10 scores | max score diff |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     labels = {
@@ -489,7 +489,7 @@ def table(run: dict[str, Any], rank_queries: int) -> str:
             return pattern.format(value) if value is not None else "—"
 
         lines.append(
-            f"| {labels[engine]} | {result['build_s']:.1f} | {result['peak_mb']:,.0f} | "
+            f"| {labels[engine]} | {result['build_s']:.1f} | {result['build_peak_mb']:,.0f} | "
             f"{fmt(result.get('index_mb'), '{:,.0f}')} | {fmt(result.get('load_s'), '{:.2f}')} | "
             f"{fmt(result.get('first_ms'), '{:,.1f}')} | {np.median(latencies):.2f} | "
             f"{np.percentile(latencies, 99):.2f} | {fmt(result.get('batch_qps'), '{:,.0f}')} | {overlap:.3f} | "
@@ -538,8 +538,8 @@ def report(runs: Sequence[dict[str, Any]], args: argparse.Namespace) -> str:
         "whitespace tokens, same queries, top-10, k1 = 1.2, b = 0.75, Lucene idf (rank-bm25: its Okapi idf); "
         "each engine in its own process. Latency: one query at a time, one thread, after "
         f"{WARMUP} warm-up queries; {args.queries:,} queries (rank-bm25: the first {args.rank_bm25_queries}). "
-        "Build: from the text file (read, split, index). Peak MB: the child's `ru_maxrss` at the end (after "
-        "build, save, load and queries). Index MB / load s: askidcpc's saved index (`askidcpc.store`, the "
+        "Build: from the text file (read, split, index). Build peak MB: the child's `ru_maxrss` right after the "
+        "build (the process holds nothing else yet). Index MB / load s: askidcpc's saved index (`askidcpc.store`, the "
         "`askidcpc index` format: memory-mapped `.npy` arrays, load verifies every file's SHA-256; index MB leaves "
         "out the stored document texts, which no other engine keeps), bm25s `save`/`load(mmap=True)`, tantivy's "
         "index folder. First query: the first query after loading (askidcpc: term bounds and numba's cached "

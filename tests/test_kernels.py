@@ -118,6 +118,30 @@ def test_negative_weights_take_the_exhaustive_path() -> None:
     np.testing.assert_allclose([s for _, s in hits], sorted(scores[:3], reverse=True), atol=1e-12)
 
 
+@pytest.mark.parametrize(
+    ("params", "prunable"),
+    [
+        (BM25Params("lucene"), True),
+        (BM25Params("plus"), True),
+        (BM25Params("l"), True),
+        (BM25Params("okapi"), False),  # "x" and "y" are in over half of the passages: negative idf floor
+        (BM25Params("plus", delta=-2.0), False),  # a negative tf part
+    ],
+)
+def test_pruning_only_where_no_weight_is_negative(params: BM25Params, prunable: bool) -> None:
+    docs = [["x", "y"], ["x", "y", "y"], ["x", "z"], ["y"], ["x", "y", "z", "w"]]
+    index = build_index(docs, params)
+    assert index._prunable is (prunable and _kernels.NUMBA_AVAILABLE)
+    assert (float(index.weights.data.min()) >= 0) is prunable
+    matrix = index.weights
+    for query in ({"x": 1.0}, {"x": 1.0, "z": 2.0}, {"w": 1.0, "y": 1.0, "x": 0.5}):
+        columns, weights = columns_and_weights(index, query)
+        expected = _kernels.reference_top_k(matrix.indptr, matrix.indices, matrix.data, columns, weights, 3)
+        hits = index.search(query, 3)
+        assert [pid for pid, _ in hits] == expected[0].tolist()
+        np.testing.assert_allclose([s for _, s in hits], expected[1], rtol=0, atol=1e-12)
+
+
 def test_search_many_keeps_order_and_results() -> None:
     index = build_index(zipf_corpus(11, 3000, 500))
     rng = random.Random(11)

@@ -153,9 +153,13 @@ class BM25Index:
 
     @cached_property
     def _prunable(self) -> bool:
-        """Dynamic pruning needs numba and no negative posting weight (okapi's idf floor can be negative)."""
-        data = self.weights.data
-        return _kernels.NUMBA_AVAILABLE and (len(data) == 0 or float(data.min()) >= 0.0)
+        """Dynamic pruning needs numba and no negative posting weight. A weight is the term's idf times a tf part
+        that is never negative (for ``plus`` and ``l``: when ``delta >= 0``), so the idf decides: only okapi's
+        floor can be negative. Checked on the idf (one value a term), not on every posting of a mapped index."""
+        if not _kernels.NUMBA_AVAILABLE or (self.params.variant in ("plus", "l") and self.params.delta < 0):
+            return False
+        idf = self.idf()
+        return len(idf) == 0 or float(idf.min()) >= 0.0
 
     def _query_arrays(self, query: Mapping[str, float]) -> tuple[IntArray, FloatArray]:
         pairs = [(self.vocab[term], weight) for term, weight in query.items() if term in self.vocab and weight != 0]
