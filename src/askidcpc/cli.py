@@ -6,6 +6,7 @@ Exit status: 0 on success, 2 on a usage error, 1 on any other error, with a one-
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -99,6 +100,8 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from askidcpc.server import serve  # imported here so that `ask` starts without FastAPI
 
+    if args.cors_origin:
+        settings = dataclasses.replace(settings, cors_origins=tuple(args.cors_origin))
     return serve(settings, host=args.host, port=args.port, workers=args.workers)
 
 
@@ -170,6 +173,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
     serve.add_argument("--port", type=_whole_number(0, 65535), default=8000, help="port (default 8000)")
     serve.add_argument("--workers", type=_whole_number(1, 64), default=1, help="worker processes (default 1)")
+    serve.add_argument(
+        "--cors-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="let web pages from ORIGIN (e.g. https://example.org, or '*') call the API; repeatable; default none",
+    )
     _add_corpus(serve, default=argparse.SUPPRESS)
     handlers["serve"] = cmd_serve
 

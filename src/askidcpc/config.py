@@ -40,6 +40,8 @@ class Settings:
     epsilon: float = _BM25.epsilon
     delta: float = _BM25.delta
     top_k: int = 3
+    # Origins a browser may call the HTTP API from (CORS); none by default. "*" allows any.
+    cors_origins: tuple[str, ...] = ()
 
     @property
     def bm25(self) -> BM25Params:
@@ -52,5 +54,8 @@ class Settings:
         settings = cls()
         if env.get("ASKIDCPC_CORPUS"):
             settings = replace(settings, corpus=Path(env["ASKIDCPC_CORPUS"]))
+        if env.get("ASKIDCPC_CORS_ORIGINS"):
+            origins = tuple(origin.strip() for origin in env["ASKIDCPC_CORS_ORIGINS"].split(",") if origin.strip())
+            settings = replace(settings, cors_origins=origins)
         given = {name: value for name, value in overrides.items() if value is not None}
         return replace(settings, **given)  # type: ignore[arg-type]

@@ -8,13 +8,20 @@ The pipeline is built once, in the lifespan, and shared read-only by every reque
 runs in the thread pool, never on the event loop. The server keeps no conversation state: a follow-up carries its
 ``history``. Errors are JSON: 422 for an invalid body, 404 for an unknown document, 413 for a body over
 :attr:`ServerLimits.max_body_bytes`; nothing a client sends should produce a 500.
+
+Limits (:class:`ServerLimits`): at most ``max_pending`` asks are admitted at once (running or waiting for one of
+``ask_threads`` threads); one more is turned away at once with 503 and ``Retry-After``, not queued. An ask that has
+not answered within ``ask_timeout_s`` gets 503 too. An unexpected exception is logged here with its traceback and
+answered 503 "internal error" with no detail. CORS is off unless ``Settings.cors_origins`` names origins.
 """
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import logging
 import os
+import signal
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,10 +29,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
+import anyio.from_thread
+import anyio.lowlevel
 import anyio.to_thread
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -60,6 +70,11 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+# Seconds in-flight requests get to finish after SIGTERM or Ctrl-C: above ServerLimits.ask_timeout_s, so every
+# admitted ask has answered (or timed out) by then.
+GRACEFUL_SHUTDOWN_S = 30
+
+
 @dataclass(frozen=True)
 class ServerLimits:
     """Limits the server enforces on every request, beyond the request model's own."""
@@ -68,14 +83,32 @@ class ServerLimits:
     # Threads that run ask() at once. It is CPU work under the GIL: more threads only interleave it, which
     # stretches every request's latency; requests beyond this wait their turn.
     ask_threads: int = 2
+    # Asks admitted at once, running or waiting for a thread; one more gets 503 at once. ask() takes about
+    # 0.5 ms on the bundled corpus, so a full queue drains in well under a second.
+    max_pending: int = 64
+    # An ask not answered within this many seconds (waiting included) gets 503; its thread finishes on its own
+    # and keeps its place in max_pending until it does, so abandoned work cannot pile up.
+    ask_timeout_s: float = 10.0
+    # Seconds a client told 503 is asked to wait (Retry-After).
+    retry_after_s: int = 1
 
 
 # ---- request and response models: the CONTRACT's objects, with its limits in the OpenAPI schema ----
 
 
+# A character str.strip() would not remove (every character but those with str.isspace()), as a regular
+# expression that Python and ECMAScript read alike; tests check it against str.isspace() over all of Unicode.
+NOT_ONLY_WHITE_SPACE = r"[^\t-\r\x1c- \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
+
 def _trim(value: object) -> object:
     # The question's limits apply after trimming, as in askidcpc.pipeline.validate_request.
     return value.strip() if isinstance(value, str) else value
+
+
+def _integral(value: object) -> object:
+    # JSON Schema counts 4.0 as an integer (the schema says "integer"), so accept it as 4; 2.5, "3" and true are not.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 class AskRequest(BaseModel):
@@ -102,9 +135,15 @@ class AskRequest(BaseModel):
             max_length=MAX_QUESTION_CHARS,
             strict=True,
             description=f"the question, 1 to {MAX_QUESTION_CHARS:,} characters after trimming",
+            # Published, not checked here (trimming, then min_length, is the check): not only white space.
+            json_schema_extra={"pattern": NOT_ONLY_WHITE_SPACE},
         ),
     ]
-    top_k: Annotated[int, Field(ge=1, le=MAX_TOP_K, strict=True, description="citations to return at most")] = 3
+    top_k: Annotated[
+        int,
+        Field(ge=1, le=MAX_TOP_K, strict=True, description="citations to return at most"),
+        BeforeValidator(_integral),  # after Field: it wraps the checks, so runs first
+    ] = 3
     history: Annotated[
         list[Annotated[str, Field(max_length=MAX_QUESTION_CHARS, strict=True)]],
         Field(max_length=MAX_HISTORY, description="earlier questions of the same conversation, oldest first"),
@@ -162,6 +201,18 @@ class ErrorModel(BaseModel):
     detail: str
 
 
+class InvalidItemModel(BaseModel):
+    loc: list[str] = Field(description='where, e.g. ["body", "top_k"]')
+    msg: str
+
+
+class InvalidModel(BaseModel):
+    """A 422: ``detail`` says what is wrong in words; ``errors`` lists each problem with its place."""
+
+    detail: str
+    errors: list[InvalidItemModel]
+
+
 # ---- errors ----
 
 
@@ -205,19 +256,63 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeError):
         # FastAPI's body reader: bytes that are no text at all are an invalid body like any other bad JSON.
-        return JSONResponse({"detail": "the body is not valid JSON: it is not UTF-8 text"}, status_code=422)
+        return _invalid("the body is not valid JSON: it is not UTF-8 text")
     return await http_exception_handler(request, exc)
 
 
+def _invalid(detail: str) -> JSONResponse:
+    # The shape of every 422 (InvalidModel), also for the ones FastAPI's validation does not produce.
+    return JSONResponse({"detail": detail, "errors": [{"loc": ["body"], "msg": detail}]}, status_code=422)
+
+
 async def _on_ask_error(request: Request, exc: Exception) -> JSONResponse:
-    status = 422 if isinstance(exc, QuestionError) else 400
-    return JSONResponse({"detail": str(exc)}, status_code=status)
+    if isinstance(exc, QuestionError):
+        return _invalid(str(exc))
+    return JSONResponse({"detail": str(exc)}, status_code=400)
+
+
+INTERNAL_ERROR = "internal error; it has been logged, try again"
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    # A bug, not the client's fault: log it in full, tell the client nothing internal.
+    # A bug, not the client's fault: log it in full, tell the client nothing internal. (Normally caught first by
+    # CatchUnexpected; this handler is Starlette's last resort.)
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)
+    return JSONResponse({"detail": INTERNAL_ERROR}, status_code=503, headers={"Retry-After": "1"})
+
+
+class CatchUnexpected:
+    """ASGI middleware: an exception no handler took becomes 503 with a generic JSON body; the traceback is only
+    logged. (Starlette's own last-resort handler re-raises to the server after answering, which logs it twice.)"""
+
+    def __init__(self, app: ASGIApp, retry_after_s: int) -> None:
+        self.app = app
+        self.retry_after_s = retry_after_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        response_started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except StarletteHTTPException:
+            raise  # 413 while the body streams in: answered by BodySizeLimit
+        except Exception:
+            log.exception("unexpected error on %s %s", scope.get("method"), scope.get("path"))
+            if response_started:
+                raise
+            response = JSONResponse(
+                {"detail": INTERNAL_ERROR}, status_code=503, headers={"Retry-After": str(self.retry_after_s)}
+            )
+            await response(scope, _no_receive, send)
 
 
 class BodySizeLimit:
@@ -280,13 +375,52 @@ async def _no_receive() -> Message:
 # ---- the app ----
 
 
+class _Admission:
+    """How many asks are admitted (running or waiting for a thread); at most ``limit``. Thread-safe: a slot is
+    given back by whichever side settles its :class:`_Ticket`."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.pending = 0
+        self._lock = threading.Lock()
+
+    def enter(self) -> bool:
+        with self._lock:
+            if self.pending >= self.limit:
+                return False
+            self.pending += 1
+            return True
+
+    def leave(self) -> None:
+        with self._lock:
+            self.pending -= 1
+
+
+class _Ticket:
+    """One admitted ask. Claimed once: by its thread when it starts the work, or by the request when it gives up
+    before the thread started (time limit, client gone). The claimant gives the admission slot back."""
+
+    def __init__(self) -> None:
+        self._claimed = False
+        self._lock = threading.Lock()
+
+    def claim(self) -> bool:
+        with self._lock:
+            if self._claimed:
+                return False
+            self._claimed = True
+            return True
+
+
 @dataclass
 class _Served:
     """What the lifespan loads once and every request reads."""
 
     pipeline: Pipeline | None = None
     finder: ContextFinder | None = None
-    limiter: anyio.CapacityLimiter | None = None
+    limiter: anyio.CapacityLimiter | None = None  # held by an ask from start to its thread's return
+    pool: anyio.CapacityLimiter | None = None  # anyio's worker threads for asks (not its shared default pool)
+    admission: _Admission | None = None
 
 
 def create_app(settings: Settings, *, pipeline: Pipeline | None = None, limits: ServerLimits | None = None) -> FastAPI:
@@ -303,6 +437,9 @@ def create_app(settings: Settings, *, pipeline: Pipeline | None = None, limits: 
         served.pipeline = loaded
         served.finder = ContextFinder.from_pipeline(loaded)
         served.limiter = anyio.CapacityLimiter(limits.ask_threads)
+        served.pool = anyio.CapacityLimiter(limits.ask_threads)
+        served.admission = _Admission(limits.max_pending)
+        app.state.admission = served.admission  # read-only view for tests and diagnostics
         log.info("ready: %d documents, %d passages", len(loaded.documents), len(loaded.passages))
         yield
 
@@ -323,6 +460,15 @@ def create_app(settings: Settings, *, pipeline: Pipeline | None = None, limits: 
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(AskError, _on_ask_error)
     app.add_exception_handler(Exception, _on_unexpected)
+    # Added first, so it runs inside the others: CORS headers and the body cap still apply to its 503.
+    app.add_middleware(CatchUnexpected, retry_after_s=limits.retry_after_s)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["content-type"],
+        )
     app.add_middleware(BodySizeLimit, max_bytes=limits.max_body_bytes)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     try:
@@ -333,17 +479,62 @@ def create_app(settings: Settings, *, pipeline: Pipeline | None = None, limits: 
     except ImportError:  # pragma: no cover - the dependency is declared; fall back to FastAPI's CDN assets
         docs_assets = ""
 
+    retry_after = {"Retry-After": str(limits.retry_after_s)}
     errors: dict[int | str, dict[str, Any]] = {
-        422: {"model": ErrorModel, "description": "invalid request"},
+        422: {"model": InvalidModel, "description": "invalid request"},
         413: {"model": ErrorModel, "description": "request body too large"},
+        503: {
+            "model": ErrorModel,
+            "description": f"busy ({limits.max_pending} questions already in hand) or over the time limit "
+            f"({limits.ask_timeout_s:g} s); try again after Retry-After seconds",
+        },
     }
+
+    def unavailable(detail: str) -> JSONResponse:
+        return JSONResponse({"detail": detail}, status_code=503, headers=retry_after)
 
     @app.post("/ask", response_model=AnswerModel, responses=errors, summary="Answer a question")
     async def ask(request: AskRequest) -> JSONResponse:
         """The answer object for a request object (see CONTRACT.md). Follow-ups carry ``history``."""
         pipeline_, _ = ready()
-        ask_one = functools.partial(pipeline_.ask, request.question, top_k=request.top_k, history=request.history)
-        answer = await anyio.to_thread.run_sync(ask_one, limiter=served.limiter)
+        admission = served.admission
+        assert admission is not None  # set with the pipeline
+        if not admission.enter():
+            return unavailable(f"busy: {admission.limit} questions are already being answered; try again in a moment")
+        ticket = _Ticket()
+        threads = served.limiter
+        assert threads is not None and served.pool is not None
+        loop = anyio.lowlevel.current_token()
+
+        def ask_one() -> Any:
+            if not ticket.claim():
+                return None  # the request gave up before this thread started: skip the work
+            try:
+                return pipeline_.ask(request.question, top_k=request.top_k, history=request.history)
+            finally:
+                admission.leave()
+                with contextlib.suppress(RuntimeError):  # the loop has stopped: nobody waits for the thread slot
+                    anyio.from_thread.run_sync(threads.release_on_behalf_of, ticket, token=loop)
+
+        answer = None
+        has_thread = False
+        try:
+            with anyio.move_on_after(limits.ask_timeout_s):
+                await threads.acquire_on_behalf_of(ticket)
+                has_thread = True
+                # abandon_on_cancel: a thread cannot be stopped; on timeout the request answers now and the thread
+                # finishes on its own, holding its thread and admission slots until it does (see _Ticket).
+                answer = await anyio.to_thread.run_sync(ask_one, limiter=served.pool, abandon_on_cancel=True)
+        finally:
+            if ticket.claim():  # never started (timed out waiting, or cancelled): give its slots back here
+                if has_thread:
+                    threads.release_on_behalf_of(ticket)
+                admission.leave()
+        if answer is None:
+            log.warning("a question took over %g s; answered 503", limits.ask_timeout_s)
+            return unavailable(
+                f"the question took longer than the limit of {limits.ask_timeout_s:g} s; try again in a moment"
+            )
         return JSONResponse(answer.to_dict())
 
     @app.get("/health", response_model=HealthModel, summary="Whether the index is loaded")
@@ -365,7 +556,7 @@ def create_app(settings: Settings, *, pipeline: Pipeline | None = None, limits: 
     @app.get(
         "/documents/{doc_id}",
         response_model=DocumentTextModel,
-        responses={404: {"model": ErrorModel}},
+        responses={404: {"model": ErrorModel}, 422: {"model": InvalidModel, "description": "invalid request"}},
         summary="A document's metadata and full text",
     )
     async def document(doc_id: str) -> dict[str, Any]:
@@ -376,7 +567,7 @@ def create_app(settings: Settings, *, pipeline: Pipeline | None = None, limits: 
     @app.get(
         "/documents/{doc_id}/context",
         response_model=ContextModel,
-        responses={404: {"model": ErrorModel}},
+        responses={404: {"model": ErrorModel}, 422: {"model": InvalidModel, "description": "invalid request"}},
         summary="A cited sentence with the sentences around it",
     )
     async def context(
@@ -436,16 +627,42 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
         where,
         "this machine only" if _is_loopback(host) else "reachable from other machines",
     )
+    if settings.cors_origins:
+        log.info("CORS: allowing %s", ", ".join(settings.cors_origins))
+    # On SIGTERM uvicorn stops accepting, lets in-flight requests finish (up to the bound below), then re-raises
+    # the signal to the handler it found; this one makes that a clean exit with status 0.
+    previous = signal.signal(signal.SIGTERM, _stopped_by_sigterm)
     try:
         if workers == 1:
-            uvicorn.run(create_app(settings, pipeline=pipeline), host=host, port=port, log_level="info")
+            uvicorn.run(
+                create_app(settings, pipeline=pipeline),
+                host=host,
+                port=port,
+                log_level="info",
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+            )
         else:
             # Worker processes build their own app from the environment; hand them the corpus checked here.
             os.environ["ASKIDCPC_CORPUS"] = str(Path(settings.corpus).resolve())
+            os.environ["ASKIDCPC_CORS_ORIGINS"] = ",".join(settings.cors_origins)
             uvicorn.run(
-                "askidcpc.server:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info"
+                "askidcpc.server:app_from_env",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level="info",
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
             )
     except SystemExit as exc:  # uvicorn exits when it cannot start (it has logged why, e.g. the port is in use)
         if exc.code not in (0, None):
             raise AskError(f"could not serve on {where} (see the error above)") from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _stopped_by_sigterm(signum: int, frame: object) -> None:
+    # Reached when uvicorn re-raises SIGTERM after its graceful shutdown, or on a SIGTERM before it listens.
+    log.info("stopped by SIGTERM")
+    raise SystemExit(0)
