@@ -13,16 +13,18 @@ FLOORS = [
     ("answerable", "top1", 0.77),
     ("answerable", "recall@3", 0.86),
     ("answerable", "mrr", 0.82),
-    ("answerable", "key", 0.75),
+    ("answerable", "key", 0.76),
     ("answerable", "false_abstain_max", 0.10),
     # .58 -> .55: choosing a "how many N" answer among the top five (answer.select) answers one more near miss
     # ("How many countries have diplomatic relations with China?") while raising answerable key .745 -> .765 and
     # multi-source key .30 -> .50 and cutting false abstention .071 -> .031.
     ("unanswerable", "noans", 0.55),
     ("dialogue_turn", "recall@3", 0.80),
-    ("dialogue_turn", "key", 0.66),
+    ("dialogue_turn", "key", 0.70),
     ("multi_source", "top1", 0.68),
-    ("multi_source", "recall@3", 0.88),
+    # .88 -> .78: the .90 measured before counted a spurious conflict ("the two parties" against "many political
+    # parties") that happened to cite a gold sentence second; number words no longer make a conflicting figure.
+    ("multi_source", "recall@3", 0.78),
     ("multi_source", "key", 0.48),
     ("all", "accuracy", 0.67),
 ]
@@ -53,6 +55,7 @@ HELDOUT_FLOORS = [
     ("answerable", "key", 0.72),
     ("answerable", "false_abstain_max", 0.10),
     ("unanswerable", "noans", 0.40),
+    ("multi_source", "key", 0.38),
     ("dialogue_turn", "recall@3", 0.80),
 ]
 

@@ -10,6 +10,7 @@ from askidcpc.answer import (
     compose_answer,
     confidence,
     evidence,
+    figure_query,
     is_known,
     select,
     support,
@@ -303,3 +304,28 @@ def test_select_answers_how_many_from_a_sentence_counting_what_was_asked(third: 
     chosen = select(query, hits, AnswerPolicy())
     assert chosen[0].passage.text == first
     assert sorted(hit.passage.pid for hit in chosen) == [0, 1, 2]  # reordered, nothing lost
+
+
+@pytest.mark.parametrize(
+    ("own", "two_sources"),
+    [
+        ({"member": 1.0}, True),  # the question is about members: both figures, dated
+        ({"club": 1.0, "found": 1.0}, False),  # "When was the club founded?": the member counts are beside the point
+    ],
+)
+def test_a_conflict_found_by_the_figure_query_must_concern_the_question(
+    own: dict[str, float], two_sources: bool
+) -> None:
+    newer = "Around 600 members now meet."
+    documents = {
+        "old": Document("old", "Old", _OLD, date="2007"),
+        "new": Document("new", "New", newer, date="2016-06-26"),
+    }
+    ranked = [Hit(Passage(0, "old", 0, len(_OLD), _OLD), 3.0)]
+    query = Query(terms=dict(own), own=own)
+    figures = figure_query(query, ranked, AnswerPolicy())
+    assert figures is not None and figures.terms["member"] == 1.0 and figures.terms["town"] == 1.0
+    figure_hits = [Hit(Passage(1, "new", 0, len(newer), newer), 0.4)]  # not among the question's own hits at all
+    answer = compose_answer("?", ranked, query, {}, documents, 3, AnswerPolicy(threshold=0.0), figure_hits)
+    expected = f"As of 2016-06-26: {newer}; as of 2007: {_OLD}" if two_sources else _OLD
+    assert answer.answer == expected

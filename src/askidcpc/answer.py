@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from askidcpc.answer_type import answers_type
 from askidcpc.rank import Query, RankParams, analyse
@@ -26,6 +26,7 @@ __all__ = [
     "compose_answer",
     "counts_asked",
     "evidence",
+    "figure_query",
     "is_follow_up",
     "is_known",
     "select",
@@ -64,7 +65,7 @@ _QUESTION_WORDS = frozenset(["what", "which", "who", "whom", "whose", "when", "w
 # A figure and the (up to two) words after it: what it counts.
 _NUMBER_WORDS = (
     "two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|hundred|hundreds|"
-    "thousand|thousands|million|millions|dozen|dozens|several|many"
+    "thousand|thousands|million|millions|dozen|dozens|several"
 )
 _COUNTED = re.compile(rf"\b(\d+(?:,\d{{3}})*(?:\.\d+)?|{_NUMBER_WORDS})\s+(?:of\s+)?([a-z][\w'-]*(?:\s+[a-z][\w'-]*)?)")
 
@@ -261,6 +262,23 @@ def select(query: Query, hits: Sequence[Hit], policy: AnswerPolicy) -> list[Hit]
     return ranked
 
 
+def figure_query(query: Query, hits: Sequence[Hit], policy: AnswerPolicy) -> Query | None:
+    """A second query for other documents' figures: when the sentence the reader answers from gives figures, the
+    question's terms plus what those figures count ("parti", "countri") at full weight, so that another article's
+    sentence counting the same things in other words ("built contacts with … 600 parties") is found. None when the
+    best sentence gives no figure."""
+    chosen = select(query, hits, policy)
+    if not chosen:
+        return None
+    counted = _counted(chosen[0].passage.text, number_words=False)
+    if not counted:
+        return None
+    terms = dict(query.terms)
+    for stem in counted:
+        terms[stem] = max(terms.get(stem, 0.0), 1.0)
+    return replace(query, terms=terms)
+
+
 def confidence(found: Evidence, policy: AnswerPolicy) -> float:
     """The calibrated probability that the best sentence answers the question."""
     logit = sum(w * x for w, x in zip(policy.weights, found.features(), strict=True))
@@ -279,10 +297,11 @@ def compose_answer(
     documents: Mapping[str, Document],
     top_k: int,
     policy: AnswerPolicy,
+    figure_hits: Sequence[Hit] = (),
 ) -> Answer:
     """The answer object for ranked ``hits`` (best first; pass more than ``top_k`` to let a conflicting figure from
-    another document be found further down). Citations: the answer's sentences first, then the rest in rank order,
-    ``top_k`` in all."""
+    another document be found further down, and ``figure_hits``, ranked for :func:`figure_query`, to look wider).
+    Citations: the answer's sentences first, then the rest in rank order, ``top_k`` in all."""
     if not hits:
         return Answer(question=question, answer=None, confidence=0.0, citations=())
     hits = select(query, hits, policy)
@@ -291,7 +310,7 @@ def compose_answer(
     if sure < policy.threshold:
         return Answer(question=question, answer=None, confidence=sure, citations=_citations(hits[:top_k], documents))
     text = best.passage.text
-    conflicting = _conflicting(hits, documents, policy)
+    conflicting = _conflicting(hits, documents, policy, figure_hits, asked=_asked_stems(query))
     cited = list(hits)
     if conflicting:
         pieces = sorted([best, *conflicting], key=lambda hit: documents[hit.passage.doc_id].date or "", reverse=True)
@@ -319,11 +338,14 @@ def _citations(hits: Sequence[Hit], documents: Mapping[str, Document]) -> tuple[
     )
 
 
-def _counted(text: str) -> dict[str, set[str]]:
+def _counted(text: str, number_words: bool = True) -> dict[str, set[str]]:
     """What each figure of ``text`` counts: the stems of the (up to two) words after it, up to a stop word, each
-    mapped to the figures before it ("about 400 political parties" → {"polit": {"400"}, "parti": {"400"}})."""
+    mapped to the figures before it ("about 400 political parties" → {"polit": {"400"}, "parti": {"400"}}). Without
+    ``number_words`` only written figures count ("the two parties" names a pair, it reports no figure)."""
     counted: dict[str, set[str]] = {}
     for match in _COUNTED.finditer(normalize(text)):
+        if not number_words and not match.group(1)[0].isdigit():
+            continue
         for word in match.group(2).split():
             if word in STOP_WORDS:  # "400 members in 30 towns": "in" ends what 400 counts
                 break
@@ -331,22 +353,42 @@ def _counted(text: str) -> dict[str, set[str]]:
     return counted
 
 
-def _conflicting(hits: Sequence[Hit], documents: Mapping[str, Document], policy: AnswerPolicy) -> list[Hit]:
+def _asked_stems(query: Query) -> frozenset[str]:
+    """The question's own terms and their synonyms: what a figure must count to concern the question."""
+    stems = set(query.own)
+    for related in query.related.values():
+        stems |= related
+    return frozenset(stems)
+
+
+def _conflicting(
+    hits: Sequence[Hit],
+    documents: Mapping[str, Document],
+    policy: AnswerPolicy,
+    figure_hits: Sequence[Hit] = (),
+    asked: frozenset[str] | None = None,
+) -> list[Hit]:
     """The best sentence of each other, differently dated document among ``hits`` (scoring at least
-    ``conflict_ratio`` of the best) that gives a different figure for something the best sentence also counts
-    ("around 600 parties" against "about 400 political parties"), best first."""
+    ``conflict_ratio`` of the best), then among ``figure_hits`` (the top ``conflict_depth`` of the figure query),
+    that gives a different figure for something the best sentence also counts ("around 600 parties" against "about
+    400 political parties"), best first. With ``asked``, only a figure counting one of those stems counts ("When
+    was it founded?" is not answered twice because two articles count its parties differently)."""
     best = hits[0]
     best_doc = documents[best.passage.doc_id]
-    best_counted = _counted(best.passage.text)
+    best_counted = _counted(best.passage.text, number_words=False)
+    if asked is not None:
+        best_counted = {stem: figures for stem, figures in best_counted.items() if stem in asked}
     if not best_counted:
         return []
     found: list[Hit] = []
     seen = {best_doc.doc_id}
-    for hit in hits[1 : policy.conflict_depth]:
+    floor = policy.conflict_ratio * best.score
+    candidates = [hit for hit in hits[1 : policy.conflict_depth] if hit.score >= floor]
+    for hit in [*candidates, *figure_hits[: policy.conflict_depth]]:
         other = documents[hit.passage.doc_id]
-        if other.doc_id in seen or other.date == best_doc.date or hit.score < policy.conflict_ratio * best.score:
+        if other.doc_id in seen or other.date == best_doc.date:
             continue
-        counted = _counted(hit.passage.text)
+        counted = _counted(hit.passage.text, number_words=False)
         if any(counted[stem] != figures for stem, figures in best_counted.items() if stem in counted):
             found.append(hit)
             seen.add(other.doc_id)

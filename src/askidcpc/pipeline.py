@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from askidcpc.answer import AnswerPolicy, build_query, compose_answer
+from askidcpc.answer import AnswerPolicy, build_query, compose_answer, figure_query
 from askidcpc.bm25 import BM25Index, BM25Params, build_index
 from askidcpc.config import MAX_HISTORY, MAX_QUESTION_CHARS, MAX_TOP_K, Settings
 from askidcpc.corpus import load_corpus
@@ -112,4 +112,8 @@ class Pipeline:
         query = build_query(trimmed, history, self.policy)
         # Deeper than top_k: a sentence of another document giving a different figure may rank further down.
         hits = self.retrieve(query, max(top_k, self.policy.conflict_depth))
-        return compose_answer(trimmed, hits, query, self.idf_by_term, self.documents_by_id, top_k, self.policy)
+        figures = figure_query(query, hits, self.policy)
+        figure_hits = self.retrieve(figures, self.policy.conflict_depth) if figures is not None else []
+        return compose_answer(
+            trimmed, hits, query, self.idf_by_term, self.documents_by_id, top_k, self.policy, figure_hits
+        )
