@@ -47,8 +47,8 @@ def assert_same_top_k(got: _kernels.Result, expected: _kernels.Result) -> None:
 def test_maxscore_equals_reference(variant: str, seed: int, n_docs: int, vocab: int, k: int) -> None:
     index = build_index(zipf_corpus(seed, n_docs, vocab), BM25Params(variant, epsilon=0.25))
     matrix = index.weights
-    if float(matrix.data.min()) < 0:
-        pytest.skip("negative okapi weights take the exhaustive path")
+    if float(matrix.data.min()) <= 0:
+        pytest.skip("okapi weights of 0 or below take the numpy path")
     bounds = _kernels.TermBounds(matrix.indptr, matrix.data)
     rng = random.Random(seed * 100 + k)
     for ties in (False, True):
@@ -65,6 +65,28 @@ def test_maxscore_equals_reference(variant: str, seed: int, n_docs: int, vocab: 
                 matrix.indptr, matrix.indices, matrix.data, columns, weights, k, index.n_docs
             )
             assert numpy_result[0].tolist() == expected[0].tolist()
+
+
+@pytest.mark.parametrize(("seed", "k"), [(0, 1), (1, 10), (2, 50)])
+def test_exhaustive_kernel_equals_reference(seed: int, k: int) -> None:
+    """The term-at-a-time path MaxScore hands queries of many common terms to, called directly."""
+    index = build_index(zipf_corpus(seed, 3000, 100))
+    matrix = index.weights
+    accumulator = np.zeros(index.n_docs, dtype=np.float64)
+    rng = random.Random(seed)
+    for ties in (False, True):
+        for _ in range(30):
+            columns, weights = columns_and_weights(index, random_query(rng, 100, ties))
+            heap_scores, heap_pids = np.empty(k), np.empty(k, dtype=np.int64)
+            size = _kernels._exhaustive(
+                matrix.indptr, matrix.indices, matrix.data, columns, weights, k, accumulator, heap_scores, heap_pids
+            )
+            order = np.lexsort((heap_pids[:size], -heap_scores[:size]))
+            got = (heap_pids[:size][order], heap_scores[:size][order])
+            expected = _kernels.reference_top_k(matrix.indptr, matrix.indices, matrix.data, columns, weights, k)
+            assert_same_top_k(got, expected)
+            assert got[0].tolist() == expected[0].tolist()
+            assert not accumulator.any()  # handed back zeroed
 
 
 @settings(max_examples=150, deadline=None)
@@ -132,7 +154,7 @@ def test_pruning_only_where_no_weight_is_negative(params: BM25Params, prunable: 
     docs = [["x", "y"], ["x", "y", "y"], ["x", "z"], ["y"], ["x", "y", "z", "w"]]
     index = build_index(docs, params)
     assert index._prunable is (prunable and _kernels.NUMBA_AVAILABLE)
-    assert (float(index.weights.data.min()) >= 0) is prunable
+    assert (float(index.weights.data.min()) > 0) is prunable
     matrix = index.weights
     for query in ({"x": 1.0}, {"x": 1.0, "z": 2.0}, {"w": 1.0, "y": 1.0, "x": 0.5}):
         columns, weights = columns_and_weights(index, query)

@@ -18,13 +18,15 @@ Three implementations, one contract (the ``k`` best matching passages, best firs
   upper bound strictly below ``theta``, with a relative slack far above rounding error, so no passage that could
   enter the top k (ties included) is ever skipped: the result is the exhaustive one.
 
-Needs non-negative weights (every BM25 variant's weights are, except ``okapi`` when its idf floor is negative; those
-queries go to :func:`numpy_top_k`).
+Needs weights above 0 (every BM25 variant's are, except ``okapi``'s when its idf is 0 or floored below 0; such
+indexes go to :func:`numpy_top_k`). When MaxScore's bounds cannot prune enough (queries of many common terms, by
+the posting counts), :func:`_exhaustive` accumulates every posting into a dense buffer instead.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar, cast
@@ -51,6 +53,12 @@ IndexArray = npt.NDArray[np.integer[Any]]
 Result = tuple[IntArray, FloatArray]
 
 BLOCK = 64  # postings per block-max block: small enough to skip often, large enough that the bounds stay small
+# Rough costs (ns) that choose MaxScore or exhaustive per query: a merged posting, and per essential list on top;
+# an accumulated posting; a scanned passage.
+_COST_MERGE = 2.0
+_COST_LIST = 1.5
+_COST_POSTING = 3.0
+_COST_SCAN = 1.0
 _SEED_BLOCKS = 2  # blocks of each of the two strongest terms whose passages seed the threshold
 _SLACK = 1e-9  # relative slack on every pruning bound; summation error is ~1e-15, so pruning stays exact
 
@@ -375,6 +383,39 @@ _seed_theta = _jit(_seed_theta)
 _maxscore = _jit(_maxscore)
 
 
+def _exhaustive(
+    indptr: IndexArray,
+    indices: IndexArray,
+    data: FloatArray,
+    columns: IntArray,
+    weights: FloatArray,
+    k: int,
+    accumulator: FloatArray,
+    heap_scores: FloatArray,
+    heap_pids: IntArray,
+) -> int:
+    """Term-at-a-time into a dense ``accumulator`` (zeros, returned zeroed), then one scan for the best ``k``: for
+    queries of many common terms, where bounds prune too little to pay for document-at-a-time. Every weight must
+    be positive, so a passage matches exactly when its sum is above 0."""
+    for j in range(len(columns)):
+        weight = weights[j]
+        for p in range(indptr[columns[j]], indptr[columns[j] + 1]):
+            accumulator[indices[p]] += data[p] * weight
+    size = 0
+    threshold = 0.0
+    for pid in range(len(accumulator)):
+        score = accumulator[pid]
+        if score > threshold:
+            size = _offer(heap_scores, heap_pids, size, k, score, pid)
+            if size == k:
+                threshold = heap_scores[0]
+    accumulator[:] = 0.0
+    return size
+
+
+_exhaustive = _jit(_exhaustive)
+
+
 def _top_k(
     indptr: IndexArray,
     indices: IndexArray,
@@ -385,11 +426,13 @@ def _top_k(
     weights: FloatArray,
     k: int,
     n_docs: int,
+    accumulator: FloatArray,
     out_pids: IntArray,
     out_scores: FloatArray,
 ) -> int:
-    """One query, start to end in compiled code: order the terms by bound, seed the threshold, MaxScore, then the
-    results best first (ties to the lower pid) into ``out_pids``/``out_scores``; returns how many."""
+    """One query, start to end in compiled code: order the terms by bound, seed the threshold, MaxScore (or, when
+    the posting counts say MaxScore would visit most postings anyway, :func:`_exhaustive`), then the results best
+    first (ties to the lower pid) into ``out_pids``/``out_scores``; returns how many."""
     bounds = upper[columns] * weights
     order = np.argsort(bounds, kind="mergesort")
     columns = columns[order]
@@ -398,9 +441,27 @@ def _top_k(
     seed = _seed_theta(indptr, indices, data, block_max, columns, weights, k)
     heap_scores = np.empty(k, dtype=np.float64)
     heap_pids = np.empty(k, dtype=np.int64)
-    size = _maxscore(
-        indptr, indices, data, block_max, columns, weights, bounds, k, n_docs, seed, heap_scores, heap_pids
-    )
+    # Cost estimate: MaxScore merges the essential lists (those the seed cannot rule out), exhaustive touches
+    # every posting and scans every passage.
+    essential = 0
+    essential_lists = 0
+    all_postings = 0
+    cum = 0.0
+    for j in range(len(columns)):
+        postings = indptr[columns[j] + 1] - indptr[columns[j]]
+        all_postings += postings
+        cum += bounds[j]
+        if cum * (1.0 + _SLACK) >= seed:  # terms 0..j together could reach the seed: j is essential
+            essential += postings
+            essential_lists += 1
+    daat_cost = essential * (_COST_MERGE + _COST_LIST * essential_lists)
+    taat_cost = all_postings * _COST_POSTING + n_docs * _COST_SCAN
+    if len(accumulator) == n_docs and daat_cost > taat_cost:
+        size = _exhaustive(indptr, indices, data, columns, weights, k, accumulator, heap_scores, heap_pids)
+    else:
+        size = _maxscore(
+            indptr, indices, data, block_max, columns, weights, bounds, k, n_docs, seed, heap_scores, heap_pids
+        )
     for i in range(size):
         # Insertion sort of at most k results: best score first, then the lower pid.
         score = heap_scores[i]
@@ -426,6 +487,7 @@ def _top_k_batch(
     weights: FloatArray,
     k: int,
     n_docs: int,
+    accumulator: FloatArray,
     out_pids: IntArray,
     out_scores: FloatArray,
     out_sizes: IntArray,
@@ -446,6 +508,7 @@ def _top_k_batch(
                 weights[lo:hi],
                 k,
                 n_docs,
+                accumulator,
                 out_pids[i],
                 out_scores[i],
             )
@@ -456,6 +519,19 @@ def _top_k_batch(
 _top_k_fast = _jit(_top_k)
 _top_k = _top_k_fast
 _top_k_batch_fast = _jit(_top_k_batch)
+
+
+_buffers = threading.local()
+
+
+def _accumulator(n_docs: int) -> FloatArray:
+    """This thread's zeroed score buffer of ``n_docs`` (kept between queries: allocating 8 MB a query costs page
+    faults); the exhaustive kernel returns it zeroed."""
+    buffer: FloatArray | None = getattr(_buffers, "scores", None)
+    if buffer is None or len(buffer) != n_docs:
+        buffer = np.zeros(n_docs, dtype=np.float64)
+        _buffers.scores = buffer
+    return buffer
 
 
 class TermBounds:
@@ -484,7 +560,7 @@ def maxscore_top_k(
     k: int,
     n_docs: int,
 ) -> Result:
-    """Exact top-k by MaxScore with block-max skipping; ``weights`` must be positive and ``data`` non-negative.
+    """Exact top-k by MaxScore with block-max skipping; ``weights`` and ``data`` must be above 0.
 
     Same result as :func:`reference_top_k` (scores may differ in the last bits: terms are summed in another order)."""
     if len(columns) == 0 or k <= 0:
@@ -492,7 +568,18 @@ def maxscore_top_k(
     out_pids = np.empty(k, dtype=np.int64)
     out_scores = np.empty(k, dtype=np.float64)
     size = _top_k_fast(
-        indptr, indices, data, bounds.block_max, bounds.upper, columns, weights, k, n_docs, out_pids, out_scores
+        indptr,
+        indices,
+        data,
+        bounds.block_max,
+        bounds.upper,
+        columns,
+        weights,
+        k,
+        n_docs,
+        _accumulator(n_docs),
+        out_pids,
+        out_scores,
     )
     return out_pids[:size], out_scores[:size]
 
@@ -534,6 +621,7 @@ def maxscore_top_k_many(
                 flat_weights[offsets[lo] : offsets[hi]],
                 k,
                 n_docs,
+                _accumulator(n_docs),
                 out_pids[lo:hi],
                 out_scores[lo:hi],
                 out_sizes[lo:hi],

@@ -153,13 +153,14 @@ class BM25Index:
 
     @cached_property
     def _prunable(self) -> bool:
-        """Dynamic pruning needs numba and no negative posting weight. A weight is the term's idf times a tf part
-        that is never negative (for ``plus`` and ``l``: when ``delta >= 0``), so the idf decides: only okapi's
-        floor can be negative. Checked on the idf (one value a term), not on every posting of a mapped index."""
+        """The compiled kernel needs every posting weight above 0 (a passage matches exactly when its sum is).
+        A weight is the term's idf times a tf part that is above 0 (for ``plus`` and ``l``: when ``delta >= 0``),
+        so the idf decides: only okapi's can be 0 or below. Checked on the idf (one value a term), not on every
+        posting of a memory-mapped index."""
         if not _kernels.NUMBA_AVAILABLE or (self.params.variant in ("plus", "l") and self.params.delta < 0):
             return False
         idf = self.idf()
-        return len(idf) == 0 or float(idf.min()) >= 0.0
+        return len(idf) == 0 or float(idf.min()) > 0.0
 
     def _query_arrays(self, query: Mapping[str, float]) -> tuple[IntArray, FloatArray]:
         pairs = [(self.vocab[term], weight) for term, weight in query.items() if term in self.vocab and weight != 0]
