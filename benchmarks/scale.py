@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -79,30 +79,24 @@ def time_queries(search: Callable[[list[str]], tuple[list[int], list[float]]], q
 # Engines: each builds from the corpus file, saves, reloads, and returns a one-query search and a batch search.
 
 
-class _Span(NamedTuple):
-    """What the saved index needs of a passage (askidcpc.types.Passage has these fields too)."""
-
-    doc_id: str
-    start: int
-    end: int
-
-
 def save_with_store(corpus: Path, index: Any, saved: Path) -> None:
-    """Save through askidcpc's store (``askidcpc index`` format): the sentences grouped 1,000 to a document."""
+    """Save through askidcpc's store (``askidcpc index`` format): the sentences grouped 1,000 to a document, one
+    a line (so one a paragraph)."""
     from askidcpc.store import save_index
-    from askidcpc.types import Document
+    from askidcpc.types import Document, Passage
 
     documents = []
-    spans = []
+    passages = []
     lines = corpus.read_text(encoding="utf-8").splitlines()
     for first in range(0, len(lines), 1000):
         doc_id = f"part-{first // 1000:05d}"
         offset = 0
         for line in lines[first : first + 1000]:
-            spans.append(_Span(doc_id, offset, offset + len(line)))
+            pid = len(passages)
+            passages.append(Passage(pid, doc_id, offset, offset + len(line), line, paragraph=pid))
             offset += len(line) + 1
         documents.append(Document(doc_id=doc_id, title=doc_id, text="\n".join(lines[first : first + 1000])))
-    save_index(saved, documents, spans, index)
+    save_index(saved, documents, passages, index)
 
 
 def run_askidcpc(corpus: Path, queries: list[list[str]], work: Path) -> dict[str, Any]:
