@@ -446,7 +446,8 @@ CORRUPTIONS: list[tuple[str, Callable[[Path], None], str]] = [
         lambda p: edit_manifest(p, lambda m: m["documents"][0].update(sha256="0" * 64), False),  # type: ignore[index]
         "altered",
     ),
-    ("format version 2", lambda p: edit_manifest(p, set_key("format_version", value=2), True), "version 2"),
+    ("format version 1", lambda p: edit_manifest(p, set_key("format_version", value=1), True), "version 1"),
+    ("format version 3", lambda p: edit_manifest(p, set_key("format_version", value=3), True), "version 3"),
     ("format version 0", lambda p: edit_manifest(p, set_key("format_version", value=0), True), "version 0"),
     ("other tokenizer", lambda p: edit_manifest(p, set_key("tokenizer", "fingerprint", value="x"), True), "tokenizer"),
     ("resealed count", lambda p: edit_manifest(p, set_key("counts", "passages", value=3), True), "counts say"),

@@ -21,7 +21,8 @@ import scipy.sparse as sp
 
 from askidcpc.bm25 import BM25Index, BM25Params, index_from_counts
 from askidcpc.corpus import content_hash
-from askidcpc.sentences import split_spans
+from askidcpc.rank import paragraph_ids, paragraph_index
+from askidcpc.sentences import paragraph_starts, split_spans
 from askidcpc.stored import StoredDocuments
 from askidcpc.tokenize import tokenize
 from askidcpc.types import Document, Passage
@@ -56,9 +57,16 @@ class Tables:
     doc_text_offsets: IntArray
     doc_meta: ByteArray
     doc_meta_offsets: IntArray
+    passage_paragraph: IntArray  # each passage's paragraph, non-decreasing from 0
+    # The paragraphs' term counts, lengths and BM25 weights as read from a saved index; computed when None.
+    paragraph_tf: sp.csc_matrix | None = None
+    paragraph_len: IntArray | None = None
+    paragraph_weights: FloatArray | None = None
 
     def arrays(self) -> dict[str, npt.NDArray[Any]]:
         tf = self.term_freqs
+        paragraphs = self.paragraph_index(self.params)
+        ptf = paragraphs.term_freqs
         index_dtype = np.int32 if max(tf.nnz, tf.shape[0], tf.shape[1]) < 2**31 - 1 else np.int64
         vocab = "\n".join(self.terms).encode("utf-8")
         return {
@@ -75,7 +83,17 @@ class Tables:
             "doc_text_offsets": np.asarray(self.doc_text_offsets, dtype=np.int64),
             "doc_meta": self.doc_meta,
             "doc_meta_offsets": np.asarray(self.doc_meta_offsets, dtype=np.int64),
+            "passage_paragraph": np.asarray(self.passage_paragraph, dtype=np.int32),
+            "paragraph_len": np.asarray(paragraphs.doc_len, dtype=np.int32),
+            "paragraph_tf_indptr": np.asarray(ptf.indptr, dtype=index_dtype),
+            "paragraph_tf_indices": np.asarray(ptf.indices, dtype=index_dtype),
+            "paragraph_tf_data": np.asarray(ptf.data, dtype=np.int32),
+            "paragraph_weights": np.asarray(paragraphs.weights.data, dtype=np.float64),
         }
+
+    @property
+    def n_paragraphs(self) -> int:
+        return int(self.passage_paragraph[-1]) + 1 if len(self.passage_paragraph) else 0
 
     def vocab(self) -> dict[str, int]:
         return dict(zip(self.terms, range(len(self.terms)), strict=True))
@@ -93,6 +111,18 @@ class Tables:
         tf = self.term_freqs
         weights = sp.csc_matrix((self.weights, tf.indices, tf.indptr), shape=tf.shape, copy=False)
         return BM25Index(params=params, vocab=vocab, doc_len=self.doc_len, term_freqs=tf, weights=weights)
+
+    def paragraph_index(self, params: BM25Params, vocab: dict[str, int] | None = None) -> BM25Index:
+        """The paragraphs' BM25 index under ``params``: the stored one when its settings match, else recomputed
+        from the stored paragraph counts, else (tables not read from a saved index) from the passages' counts."""
+        vocab = self.vocab() if vocab is None else vocab
+        if self.paragraph_tf is None or self.paragraph_len is None:
+            return paragraph_index(self.bm25_index(params, vocab), self.passage_paragraph, params)
+        if params != self.params or self.paragraph_weights is None:
+            return index_from_counts(params, vocab, self.paragraph_len, self.paragraph_tf)
+        tf = self.paragraph_tf
+        weights = sp.csc_matrix((self.paragraph_weights, tf.indices, tf.indptr), shape=tf.shape, copy=False)
+        return BM25Index(params=params, vocab=vocab, doc_len=self.paragraph_len, term_freqs=tf, weights=weights)
 
 
 def metadata_json(document: Document) -> bytes:
@@ -180,20 +210,34 @@ def append_rows(
 
 def split_and_tokenize(
     documents: Sequence[Document], progress: Progress | None
-) -> tuple[list[int], list[int], list[int], list[list[str]]]:
+) -> tuple[list[int], list[int], list[int], list[bool], list[list[str]]]:
+    """Each passage's document position, offsets, whether it starts a paragraph, and tokens."""
     passage_doc: list[int] = []
     starts: list[int] = []
     ends: list[int] = []
+    new_paragraph: list[bool] = []
     token_lists: list[list[str]] = []
     for position, document in enumerate(documents):
-        for start, end in split_spans(document.text):
+        spans = split_spans(document.text)
+        new_paragraph.extend(paragraph_starts(document.text, spans))
+        for start, end in spans:
             passage_doc.append(position)
             starts.append(start)
             ends.append(end)
             token_lists.append(tokenize(document.text[start:end]))
         if progress is not None:
             progress(1)
-    return passage_doc, starts, ends, token_lists
+    return passage_doc, starts, ends, new_paragraph, token_lists
+
+
+def renumbered(paragraphs: IntArray) -> IntArray:
+    """Non-decreasing paragraph numbers made consecutive from 0 (after passages were dropped)."""
+    numbers = np.asarray(paragraphs, dtype=np.int64)
+    if not len(numbers):
+        return numbers
+    changes = np.zeros(len(numbers), dtype=np.int64)
+    changes[1:] = numbers[1:] != numbers[:-1]
+    return np.cumsum(changes)
 
 
 def empty_tables(params: BM25Params) -> Tables:
@@ -213,12 +257,13 @@ def empty_tables(params: BM25Params) -> Tables:
         doc_text_offsets=np.zeros(1, dtype=np.int64),
         doc_meta=np.zeros(0, dtype=np.uint8),
         doc_meta_offsets=np.zeros(1, dtype=np.int64),
+        passage_paragraph=empty,
     )
 
 
 def with_documents(tables: Tables, documents: Sequence[Document], progress: Progress | None) -> Tables:
     """``tables`` with ``documents`` appended: only the new documents are split and tokenized."""
-    passage_doc, starts, ends, token_lists = split_and_tokenize(documents, progress)
+    passage_doc, starts, ends, new_paragraph, token_lists = split_and_tokenize(documents, progress)
     terms = list(tables.terms)
     vocab = tables.vocab()
     rows, cols, counts, lengths = count(token_lists, vocab, terms)
@@ -228,6 +273,7 @@ def with_documents(tables: Tables, documents: Sequence[Document], progress: Prog
     text, text_offsets = blob([document.text.encode("utf-8") for document in documents])
     meta, meta_offsets = blob([metadata_json(document) for document in documents])
     n_docs = len(tables.doc_ids)
+    paragraph = np.cumsum(np.asarray(new_paragraph, dtype=np.int64)) - 1 + tables.n_paragraphs
     return Tables(
         params=tables.params,
         terms=terms,
@@ -243,6 +289,7 @@ def with_documents(tables: Tables, documents: Sequence[Document], progress: Prog
         doc_text_offsets=np.concatenate([tables.doc_text_offsets, text_offsets[1:] + tables.doc_text_offsets[-1]]),
         doc_meta=np.concatenate([tables.doc_meta, meta]),
         doc_meta_offsets=np.concatenate([tables.doc_meta_offsets, meta_offsets[1:] + tables.doc_meta_offsets[-1]]),
+        passage_paragraph=np.concatenate([np.asarray(tables.passage_paragraph, dtype=np.int64), paragraph]),
     )
 
 
@@ -285,6 +332,7 @@ def without_documents(tables: Tables, removed: set[int]) -> Tables:
         doc_text_offsets=text_offsets,
         doc_meta=meta,
         doc_meta_offsets=meta_offsets,
+        passage_paragraph=renumbered(np.asarray(tables.passage_paragraph)[keep_rows]),
     )
 
 
@@ -316,4 +364,5 @@ def tables_from_pipeline_parts(documents: Sequence[Document], passages: Sequence
         doc_text_offsets=text_offsets,
         doc_meta=meta,
         doc_meta_offsets=meta_offsets,
+        passage_paragraph=paragraph_ids(passages, {document.doc_id: document for document in documents}),
     )

@@ -163,6 +163,13 @@ def build_query(question: str, history: Sequence[str], policy: AnswerPolicy) -> 
     )
 
 
+def highest_idf(idf: Mapping[str, float]) -> float:
+    """The highest idf in ``idf`` (1.0 when empty); a table that keeps it as ``ceiling`` (a large index's
+    :class:`~askidcpc.rank.TermIdf`) is not scanned."""
+    ceiling = getattr(idf, "ceiling", None)
+    return float(ceiling) if ceiling is not None else max(idf.values(), default=1.0)
+
+
 def support(query: Query, passage_terms: set[str], idf: Mapping[str, float], related_credit: float = 0.7) -> float:
     """The idf-weighted share of the query's own terms that ``passage_terms`` covers, in [0, 1].
 
@@ -172,7 +179,7 @@ def support(query: Query, passage_terms: set[str], idf: Mapping[str, float], rel
     """
     if not query.own:
         return 0.0
-    ceiling = max(idf.values(), default=1.0)
+    ceiling = highest_idf(idf)
     total = covered = 0.0
     for term, weight in query.own.items():
         mass = weight * max(idf.get(term, ceiling), 1e-6)
@@ -196,7 +203,7 @@ def evidence(query: Query, hits: Sequence[Hit], idf: Mapping[str, float], policy
         # "How many think tanks …?" is not answered by "About 400 visits … think tanks": the figure must count them.
         typed = counts_asked(query, best.passage.text)
     passage_terms = set(tokenize(best.passage.text))
-    ceiling = max(idf.values(), default=1.0)
+    ceiling = highest_idf(idf)
     total = unknown = missing = 0.0
     for term, weight in query.own.items():
         term_idf = idf.get(term, ceiling)

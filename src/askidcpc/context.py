@@ -2,16 +2,19 @@
 
 A citation's ``[start, end)`` is exactly one passage of the index; :class:`ContextFinder` finds that passage and
 returns the text of the sentences around it, sliced from the document so that
-``before + sentence + after`` is a contiguous span of the document's text.
+``before + sentence + after`` is a contiguous span of the document's text. Nothing is built over all passages: a
+saved index's passages are found by binary search in its arrays; an in-memory corpus's by walking the document's
+passages from its first (a table of each document's first passage is made on the first look-up).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from askidcpc.pipeline import Pipeline
+from askidcpc.stored import StoredPassages
 from askidcpc.types import Passage
 
 __all__ = ["MAX_NEIGHBOURS", "ContextFinder", "SentenceContext"]
@@ -41,16 +44,35 @@ class SentenceContext:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ContextFinder:
-    """Looks up passages by their exact offsets; build once per pipeline with :meth:`from_pipeline`."""
+    """Looks up passages by their exact offsets; build once per pipeline with :meth:`from_pipeline` (costs nothing)."""
 
     pipeline: Pipeline
-    by_offsets: Mapping[tuple[str, int, int], Passage]
 
     @classmethod
     def from_pipeline(cls, pipeline: Pipeline) -> ContextFinder:
-        return cls(pipeline, {(p.doc_id, p.start, p.end): p for p in pipeline.passages})
+        return cls(pipeline)
+
+    @cached_property
+    def _first_pids(self) -> dict[str, int]:
+        return {p.doc_id: p.pid for p in self.pipeline.passages if p.prev_pid is None}
+
+    def find(self, doc_id: str, start: int, end: int) -> Passage | None:
+        """The passage of ``doc_id`` at exactly ``[start, end)``, or None."""
+        passages = self.pipeline.passages
+        if isinstance(passages, StoredPassages):
+            pid = passages.find(doc_id, start, end)
+            return None if pid is None else passages[pid]
+        at = self._first_pids.get(doc_id)
+        while at is not None:
+            passage = passages[at]
+            if (passage.start, passage.end) == (start, end):
+                return passage
+            if passage.start > start:  # a document's passages are in text order
+                return None
+            at = passage.next_pid
+        return None
 
     def context(self, doc_id: str, start: int, end: int, neighbours: int = 1) -> SentenceContext | None:
         """The sentence at ``[start, end)`` of ``doc_id`` with up to ``neighbours`` sentences either side.
@@ -58,7 +80,7 @@ class ContextFinder:
         Returns None when no passage of the index has exactly these offsets. ``neighbours`` is clamped to
         0..:data:`MAX_NEIGHBOURS`.
         """
-        passage = self.by_offsets.get((doc_id, start, end))
+        passage = self.find(doc_id, start, end)
         if passage is None:
             return None
         neighbours = max(0, min(neighbours, MAX_NEIGHBOURS))

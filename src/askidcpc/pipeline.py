@@ -16,9 +16,9 @@ from askidcpc.bm25 import BM25Index, BM25Params, build_index
 from askidcpc.config import MAX_HISTORY, MAX_QUESTION_CHARS, MAX_TOP_K, Settings
 from askidcpc.corpus import load_corpus
 from askidcpc.errors import AskError, QuestionError
-from askidcpc.rank import Query, Ranker
+from askidcpc.rank import Query, Ranker, TermIdf
 from askidcpc.sentences import make_passages
-from askidcpc.store import StoredDocuments, is_saved_index, load_index
+from askidcpc.store import StoredDocuments, StoredPassages, is_saved_index, load_index
 from askidcpc.tokenize import tokenize
 from askidcpc.types import Answer, Document, Hit, Passage
 
@@ -54,6 +54,8 @@ class Pipeline:
     passages: Sequence[Passage]  # indexed by pid
     index: BM25Index
     policy: AnswerPolicy = field(default_factory=AnswerPolicy)
+    # The paragraphs' index when it comes with the passages (a saved index's); else built on first use.
+    paragraphs: BM25Index | None = None
 
     @classmethod
     def from_documents(
@@ -75,7 +77,7 @@ class Pipeline:
         when damaged), or a folder of articles to index now (CorpusError when it cannot)."""
         if is_saved_index(settings.corpus):
             stored = load_index(settings.corpus, settings.bm25)
-            return cls(stored.documents, stored.passages, stored.index)
+            return cls(stored.documents, stored.passages, stored.index, paragraphs=stored.paragraphs)
         loaded = load_corpus(settings.corpus)
         for skipped in loaded.skipped:
             log.warning("skipped %s", skipped)
@@ -89,12 +91,21 @@ class Pipeline:
 
     @cached_property
     def idf_by_term(self) -> Mapping[str, float]:
-        idf = self.index.idf()
-        return {term: float(idf[column]) for term, column in self.index.vocab.items()}
+        """Each term's idf, looked up through the vocabulary when asked for (no table of the whole vocabulary)."""
+        return TermIdf(self.index.vocab, self.index.idf())
 
     @cached_property
     def ranker(self) -> Ranker:
-        """The sentence ranker: this index plus a paragraph index and answer-type flags (built on first use)."""
+        """The sentence ranker: this index plus a paragraph index (a saved index's own; else built on first use)."""
+        if isinstance(self.passages, StoredPassages):
+            return Ranker.build(
+                self.passages,
+                self.documents_by_id,
+                self.index,
+                self.index.params,
+                paragraph_of=self.passages.paragraph_of,
+                paragraphs=self.paragraphs,
+            )
         return Ranker.build(self.passages, self.documents_by_id, self.index, self.index.params)
 
     def retrieve(self, query: Query | Mapping[str, float], k: int) -> list[Hit]:

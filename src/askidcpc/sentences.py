@@ -17,7 +17,7 @@ from syntok import segmenter
 
 from askidcpc.types import Document, Passage
 
-__all__ = ["make_passages", "split_spans"]
+__all__ = ["make_passages", "paragraph_starts", "split_spans"]
 
 # A full stop, "!" or "?" after two lowercase letters, glued to a capitalised word: "mechanisms.The".
 # Two lowercase letters keep "U.S.A", "e.g.The", "Ph.D" and "St.John" joined.
@@ -67,13 +67,24 @@ def split_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def make_passages(documents: Sequence[Document], first_pid: int = 0) -> list[Passage]:
-    """Passages of all ``documents``, numbered from ``first_pid``, each linked to its neighbours in its document."""
+def paragraph_starts(text: str, spans: Sequence[tuple[int, int]]) -> list[bool]:
+    """For each of ``spans`` (of ``text``, in order), whether it starts a paragraph: the first one does, and one
+    with a line break between it and the one before."""
+    return [i == 0 or "\n" in text[spans[i - 1][1] : start] for i, (start, _) in enumerate(spans)]
+
+
+def make_passages(documents: Sequence[Document], first_pid: int = 0, first_paragraph: int = 0) -> list[Passage]:
+    """Passages of all ``documents``, numbered from ``first_pid``, each linked to its neighbours in its document;
+    paragraphs numbered from ``first_paragraph``."""
     passages: list[Passage] = []
+    paragraph = first_paragraph - 1
     for document in documents:
         spans = split_spans(document.text)
         base = first_pid + len(passages)
-        for i, (start, end) in enumerate(spans):
+        for i, ((start, end), new_paragraph) in enumerate(
+            zip(spans, paragraph_starts(document.text, spans), strict=True)
+        ):
+            paragraph += new_paragraph
             passages.append(
                 Passage(
                     pid=base + i,
@@ -83,6 +94,7 @@ def make_passages(documents: Sequence[Document], first_pid: int = 0) -> list[Pas
                     text=document.text[start:end],
                     prev_pid=base + i - 1 if i > 0 else None,
                     next_pid=base + i + 1 if i + 1 < len(spans) else None,
+                    paragraph=paragraph,
                 )
             )
     return passages

@@ -1,15 +1,17 @@
 """The saved index: one folder of memory-mapped arrays and a manifest; atomic writes; verification at load.
 
-Layout (format version 1)::
+Layout (format version 2)::
 
     INDEX/manifest.json        format and version, tokenizer fingerprint, BM25 settings, counts, every document's
                                doc_id and content hash (SHA-256 of its text), and per array file: dtype, shape, size
                                and SHA-256; the manifest carries a checksum of itself
     INDEX/<name>.npy           numpy arrays, loaded with ``mmap_mode="r"`` (see ``ARRAYS``)
 
-The term frequencies (a passages × terms CSC matrix) are what an index *is*; the BM25 weights are stored beside
-them for the manifest's BM25 settings so that loading computes nothing, and recomputed from the counts when another
-BM25 setting is asked for. Documents' texts are stored too, so every citation stays checkable against its source.
+The term frequencies (a passages × terms CSC matrix) are what an index *is*; each passage's paragraph and the
+paragraphs' term frequencies (their sentences' summed) are stored too, so that ranking needs nothing computed over
+the whole corpus at load; the BM25 weights (of passages and of paragraphs) are stored beside them for the
+manifest's BM25 settings so that loading computes nothing, and recomputed from the counts when another BM25
+setting is asked for. Documents' texts are stored too, so every citation stays checkable against its source.
 
 Writes are atomic: everything is written into a temporary folder beside the target, each file and the folder are
 fsynced, then the folder takes the target's place in one ``rename`` (or an atomic exchange with the old one).
@@ -81,7 +83,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FORMAT = "askidcpc-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: paragraphs (passage_paragraph, paragraph_*)
 MANIFEST = "manifest.json"
 
 # name -> what it holds. Every array is one ``<name>.npy`` file.
@@ -99,6 +101,12 @@ ARRAYS: Mapping[str, str] = {
     "doc_text_offsets": "int64 [documents + 1]: byte offsets into doc_text",
     "doc_meta": "uint8: every document's metadata, one JSON object each, concatenated",
     "doc_meta_offsets": "int64 [documents + 1]: byte offsets into doc_meta",
+    "passage_paragraph": "int32 [passages]: paragraph of each passage (non-decreasing from 0)",
+    "paragraph_len": "int32 [paragraphs]: tokens in each paragraph",
+    "paragraph_tf_indptr": "int32|int64 [terms + 1]: CSC column pointers of the paragraphs' term frequencies",
+    "paragraph_tf_indices": "int32|int64 [paragraph postings]: paragraph of each posting",
+    "paragraph_tf_data": "int32 [paragraph postings]: term frequency of each posting",
+    "paragraph_weights": "float64 [paragraph postings]: BM25 weight of each posting under the manifest's settings",
 }
 
 # A fixed text run through the tokenizer: its output, with the stop words, fingerprints the tokenizer, so an index
@@ -126,6 +134,7 @@ class StoredIndex:
     documents: StoredDocuments
     passages: StoredPassages
     index: BM25Index
+    paragraphs: BM25Index  # the paragraphs' index (see askidcpc.rank)
 
 
 @dataclass(frozen=True)
@@ -192,9 +201,10 @@ def _write_tables(target: Path, tables: Tables) -> dict[str, Any]:
         if "\n" in term:
             raise ValueError(f"index term {term!r} contains a newline; the vocabulary file cannot hold it")
     _check_replaceable(target)
+    arrays = tables.arrays()
     building = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
-        entries = {name: _write_array(building / f"{name}.npy", array) for name, array in tables.arrays().items()}
+        entries = {name: _write_array(building / f"{name}.npy", array) for name, array in arrays.items()}
         manifest: dict[str, Any] = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -206,6 +216,8 @@ def _write_tables(target: Path, tables: Tables) -> dict[str, Any]:
                 "passages": int(tables.doc_len.shape[0]),
                 "terms": len(tables.terms),
                 "postings": int(tables.term_freqs.nnz),
+                "paragraphs": int(arrays["paragraph_len"].shape[0]),
+                "paragraph_postings": int(arrays["paragraph_tf_data"].shape[0]),
             },
             "documents": [
                 {"doc_id": doc_id, "sha256": digest}
@@ -362,12 +374,15 @@ def _read_tables(path: Path, pool: ThreadPoolExecutor | None) -> tuple[dict[str,
         doc_ids = [str(entry["doc_id"]) for entry in documents]
         doc_hashes = [str(entry["sha256"]) for entry in documents]
         vocab_text = arrays["vocab"].tobytes().decode("utf-8")
+        terms = vocab_text.split("\n") if vocab_text else []
+        n_docs, n_passages, n_terms, n_postings, n_paragraphs, n_paragraph_postings = (
+            int(counts[key])
+            for key in ("documents", "passages", "terms", "postings", "paragraphs", "paragraph_postings")
+        )
     except IndexFormatError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise _refuse(path, f"has a malformed {MANIFEST} ({exc.__class__.__name__}: {exc})") from exc
-    terms = vocab_text.split("\n") if vocab_text else []
-    n_docs, n_passages, n_terms, n_postings = (counts[key] for key in ("documents", "passages", "terms", "postings"))
     expected = {
         "doc_len": n_passages,
         "tf_indptr": n_terms + 1,
@@ -379,13 +394,24 @@ def _read_tables(path: Path, pool: ThreadPoolExecutor | None) -> tuple[dict[str,
         "passage_end": n_passages,
         "doc_text_offsets": n_docs + 1,
         "doc_meta_offsets": n_docs + 1,
+        "passage_paragraph": n_passages,
+        "paragraph_len": n_paragraphs,
+        "paragraph_tf_indptr": n_terms + 1,
+        "paragraph_tf_indices": n_paragraph_postings,
+        "paragraph_tf_data": n_paragraph_postings,
+        "paragraph_weights": n_paragraph_postings,
     }
     for name, length in expected.items():
         if arrays[name].shape != (length,):
             raise _refuse(path, f"has {name}.npy of shape {arrays[name].shape}, but the counts say ({length},)")
     indptr = arrays["tf_indptr"]
+    paragraph_indptr = arrays["paragraph_tf_indptr"]
+    paragraph_of = arrays["passage_paragraph"]
     if (
         len(terms) != n_terms
+        or int(paragraph_indptr[0]) != 0
+        or int(paragraph_indptr[-1]) != n_paragraph_postings
+        or (n_passages and (int(paragraph_of[0]) != 0 or int(paragraph_of[-1]) != n_paragraphs - 1))
         or len(doc_ids) != n_docs
         or int(indptr[0]) != 0
         or int(indptr[-1]) != n_postings
@@ -397,6 +423,12 @@ def _read_tables(path: Path, pool: ThreadPoolExecutor | None) -> tuple[dict[str,
         (arrays["tf_data"], arrays["tf_indices"], indptr), shape=(n_passages, n_terms), copy=False
     )
     term_freqs.has_sorted_indices = True
+    paragraph_tf = sp.csc_matrix(
+        (arrays["paragraph_tf_data"], arrays["paragraph_tf_indices"], paragraph_indptr),
+        shape=(n_paragraphs, n_terms),
+        copy=False,
+    )
+    paragraph_tf.has_sorted_indices = True
     tables = Tables(
         params=params,
         terms=terms,
@@ -412,6 +444,10 @@ def _read_tables(path: Path, pool: ThreadPoolExecutor | None) -> tuple[dict[str,
         doc_text_offsets=arrays["doc_text_offsets"],
         doc_meta=arrays["doc_meta"],
         doc_meta_offsets=arrays["doc_meta_offsets"],
+        passage_paragraph=paragraph_of,
+        paragraph_tf=paragraph_tf,
+        paragraph_len=arrays["paragraph_len"],
+        paragraph_weights=arrays["paragraph_weights"],
     )
     return manifest, tables, check_content
 
@@ -437,9 +473,12 @@ def load_index(path: Path, params: BM25Params | None = None, verify: bool = True
         documents = tables.documents()
         vocab = tables.vocab()  # the costly Python part of loading: done while the files hash
         check_content()  # nothing is computed from the arrays, or served, before every checksum matched
-    passages = StoredPassages(documents, tables.passage_doc, tables.passage_start, tables.passage_end)
+    passages = StoredPassages(
+        documents, tables.passage_doc, tables.passage_start, tables.passage_end, tables.passage_paragraph
+    )
     index = tables.bm25_index(params or tables.params, vocab)
-    return StoredIndex(Path(path), manifest, documents, passages, index)
+    paragraphs = tables.paragraph_index(params or tables.params, vocab)
+    return StoredIndex(Path(path), manifest, documents, passages, index, paragraphs)
 
 
 def add_documents(path: Path, documents: Sequence[Document], progress: Progress | None = None) -> IndexUpdate:

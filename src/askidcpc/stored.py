@@ -107,21 +107,27 @@ class _DocumentsById(Mapping[str, Document]):
 class StoredPassages(Sequence[Passage]):
     """The passages of a saved index, built on access from (document, start, end) arrays: ``passages[pid]``."""
 
-    def __init__(self, documents: StoredDocuments, doc: IntArray, start: IntArray, end: IntArray) -> None:
+    def __init__(
+        self, documents: StoredDocuments, doc: IntArray, start: IntArray, end: IntArray, paragraph: IntArray
+    ) -> None:
         self._documents = documents
-        self._doc = doc
-        self._start = start
-        self._end = end
+        # Plain views of the memory-mapped arrays (no copy): indexing a memmap costs more per call.
+        self._doc = np.asarray(doc)
+        self._start = np.asarray(start)
+        self._end = np.asarray(end)
+        self.paragraph_of = np.asarray(paragraph)  # each passage's paragraph number, non-decreasing
 
     def __len__(self) -> int:
         return int(self._doc.shape[0])
 
     def __iter__(self) -> Iterator[Passage]:
         # In bulk: whole-array conversions instead of a numpy scalar lookup per field of every passage.
-        docs, starts, ends = (np.asarray(a).tolist() for a in (self._doc, self._start, self._end))
+        docs, starts, ends, paragraphs = (
+            np.asarray(a).tolist() for a in (self._doc, self._start, self._end, self.paragraph_of)
+        )
         doc_ids = self._documents.doc_ids
         n = len(docs)
-        for pid, (doc, start, end) in enumerate(zip(docs, starts, ends, strict=True)):
+        for pid, (doc, start, end, paragraph) in enumerate(zip(docs, starts, ends, paragraphs, strict=True)):
             yield Passage(
                 pid=pid,
                 doc_id=doc_ids[doc],
@@ -130,7 +136,21 @@ class StoredPassages(Sequence[Passage]):
                 text=self._documents.text(doc)[start:end],
                 prev_pid=pid - 1 if pid > 0 and docs[pid - 1] == doc else None,
                 next_pid=pid + 1 if pid + 1 < n and docs[pid + 1] == doc else None,
+                paragraph=paragraph,
             )
+
+    def find(self, doc_id: str, start: int, end: int) -> int | None:
+        """The pid of the passage of ``doc_id`` at exactly ``[start, end)``, or None: binary searches, as a saved
+        index keeps each document's passages together and in text order."""
+        position = self._documents.position(doc_id)
+        if position is None:
+            return None
+        lo = int(np.searchsorted(self._doc, position, side="left"))
+        hi = int(np.searchsorted(self._doc, position, side="right"))
+        at = lo + int(np.searchsorted(self._start[lo:hi], start, side="left"))
+        if at < hi and int(self._start[at]) == start and int(self._end[at]) == end:
+            return at
+        return None
 
     @overload
     def __getitem__(self, pid: int) -> Passage: ...
@@ -155,4 +175,5 @@ class StoredPassages(Sequence[Passage]):
             text=self._documents.text(doc)[start:end],
             prev_pid=pid - 1 if pid > 0 and int(self._doc[pid - 1]) == doc else None,
             next_pid=pid + 1 if pid + 1 < n and int(self._doc[pid + 1]) == doc else None,
+            paragraph=int(self.paragraph_of[pid]),
         )

@@ -41,7 +41,9 @@ class Document:
 
 @dataclass(frozen=True)
 class Passage:
-    """One sentence of a document. ``pid`` is its position in the index; neighbours are pids in the same document."""
+    """One sentence of a document. ``pid`` is its position in the index; neighbours are pids in the same document.
+    ``paragraph``: the number of its paragraph in the index (the passages of a paragraph are consecutive and share
+    it; a document's first passage and one after a line break start a new one), None when not known."""
 
     pid: int
     doc_id: str
@@ -50,6 +52,7 @@ class Passage:
     text: str
     prev_pid: int | None = None
     next_pid: int | None = None
+    paragraph: int | None = None
 
 
 @dataclass(frozen=True)
