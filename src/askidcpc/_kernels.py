@@ -405,11 +405,11 @@ def _exhaustive(
     threshold = 0.0
     for pid in range(len(accumulator)):
         score = accumulator[pid]
+        accumulator[pid] = 0.0  # zeroed in the same pass: one trip through the buffer, not two
         if score > threshold:
             size = _offer(heap_scores, heap_pids, size, k, score, pid)
             if size == k:
                 threshold = heap_scores[0]
-    accumulator[:] = 0.0
     return size
 
 
