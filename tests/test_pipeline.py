@@ -84,7 +84,11 @@ def test_question_is_trimmed(pipeline: Pipeline) -> None:
     assert pipeline.ask("  WeChat  ").question == "WeChat"
 
 
-@pytest.mark.xfail(strict=True, reason="abstention is a first cut; tuned in the answer-quality issue")
+@pytest.mark.xfail(
+    strict=True,
+    reason="known miss: every word but 'budget' is in the articles and the sentence on annual visits scores 0.42, "
+    "just over the 0.40 threshold; a stronger unknown-word penalty cost held-out false abstention (see README)",
+)
 def test_unanswerable_question_abstains_but_still_cites(pipeline: Pipeline) -> None:
     answer = pipeline.ask("What is the department's annual budget?")
     assert answer.answer is None
