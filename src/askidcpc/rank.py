@@ -61,8 +61,8 @@ class RankParams:
     drop_type_words: bool = True
     # Candidates re-ranked per question: the best sentences by their own score, and the sentences of the best
     # paragraphs (measured on ReQA-SQuAD, benchmarks/RESULTS.md).
-    candidates: int = 100
-    paragraph_candidates: int = 10
+    candidates: int = 200
+    paragraph_candidates: int = 20
 
 
 @dataclass(frozen=True)
