@@ -156,12 +156,13 @@ def test_lazy_type_flags_equal_eager_flags(kind: AnswerType) -> None:
 
 
 @pytest.mark.parametrize("query", [{"river": 1.0}, {"river": 1.0, "flood": 0.2, "nowher": 3.0}, {"the": 1.0}, {}])
-def test_row_scores_equal_dense_scores(query: dict[str, float]) -> None:
+@pytest.mark.parametrize("compiled", [True, False])
+def test_row_scores_equal_dense_scores(query: dict[str, float], compiled: bool) -> None:
     pipeline = Pipeline.from_documents(corpus(5, 8))
     index = pipeline.index
     dense = index.scores(query)
     rows = np.arange(index.n_docs, dtype=np.int64)[::2]
-    scores, matched = row_scores(index, rows, query)
+    scores, matched = row_scores(index, rows, query, compiled=compiled)
     assert scores.tolist() == dense[rows].tolist()  # the same additions: identical, not only close
     columns = [index.vocab[t] for t in query if t in index.vocab]
     has_term = np.asarray((index.term_freqs[:, columns] > 0).sum(axis=1)).ravel() > 0 if columns else np.zeros(0)

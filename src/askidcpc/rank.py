@@ -15,10 +15,10 @@ Every rule here was measured on ReQA-SQuAD (benchmarks/RESULTS.md) and on eval/q
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -212,20 +212,68 @@ def paragraph_index(sentence_index: BM25Index, paragraph_of: npt.NDArray[Any], p
     return index_from_counts(params, sentence_index.vocab, lengths, counts)
 
 
-def row_scores(index: BM25Index, rows: IntArray, terms: Mapping[str, float]) -> tuple[FloatArray, BoolArray]:
+def _score_rows(
+    indptr: npt.NDArray[Any],
+    indices: npt.NDArray[Any],
+    data: FloatArray,
+    columns: IntArray,
+    weights: FloatArray,
+    rows: IntArray,
+    scores: FloatArray,
+    matched: BoolArray,
+) -> None:
+    """Add ``weights[j] * weight`` of each (row, column) posting to ``scores`` (rows ascending), term by term: for each
+    column, one binary search per row over what is left of its posting list."""
+    for j in range(len(columns)):
+        start, hi = indptr[columns[j]], indptr[columns[j] + 1]
+        weight = weights[j]
+        for i in range(len(rows)):
+            row = rows[i]
+            lo, top = start, hi
+            while lo < top:
+                middle = (lo + top) >> 1
+                if indices[middle] < row:
+                    lo = middle + 1
+                else:
+                    top = middle
+            start = lo
+            if lo < hi and indices[lo] == row:
+                scores[i] += weight * data[lo]
+                matched[i] = True
+
+
+_ScoreRows = Callable[
+    [npt.NDArray[Any], npt.NDArray[Any], FloatArray, IntArray, FloatArray, IntArray, FloatArray, BoolArray], None
+]
+_compiled_score_rows: _ScoreRows | None
+try:
+    import numba
+
+    _compiled_score_rows = cast(_ScoreRows, numba.njit(nogil=True, cache=True)(_score_rows))
+except ImportError:  # pragma: no cover - exercised only where numba is not installed
+    _compiled_score_rows = None
+
+
+def row_scores(
+    index: BM25Index, rows: IntArray, terms: Mapping[str, float], compiled: bool = True
+) -> tuple[FloatArray, BoolArray]:
     """The scores of ``rows`` (ascending, distinct passage ids of ``index``) for ``terms``, and which rows match a
     term; exactly what :meth:`BM25Index.scores` gives them (the same additions in the same order). Each query term's
-    postings are searched for the rows (binary search), so the cost does not grow with the index."""
+    postings are searched for the rows (binary search), so the cost does not grow with the index. ``compiled``: with
+    numba when it is installed, else (or when False) with numpy."""
     scores = np.zeros(len(rows), dtype=np.float64)
     matched = np.zeros(len(rows), dtype=np.bool_)
     # Plain views of (possibly memory-mapped) arrays, and rows of the postings' dtype: searchsorted would otherwise
     # convert a whole posting list to the rows' dtype first.
     indptr, indices, data = (np.asarray(a) for a in (index.weights.indptr, index.weights.indices, index.weights.data))
     rows = np.asarray(rows).astype(indices.dtype, copy=False)
-    for term, weight in terms.items():
-        column = index.vocab.get(term)
-        if column is None or weight == 0:
-            continue
+    pairs = [(index.vocab[t], w) for t, w in terms.items() if t in index.vocab and w != 0]
+    if compiled and _compiled_score_rows is not None:
+        columns = np.fromiter((column for column, _ in pairs), dtype=np.int64, count=len(pairs))
+        weights = np.fromiter((weight for _, weight in pairs), dtype=np.float64, count=len(pairs))
+        _compiled_score_rows(indptr, indices, data, columns, weights, rows, scores, matched)
+        return scores, matched
+    for column, weight in pairs:
         lo, hi = int(indptr[column]), int(indptr[column + 1])
         postings = indices[lo:hi]
         at = np.searchsorted(postings, rows)
