@@ -423,6 +423,13 @@ class _Served:
     admission: _Admission | None = None
 
 
+def _warm_up(pipeline: Pipeline) -> None:
+    try:
+        pipeline.ask("When was it founded?")
+    except AskError as exc:  # a corpus that cannot answer still serves; the warm-up only loads code and data
+        log.info("warm-up question not answered: %s", exc)
+
+
 def create_app(settings: Settings, *, pipeline: Pipeline | None = None, limits: ServerLimits | None = None) -> FastAPI:
     """The FastAPI app over the corpus ``settings`` names (or over ``pipeline``, already built).
 
@@ -433,7 +440,13 @@ def create_app(settings: Settings, *, pipeline: Pipeline | None = None, limits: 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loaded: Pipeline = pipeline if pipeline is not None else await run_in_threadpool(Pipeline.load, settings)
+        if pipeline is None:
+            loaded: Pipeline = await run_in_threadpool(Pipeline.load, settings)
+            # One question before serving loads the compiled kernels' cache and the lexicon, so the first user does
+            # not wait for them (about 0.5 s).
+            await run_in_threadpool(_warm_up, loaded)
+        else:
+            loaded = pipeline
         served.pipeline = loaded
         served.finder = ContextFinder.from_pipeline(loaded)
         served.limiter = anyio.CapacityLimiter(limits.ask_threads)
