@@ -281,6 +281,19 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": INTERNAL_ERROR}, status_code=503, headers={"Retry-After": "1"})
 
 
+class _TrackedSend:
+    """An ASGI ``send`` that remembers whether the response has started (after that, no error response can be sent)."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.response_started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.response_started = True
+        await self.send(message)
+
+
 class CatchUnexpected:
     """ASGI middleware: an exception no handler took becomes 503 with a generic JSON body; the traceback is only
     logged. (Starlette's own last-resort handler re-raises to the server after answering, which logs it twice.)"""
@@ -293,21 +306,14 @@ class CatchUnexpected:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        response_started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
-
+        tracked = _TrackedSend(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, tracked)
         except StarletteHTTPException:
             raise  # 413 while the body streams in: answered by BodySizeLimit
         except Exception:
             log.exception("unexpected error on %s %s", scope.get("method"), scope.get("path"))
-            if response_started:
+            if tracked.response_started:
                 raise
             response = JSONResponse(
                 {"detail": INTERNAL_ERROR}, status_code=503, headers={"Retry-After": str(self.retry_after_s)}
@@ -331,7 +337,6 @@ class BodySizeLimit:
                 await self._too_large(send)
                 return
         received = 0
-        response_started = False
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -342,16 +347,11 @@ class BodySizeLimit:
                     raise _BodyTooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
-
+        tracked = _TrackedSend(send)
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, tracked)
         except _BodyTooLarge:
-            if response_started:
+            if tracked.response_started:
                 raise
             await self._too_large(send)
 
