@@ -6,7 +6,7 @@ In-process and one question at a time (one thread), as a server worker or ``aski
     python benchmarks/ask_latency.py --lines /tmp/askidcpc-bench/squad-1000000.txt \\
         --questions /tmp/askidcpc-bench/squad-1000000.queries.txt --index /tmp/ask-latency/squad-1000000
 
-The first run saves the index (``askidcpc.store.save_index``) at ``--index``: the sentences (one a line, from
+The first run saves the index (``askidcpc.index.store.save_index``) at ``--index``: the sentences (one a line, from
 ``gen_corpus.py``) grouped into articles of 24 sentences, four paragraphs of six (a blank line between paragraphs),
 each sentence capitalised and ending with a full stop. Passages are made from those known spans rather than by the
 sentence splitter, so that building 1M sentences takes minutes, not an hour; everything after saving is what users
@@ -32,10 +32,10 @@ PARAGRAPHS_PER_ARTICLE = 4
 
 def build(lines_path: Path, index_path: Path) -> None:
     """Save an index over the sentences of ``lines_path`` at ``index_path``."""
-    from askidcpc.bm25 import build_index
     from askidcpc.config import Settings
-    from askidcpc.store import save_index
-    from askidcpc.tokenize import tokenize
+    from askidcpc.index.bm25 import build_index
+    from askidcpc.index.store import save_index
+    from askidcpc.text.tokenize import tokenize
     from askidcpc.types import Document, Passage
 
     has_paragraph = "paragraph" in {field.name for field in dataclasses.fields(Passage)}
@@ -85,9 +85,9 @@ def percentile(values: list[float], q: float) -> float:
 
 def measure(index_path: Path, questions: list[str]) -> dict[str, Any]:
     started = time.perf_counter()
-    from askidcpc.answer import build_query
     from askidcpc.config import Settings
     from askidcpc.pipeline import Pipeline
+    from askidcpc.reader.query import build_query
 
     import_s = time.perf_counter() - started
     started = time.perf_counter()

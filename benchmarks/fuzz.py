@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from askidcpc.config import DEFAULT_CORPUS, Settings
+from askidcpc.edges.server import create_app
 from askidcpc.pipeline import Pipeline
-from askidcpc.server import create_app
 
 REJECTIONS = ["400", "404", "405", "413", "422"]
 # Routes with no parameters have one possible request; a free-form path parameter cannot be made invalid.

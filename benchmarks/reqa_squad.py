@@ -14,7 +14,7 @@ start of one of its answers; P@1 and MRR@10 over all 10,570 questions. Ranking g
 (``rank.Ranker``: sentence BM25 blended with paragraph BM25 and answer-type bonuses).
 
 In the same run, the baseline: rank-bm25's ``BM25Okapi`` formula (k1=1.5, b=0.75, epsilon=0.25) over the same
-sentences with plain lowercase ``\\w+`` tokens, scored by ``askidcpc.bm25`` variant ``okapi`` (tested to equal
+sentences with plain lowercase ``\\w+`` tokens, scored by ``askidcpc.index.bm25`` variant ``okapi`` (tested to equal
 rank-bm25 to 1e-9) and checked here against rank-bm25 itself on a sample of questions. Scoring runs one question at
 a time over the postings, so memory stays small.
 """
@@ -35,13 +35,13 @@ from typing import Any
 
 import numpy as np
 
-from askidcpc.answer import AnswerPolicy, build_query
-from askidcpc.answer_type import AnswerType
-from askidcpc.bm25 import BM25Params, build_index, query_weights
+from askidcpc.config import AnswerPolicy, BM25Params, RankParams
+from askidcpc.index.bm25 import build_index, query_weights
 from askidcpc.pipeline import Pipeline
-from askidcpc.rank import RankParams
-from askidcpc.sentences import make_passages
-from askidcpc.tokenize import tokenize
+from askidcpc.reader.answer_type import AnswerType
+from askidcpc.reader.query import build_query
+from askidcpc.text.sentences import make_passages
+from askidcpc.text.tokenize import tokenize
 from askidcpc.types import Document, Passage
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "squad-dev-v1.1.json.zip"
@@ -206,7 +206,7 @@ def ladder(default: RankParams, k1: float) -> list[tuple[str, BM25Params, RankPa
         (
             "default + person-name type for who",
             tuned,
-            replace(default, answer_types=default.answer_types | {AnswerType.PERSON}),
+            replace(default, answer_types=default.answer_types | {AnswerType.PERSON.value}),
         ),
         ("default + WordNet derivations (weight 0.15)", tuned, replace(default, derivation_weight=0.15)),
     ]
@@ -244,7 +244,7 @@ def main() -> None:
         "type_bonus": args.type_bonus,
     }
     if args.types is not None:
-        overrides["answer_types"] = frozenset(AnswerType(t) for t in args.types.split(",") if t)
+        overrides["answer_types"] = frozenset(AnswerType(t).value for t in args.types.split(",") if t)
     rank = replace(shipped_rank, **{k: v for k, v in overrides.items() if v is not None})
 
     started = time.perf_counter()

@@ -82,7 +82,7 @@ def time_queries(search: Callable[[list[str]], tuple[list[int], list[float]]], q
 def save_with_store(corpus: Path, index: Any, saved: Path) -> None:
     """Save through askidcpc's store (``askidcpc index`` format): the sentences grouped 1,000 to a document, one
     a line (so one a paragraph)."""
-    from askidcpc.store import save_index
+    from askidcpc.index.store import save_index
     from askidcpc.types import Document, Passage
 
     documents = []
@@ -100,8 +100,9 @@ def save_with_store(corpus: Path, index: Any, saved: Path) -> None:
 
 
 def run_askidcpc(corpus: Path, queries: list[list[str]], work: Path) -> dict[str, Any]:
-    from askidcpc.bm25 import BM25Params, build_index, query_weights
-    from askidcpc.store import load_index
+    from askidcpc.config import BM25Params
+    from askidcpc.index.bm25 import build_index, query_weights
+    from askidcpc.index.store import load_index
 
     start = time.perf_counter()
     index = build_index(read_lines(corpus), BM25Params("lucene", k1=K1, b=B))
@@ -157,8 +158,8 @@ def run_askidcpc(corpus: Path, queries: list[list[str]], work: Path) -> dict[str
 def cold_start(saved: Path, query: str) -> None:
     """A fresh process: import, open the saved index (checksums verified), first query (numba's cached code)."""
     start = time.perf_counter()
-    from askidcpc.bm25 import query_weights
-    from askidcpc.store import load_index
+    from askidcpc.index.bm25 import query_weights
+    from askidcpc.index.store import load_index
 
     import_s = time.perf_counter() - start
     index = load_index(saved).index
@@ -570,8 +571,9 @@ def report(runs: Sequence[dict[str, Any]], args: argparse.Namespace) -> str:
         "each engine in its own process. Latency: one query at a time, one thread, after "
         f"{WARMUP} warm-up queries; {args.queries:,} queries (rank-bm25: the first {args.rank_bm25_queries}). "
         "Build: from the text file (read, split, index). Build peak MB: the child's `ru_maxrss` right after the "
-        "build (the process holds nothing else yet). Index MB / load s: askidcpc's saved index (`askidcpc.store`, the "
-        "`askidcpc index` format: memory-mapped `.npy` arrays, load verifies every file's SHA-256; index MB leaves "
+        "build (the process holds nothing else yet). Index MB / load s: askidcpc's saved index "
+        "(`askidcpc.index.store`, the `askidcpc index` format: memory-mapped `.npy` arrays, load verifies every "
+        "file's SHA-256; index MB leaves "
         "out the stored document texts, which no other engine keeps), bm25s `save`/`load(mmap=True)`, tantivy's "
         "index folder. First query: the first query after loading (askidcpc: term bounds and numba's cached "
         "code; bm25s-numba: JIT compilation; askidcpc's very first query after installing or changing the kernel "

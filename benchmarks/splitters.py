@@ -117,7 +117,7 @@ def with_fixups(raw: SplitFn) -> SplitFn:
 
 
 # --------------------------------------------------------------------------------------------------
-# The recommended splitter, written out flat so it can be pasted into askidcpc.sentences as is.
+# The recommended splitter, written out flat so it can be pasted into askidcpc.text.sentences as is.
 # main() checks that it gives exactly with_fixups(split_syntok) on every case and SQuAD context.
 # --------------------------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import yaml
 
 from askidcpc.config import Settings
 from askidcpc.pipeline import Pipeline
-from askidcpc.tokenize import normalize
+from askidcpc.text.tokenize import normalize
 
 SPEC = yaml.safe_load(evaluate.QUESTIONS.read_text(encoding="utf-8"))
 CASES = evaluate.load_cases() + evaluate.load_cases(evaluate.HELDOUT)

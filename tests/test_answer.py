@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from askidcpc.answer import (
-    AnswerPolicy,
-    build_query,
-    compose_answer,
-    confidence,
-    evidence,
-    figure_query,
-    is_known,
-    select,
-    support,
-)
-from askidcpc.answer_type import AnswerType, answers_type, attribute_words, has_answer_type, question_type
-from askidcpc.bm25 import build_index
-from askidcpc.lexicon import expansions, load_lexicon
+from askidcpc.config import AnswerPolicy, RankParams
+from askidcpc.index.bm25 import build_index
+from askidcpc.index.paragraphs import paragraph_ids
 from askidcpc.pipeline import Pipeline
-from askidcpc.rank import Query, RankParams, analyse, effective_terms, paragraph_ids
-from askidcpc.sentences import make_passages
-from askidcpc.tokenize import tokenize, words
+from askidcpc.reader.answer import compose_answer, figure_query, select
+from askidcpc.reader.answer_type import AnswerType, answers_type, attribute_words, has_answer_type, question_type
+from askidcpc.reader.evidence import confidence, evidence, is_known, support
+from askidcpc.reader.lexicon import expansions, load_lexicon
+from askidcpc.reader.query import Query, analyse, build_query, effective_terms
+from askidcpc.text.sentences import make_passages
+from askidcpc.text.tokenize import tokenize, words
 from askidcpc.types import Document, Hit, Passage
 
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25L, BM25Okapi, BM25Plus
 
-from askidcpc.bm25 import BM25Params, build_index, query_weights, top_k
+from askidcpc.config import BM25Params
+from askidcpc.index.bm25 import build_index, query_weights, top_k
 
 # rank-bm25 divides 0 by 0 for an empty passage when b = 1 (a NaN the tests map to 0).
 pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")

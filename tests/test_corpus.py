@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 
 from askidcpc.config import DEFAULT_CORPUS
-from askidcpc.corpus import load_corpus, parse_text, read_document
 from askidcpc.errors import CorpusError, DocumentError
-from askidcpc.sentences import split_spans
+from askidcpc.text.corpus import load_corpus
+from askidcpc.text.formats import parse_text, read_document
+from askidcpc.text.sentences import split_spans
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -142,4 +143,4 @@ def test_duplicate_doc_id_is_skipped(tmp_path: Path) -> None:
     (tmp_path / "same.md").write_text("First.")
     (tmp_path / "same.txt").write_text("Second.")
     result = load_corpus(tmp_path)
-    assert len(result.documents) == 1 and "duplicate doc_id" in str(result.skipped[0])
+    assert len(result.documents) == 1 and "is already taken" in str(result.skipped[0])

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from askidcpc.config import DEFAULT_CORPUS, Settings
+from askidcpc.edges.server import create_app
 from askidcpc.pipeline import Pipeline
-from askidcpc.server import create_app
 
 # Statuses that reject a schema-violating request: 413 for a body over the cap is one as much as 422 is.
 REJECTIONS = ["400", "404", "405", "413", "422"]

@@ -24,11 +24,11 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from askidcpc import server as server_module
-from askidcpc.cli import build_parser, main
 from askidcpc.config import DEFAULT_CORPUS, Settings
+from askidcpc.edges import server as server_module
+from askidcpc.edges.cli import build_parser, main
+from askidcpc.edges.server import INTERNAL_ERROR, NOT_ONLY_WHITE_SPACE, ServerLimits, create_app
 from askidcpc.pipeline import Pipeline
-from askidcpc.server import INTERNAL_ERROR, NOT_ONLY_WHITE_SPACE, ServerLimits, create_app
 from askidcpc.types import Answer
 
 SETTINGS = Settings(corpus=DEFAULT_CORPUS)
@@ -187,7 +187,7 @@ def test_an_unexpected_exception_is_a_generic_503_and_logged_in_full(
     pipeline: Pipeline, caplog: pytest.LogCaptureFixture, failure: BaseException
 ) -> None:
     stub = StubPipeline(pipeline, fail=failure)
-    with caplog.at_level(logging.ERROR, logger="askidcpc.server"), stub_client(stub) as client:
+    with caplog.at_level(logging.ERROR, logger="askidcpc.edges.server"), stub_client(stub) as client:
         response = client.post("/ask", json=QUESTION)
         assert client.get("/health").status_code == 200  # the server carries on
     assert response.status_code == 503
@@ -301,7 +301,7 @@ def test_serve_binds_where_asked_and_says_so(
 
     bound: list[dict[str, Any]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: bound.append(options))
-    with caplog.at_level(logging.INFO, logger="askidcpc.server"):
+    with caplog.at_level(logging.INFO, logger="askidcpc.edges.server"):
         assert server_module.serve(SETTINGS, host=host, port=8123) == 0
     assert bound[0]["host"] == host and bound[0]["port"] == 8123
     assert bound[0]["timeout_graceful_shutdown"] == server_module.GRACEFUL_SHUTDOWN_S
@@ -523,7 +523,7 @@ def _only_bad_files(folder: Path) -> None:
 def test_serve_refuses_a_damaged_corpus_with_one_line(
     pipeline: Pipeline, tmp_path: Path, damage: Callable[[Path], None], message: str
 ) -> None:
-    from askidcpc import store
+    from askidcpc.index import store
 
     index = tmp_path / "news.index"
     store.save_index(index, pipeline.documents, pipeline.passages, pipeline.index)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from askidcpc.config import DEFAULT_CORPUS
-from askidcpc.corpus import read_document
 from askidcpc.errors import CorpusError, DocumentError
-from askidcpc.ingest import find_sources, ingest, parse_html, read_html, read_jsonl, read_source
+from askidcpc.text.corpus import find_sources, ingest
+from askidcpc.text.formats import parse_html, read_document, read_html, read_jsonl, read_source
 from askidcpc.types import Document
 
 ARTICLE = (

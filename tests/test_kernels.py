@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from askidcpc import _kernels
-from askidcpc.bm25 import VARIANTS, BM25Index, BM25Params, build_index
+from askidcpc.config import VARIANTS, BM25Params
+from askidcpc.index import _kernels
+from askidcpc.index.bm25 import BM25Index, build_index
 
 
 def zipf_corpus(seed: int, n_docs: int, vocab: int) -> list[list[str]]:

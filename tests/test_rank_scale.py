@@ -11,14 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from askidcpc import store
-from askidcpc.answer import AnswerPolicy, build_query, highest_idf
-from askidcpc.answer_type import AnswerType, has_answer_type, ranking_type
-from askidcpc.config import Settings
-from askidcpc.context import ContextFinder
+from askidcpc.config import AnswerPolicy, RankParams, Settings
+from askidcpc.edges.context import ContextFinder
+from askidcpc.index import store
+from askidcpc.index.paragraphs import paragraph_ids, paragraph_index, row_scores
 from askidcpc.pipeline import Pipeline
-from askidcpc.rank import Query, RankParams, effective_terms, paragraph_ids, paragraph_index, row_scores
-from askidcpc.sentences import make_passages
+from askidcpc.reader.answer_type import AnswerType, has_answer_type, ranking_type
+from askidcpc.reader.evidence import highest_idf
+from askidcpc.reader.query import Query, build_query, effective_terms
+from askidcpc.text.sentences import make_passages
 from askidcpc.types import Document
 
 WORDS = [
@@ -100,7 +101,7 @@ def exhaustive(pipeline: Pipeline, query: Query, k: int, params: RankParams) -> 
         if best > 0:
             blended = blended + params.paragraph_weight * (paragraph_scores[ranker.paragraph_of[matched]] / best)
     kind = ranking_type(query.answer_type)
-    if kind is not None and kind in params.answer_types and params.type_bonus:
+    if kind is not None and kind.value in params.answer_types and params.type_bonus:
         flags = np.array([has_answer_type(p.text, kind) for p in pipeline.passages], dtype=np.bool_)
         blended = blended + params.type_bonus * flags[matched]
     order = sorted(range(len(matched)), key=lambda i: (-blended[i], matched[i]))[:k]
@@ -120,7 +121,7 @@ def test_candidate_ranking_equals_the_exhaustive_ranking(
 ) -> None:
     ranking = replace(RankParams(), candidates=candidates, paragraph_candidates=paragraph_candidates)
     documents = corpus(seed, 12)
-    pipeline = Pipeline.from_documents(documents, policy=AnswerPolicy(ranking=ranking))
+    pipeline = Pipeline.from_documents(documents, Settings(policy=AnswerPolicy(ranking=ranking)))
     assert len(pipeline.passages) < RankParams().candidates  # so that the shipped depths cover every match too
     for question in questions(seed):
         query = build_query(question, (), pipeline.policy)
@@ -133,7 +134,7 @@ def test_a_shallow_candidate_list_still_ranks_its_candidates_exactly() -> None:
     passage has its exhaustive score, and the best sentence by its own score is always a candidate."""
     documents = corpus(7, 30)
     shallow = replace(RankParams(), candidates=3, paragraph_candidates=1)
-    pipeline = Pipeline.from_documents(documents, policy=AnswerPolicy(ranking=shallow))
+    pipeline = Pipeline.from_documents(documents, Settings(policy=AnswerPolicy(ranking=shallow)))
     for question in questions(7):
         query = build_query(question, (), pipeline.policy)
         full = dict(exhaustive(pipeline, query, len(pipeline.passages), shallow))
@@ -213,7 +214,7 @@ def test_a_saved_index_stores_its_paragraphs(tmp_path: Path) -> None:
     store.remove_documents(path, ["doc-1", "doc-6"])
     stored_paragraphs_equal_computed(path)
     saved = Pipeline.load(Settings(corpus=path))
-    fresh = Pipeline.from_documents([d for d in documents if d.doc_id not in ("doc-1", "doc-6")], Settings().bm25)
+    fresh = Pipeline.from_documents([d for d in documents if d.doc_id not in ("doc-1", "doc-6")])
     assert saved.ranker.paragraph_of.tolist() == fresh.ranker.paragraph_of.tolist()
     for question in questions(8):
         assert saved.ask(question, top_k=5).to_dict() == fresh.ask(question, top_k=5).to_dict()

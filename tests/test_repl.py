@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from askidcpc.config import MAX_HISTORY, MAX_TOP_K
+from askidcpc.edges.render import ABSTAIN_MESSAGE, citation_line
+from askidcpc.edges.repl import COMMANDS, PROMPT, Chat, ChatState, _wrap, default_history_path, plain_text
 from askidcpc.pipeline import Pipeline
-from askidcpc.render import ABSTAIN_MESSAGE, citation_line
-from askidcpc.repl import COMMANDS, PROMPT, Chat, ChatState, _wrap, default_history_path, plain_text
 from askidcpc.types import Answer
 
 FIRST = "Who is Song Tao?"
@@ -114,7 +114,7 @@ def test_abstention_says_so_and_shows_nearest_sentences(chat: Chat, pipeline: Pi
     citation = pipeline.ask(FIRST).citations[0]
     abstained = Answer(question="q", answer=None, confidence=0.1, citations=(citation,))
     reply = chat.step(ChatState(last=abstained), "/sources")
-    from askidcpc.repl import answer_fragments
+    from askidcpc.edges.repl import answer_fragments
 
     text = plain_text(answer_fragments(abstained, 100))
     assert text.splitlines()[:3] == [ABSTAIN_MESSAGE, "Nearest sentences:", citation_line(1, citation)]

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from askidcpc.sentences import make_passages, split_spans
+from askidcpc.text.sentences import make_passages, split_spans
 from askidcpc.types import Document
 
 

@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from askidcpc.config import DEFAULT_CORPUS, MAX_HISTORY, MAX_QUESTION_CHARS, MAX_TOP_K, Settings
+from askidcpc.edges.server import STATIC_DIR, ServerLimits, create_app
 from askidcpc.pipeline import Pipeline
-from askidcpc.server import STATIC_DIR, ServerLimits, create_app
 
 LIMITS = ServerLimits()
 

@@ -14,15 +14,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from askidcpc import _atomic, _tables, store
-from askidcpc.bm25 import VARIANTS, BM25Index, BM25Params, query_weights
-from askidcpc.cli import main
-from askidcpc.config import DEFAULT_CORPUS, Settings
-from askidcpc.corpus import content_hash, load_corpus
+from askidcpc.config import DEFAULT_CORPUS, VARIANTS, BM25Params, Settings
+from askidcpc.edges.cli import main
 from askidcpc.errors import AskError, IndexFormatError
+from askidcpc.index import _atomic, _tables, store
+from askidcpc.index.bm25 import BM25Index, query_weights
 from askidcpc.pipeline import Pipeline
-from askidcpc.retriever import Retriever
-from askidcpc.tokenize import tokenize
+from askidcpc.reader.retriever import Retriever
+from askidcpc.text.corpus import load_corpus
+from askidcpc.text.formats import content_hash
+from askidcpc.text.tokenize import tokenize
 from askidcpc.types import Document
 
 QUESTIONS = [
@@ -170,7 +171,7 @@ def test_build_saved_index_equals_the_in_memory_build(tmp_path: Path, variant: s
     params = BM25Params(variant=variant)
     store.build_saved_index(tmp_path / "index", documents, params)
     loaded = store.load_index(tmp_path / "index")
-    expected = Pipeline.from_documents(documents, params).index
+    expected = Pipeline.from_documents(documents, Settings(bm25=params)).index
     assert dict(loaded.index.vocab) == dict(expected.vocab)  # the same column numbers, not only the same terms
     assert (loaded.index.term_freqs != expected.term_freqs).nnz == 0
     assert np.array_equal(loaded.index.weights.data, expected.weights.data)
@@ -183,7 +184,7 @@ def test_other_bm25_settings_at_load_recompute_weights(tmp_path: Path, variant: 
     params = BM25Params(variant=variant, k1=0.9, b=0.4)
     loaded = store.load_index(tmp_path / "index", params)
     assert loaded.index.params == params
-    assert_same_scores(loaded.index, Pipeline.from_documents(documents, params).index, random_queries(2))
+    assert_same_scores(loaded.index, Pipeline.from_documents(documents, Settings(bm25=params)).index, random_queries(2))
 
 
 def test_pipeline_and_stored_pipeline_are_retrievers(bundled: Pipeline, saved: Path) -> None:
@@ -206,7 +207,7 @@ def test_add_equals_fresh_build(tmp_path: Path, variant: str, first: int, batche
         done += size
         assert update.changed == tuple(d.doc_id for d in documents[done - size : done]) and not update.skipped
     loaded = store.load_index(tmp_path / "index")
-    fresh = Pipeline.from_documents(documents, params)
+    fresh = Pipeline.from_documents(documents, Settings(bm25=params))
     assert_same_scores(loaded.index, fresh.index, random_queries(first))
     assert dict(loaded.index.vocab) == dict(fresh.index.vocab)
     assert list(loaded.passages) == list(fresh.passages)
@@ -251,7 +252,7 @@ def test_remove_equals_fresh_build_without_them(tmp_path: Path, variant: str, re
     remaining = [d for i, d in enumerate(documents) if i not in removed]
     assert update.documents == len(remaining) and not update.skipped
     loaded = store.load_index(tmp_path / "index")
-    fresh = Pipeline.from_documents(remaining, params)
+    fresh = Pipeline.from_documents(remaining, Settings(bm25=params))
     assert_same_scores(loaded.index, fresh.index, random_queries(len(removed)))
     assert list(loaded.passages) == list(fresh.passages) and list(loaded.documents) == remaining
 
@@ -348,7 +349,8 @@ def test_the_fallback_swap_without_exchange_replaces_the_index(saved: Path, monk
 _KILLER = """
 import os, signal, sys
 from pathlib import Path
-from askidcpc import _atomic, store
+from askidcpc.index import _atomic
+from askidcpc.index import store
 from askidcpc.types import Document
 real_write = store._write_array
 written = []
@@ -558,7 +560,7 @@ def test_askidcpc_corpus_env_and_http_serve_a_saved_index(
 ) -> None:
     from fastapi.testclient import TestClient
 
-    from askidcpc.server import create_app
+    from askidcpc.edges.server import create_app
 
     monkeypatch.setenv("ASKIDCPC_CORPUS", str(saved))
     assert main(["ask", "--json", QUESTIONS[1]]) == 0

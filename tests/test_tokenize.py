@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from askidcpc.tokenize import tokenize, words
+from askidcpc.text.tokenize import tokenize, words
 
 
 @pytest.mark.parametrize(

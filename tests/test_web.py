@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from test_server import running_server
 
+from askidcpc.edges.render import ABSTAIN_MESSAGE
 from askidcpc.pipeline import Pipeline
-from askidcpc.render import ABSTAIN_MESSAGE
 
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -4,7 +4,7 @@ The table ships with askidcpc, so nothing is downloaded at run time. Source: Pri
 Debian (``apt-get install wordnet-base`` puts it in /usr/share/wordnet); licence in src/askidcpc/data/WORDNET-LICENSE.
 
 Each line: ``key<TAB>synonyms<TAB>derivations``. ``key`` is a lemma (one word or a phrase such as "set up"), every
-word stemmed the way :func:`askidcpc.tokenize.tokenize` stems (stop words kept, so phrases stay recognisable).
+word stemmed the way :func:`askidcpc.text.tokenize.tokenize` stems (stop words kept, so phrases stay recognisable).
 Several lemmas share a stem ("found", "founded", "founding"), so a key's senses are those of every such lemma in
 every part of speech; only its dominant senses are kept: those tagged in the SemCor counts (``cntlist.rev``) at
 least ``--share`` times as often as its most frequent sense (a key with no counts keeps the first sense of each
@@ -22,7 +22,7 @@ import gzip
 from collections import defaultdict
 from pathlib import Path
 
-from askidcpc.tokenize import STOP_WORDS, normalize, stem_word
+from askidcpc.text.tokenize import STOP_WORDS, normalize, stem_word
 
 POS = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
 OUT = Path(__file__).resolve().parents[1] / "src" / "askidcpc" / "data" / "wordnet_lexicon.tsv.gz"

@@ -24,10 +24,15 @@ sys.path.insert(0, str(ROOT / "eval"))
 
 import evaluate  # noqa: E402
 
-from askidcpc.answer import AnswerPolicy, Evidence, build_query, confidence, evidence, select  # noqa: E402
-from askidcpc.config import Settings  # noqa: E402
+from askidcpc.config import (  # noqa: E402
+    AnswerPolicy,
+    Settings,
+)
 from askidcpc.metrics import contains_keys, gold_rank  # noqa: E402
 from askidcpc.pipeline import Pipeline  # noqa: E402
+from askidcpc.reader.answer import select  # noqa: E402
+from askidcpc.reader.evidence import Evidence, confidence, evidence  # noqa: E402
+from askidcpc.reader.query import build_query  # noqa: E402
 
 FloatArray = npt.NDArray[np.float64]
 THRESHOLDS = (0.1, 0.2, 0.25, 0.3, 0.325, 0.35, 0.375, 0.4, 0.425, 0.45, 0.5, 0.55, 0.6, 0.7)

@@ -1,51 +1,135 @@
-"""Settings: every tunable of askidcpc in one frozen dataclass.
+"""Settings: every tunable of askidcpc, in one module that imports nothing heavy.
 
-:meth:`Settings.from_env` is the only place that reads the environment. Everything else receives a ``Settings``.
+- :class:`BM25Params`: the BM25 variant and its parameters (the index's).
+- :class:`RankParams`: how the reader ranks sentences (synonyms, paragraph blend, answer-type bonus, candidates).
+- :class:`AnswerPolicy`: how the reader decides (its confidence weights, keyed by feature name, and the threshold).
+- :class:`Settings`: the three together, plus where the corpus is and what the edges default to.
+
+Every construction path (a folder, a saved index, documents in memory, the benchmarks) takes these defaults, so a
+question gets the same answer however the pipeline was built. :meth:`Settings.from_env` is the only place that reads
+the environment. Importing this module loads no numpy, numba, scipy, FastAPI or prompt-toolkit (a test checks).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from askidcpc.bm25 import BM25Params
-
-__all__ = ["DEFAULT_CORPUS", "MAX_HISTORY", "MAX_QUESTION_CHARS", "MAX_TOP_K", "Settings"]
+__all__ = [
+    "DEFAULT_CORPUS",
+    "DEFAULT_TOP_K",
+    "MAX_HISTORY",
+    "MAX_QUESTION_CHARS",
+    "MAX_TOP_K",
+    "VARIANTS",
+    "AnswerPolicy",
+    "BM25Params",
+    "RankParams",
+    "Settings",
+]
 
 # The bundled corpus sits at the project root, beside src/ (an editable install keeps it there).
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 
-_BM25 = BM25Params()
-
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 20
 MAX_HISTORY = 20
+# Citations shown (and answer sentences considered) when a request does not say.
+DEFAULT_TOP_K = 3
+
+VARIANTS = ("okapi", "lucene", "plus", "l")
+
+
+@dataclass(frozen=True)
+class BM25Params:
+    """BM25 settings (see :mod:`askidcpc.index.bm25`). ``epsilon`` is used by ``okapi`` only, ``delta`` by ``plus``
+    and ``l`` only."""
+
+    # Lucene's idf never goes negative or to zero, which matters on small corpora: rank-bm25's Okapi floors a term
+    # found in over half of the passages, so in a two-article corpus common words can score nothing. See README.
+    variant: str = "lucene"
+    # 0.4, not the textbook 1.2: sentences are short and a repeated word says little; +3 points P@1 on ReQA-SQuAD
+    # (benchmarks/RESULTS.md).
+    k1: float = 0.4
+    b: float = 0.75
+    epsilon: float = 0.25
+    delta: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown BM25 variant {self.variant!r}; choose one of {', '.join(VARIANTS)}")
+        if self.k1 < 0 or not 0 <= self.b <= 1:
+            raise ValueError("BM25 needs k1 >= 0 and 0 <= b <= 1")
+
+
+@dataclass(frozen=True)
+class RankParams:
+    """Ranking knobs. Weights are relative to a question term's weight of 1 and to max-normalised scores."""
+
+    paragraph_weight: float = 1.5
+    synonym_weight: float = 0.2
+    # A question word the corpus never uses cannot match; its synonyms stand in for it at this (higher) weight.
+    substitute_weight: float = 0.8
+    derivation_weight: float = 0.15
+    type_bonus: float = 0.3
+    # Answer types (:class:`askidcpc.reader.answer_type.AnswerType` values) that earn ``type_bonus``.
+    answer_types: frozenset[str] = frozenset({"date", "number"})
+    drop_type_words: bool = True
+    # Candidates re-ranked per question: the best sentences by their own score, and the sentences of the best
+    # paragraphs (measured on ReQA-SQuAD, benchmarks/RESULTS.md).
+    candidates: int = 200
+    paragraph_candidates: int = 20
+
+
+# The confidence model: a logistic regression over the named Evidence features (askidcpc.reader.evidence), fitted by
+# tools/calibrate.py on eval/questions.yaml. Keyed by name, so reordering features cannot silently misweigh them.
+CONFIDENCE_WEIGHTS: tuple[tuple[str, float], ...] = (
+    ("bias", -0.06),
+    ("coverage", 0.81),
+    ("gap", 1.62),
+    ("typed", 0.03),
+    ("untyped", -2.24),
+    ("unknown", -0.52),
+    ("missing", -0.19),
+    ("unknown_attribute", -1.49),
+)
+
+
+@dataclass(frozen=True)
+class AnswerPolicy:
+    """How the reader decides. ``weights`` turn the evidence into a logit (name -> weight); ``threshold`` is the
+    confidence below which askidcpc abstains."""
+
+    threshold: float = 0.4
+    weights: tuple[tuple[str, float], ...] = CONFIDENCE_WEIGHTS
+    related_credit: float = 0.7
+    history_weight: float = 0.5
+    history_decay: float = 0.5
+    conflict_ratio: float = 0.3
+    conflict_depth: int = 10
+    # A "how many N" question is answered by the best of the top ``count_depth`` sentences (scoring at least
+    # ``count_ratio`` of the best) whose figure counts N, when the best one's does not.
+    count_depth: int = 5
+    count_ratio: float = 0.5
+    ranking: RankParams = field(default_factory=RankParams)
 
 
 @dataclass(frozen=True)
 class Settings:
     """How askidcpc loads, indexes and answers.
 
-    ``corpus``: a folder of documents or a saved index. ``variant``: the BM25 variant (see :mod:`askidcpc.bm25`).
+    ``corpus``: a folder of documents or a saved index. ``bm25``: the index's parameters. ``policy``: the reader's
+    ranking and answering parameters. ``top_k``: citations per answer when a request does not say.
     """
 
     corpus: Path = DEFAULT_CORPUS
-    variant: str = _BM25.variant
-    # k1 = 0.4 (not BM25Params' 1.2): sentences are short and a repeated word says little; +3 points P@1 on
-    # ReQA-SQuAD (benchmarks/RESULTS.md).
-    k1: float = 0.4
-    b: float = _BM25.b
-    epsilon: float = _BM25.epsilon
-    delta: float = _BM25.delta
-    top_k: int = 3
+    bm25: BM25Params = field(default_factory=BM25Params)
+    policy: AnswerPolicy = field(default_factory=AnswerPolicy)
+    top_k: int = DEFAULT_TOP_K
     # Origins a browser may call the HTTP API from (CORS); none by default. "*" allows any.
     cors_origins: tuple[str, ...] = ()
-
-    @property
-    def bm25(self) -> BM25Params:
-        return BM25Params(variant=self.variant, k1=self.k1, b=self.b, epsilon=self.epsilon, delta=self.delta)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -8,6 +8,7 @@ The edges turn these into a one-line message (CLI, REPL) or a 4xx JSON body (HTT
   - :class:`DocumentError`: one file cannot be read or parsed; carries ``path``. A loader skips such a file and
     reports it, unless it was the only one.
   - :class:`IndexFormatError`: a saved index is corrupt, truncated or of another format version.
+  - :class:`IndexBusyError`: another process is writing the same saved index.
   - :class:`QuestionError`: a question or request is invalid (empty, too long, bad ``top_k`` or ``history``).
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["AskError", "CorpusError", "DocumentError", "IndexFormatError", "QuestionError"]
+__all__ = ["AskError", "CorpusError", "DocumentError", "IndexBusyError", "IndexFormatError", "QuestionError"]
 
 
 class AskError(Exception):
@@ -37,6 +38,10 @@ class DocumentError(AskError):
 
 class IndexFormatError(AskError):
     """A saved index is corrupt, truncated, or from another format version."""
+
+
+class IndexBusyError(AskError):
+    """Another process is writing the same saved index."""
 
 
 class QuestionError(AskError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from askidcpc.tokenize import normalize, words
+from askidcpc.text.tokenize import normalize, words
 
 __all__ = ["contains_keys", "gold_rank", "mean", "reciprocal_rank", "token_f1"]
 

@@ -15,15 +15,11 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from askidcpc.errors import AskError
+from askidcpc.errors import IndexBusyError
 
-__all__ = ["IndexBusyError", "backups", "exchange", "fsync_dir", "locked", "swap_into_place"]
+__all__ = ["backups", "exchange", "fsync_dir", "locked", "swap_into_place"]
 
 log = logging.getLogger(__name__)
-
-
-class IndexBusyError(AskError):
-    """Another process is writing the same saved index."""
 
 
 def fsync_dir(path: Path) -> None:

@@ -44,7 +44,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from askidcpc.config import MAX_HISTORY, MAX_QUESTION_CHARS, MAX_TOP_K, Settings
-from askidcpc.context import MAX_NEIGHBOURS, ContextFinder
+from askidcpc.edges.context import MAX_NEIGHBOURS, ContextFinder
 from askidcpc.errors import AskError, QuestionError
 from askidcpc.pipeline import Pipeline
 
@@ -659,7 +659,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
             os.environ["ASKIDCPC_CORPUS"] = str(Path(settings.corpus).resolve())
             os.environ["ASKIDCPC_CORS_ORIGINS"] = ",".join(settings.cors_origins)
             uvicorn.run(
-                "askidcpc.server:app_from_env",
+                "askidcpc.edges.server:app_from_env",
                 factory=True,
                 host=host,
                 port=port,

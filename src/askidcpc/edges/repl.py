@@ -31,10 +31,10 @@ from prompt_toolkit.shortcuts import print_formatted_text
 from prompt_toolkit.styles import Style
 
 from askidcpc.config import MAX_HISTORY, MAX_TOP_K
-from askidcpc.context import ContextFinder
+from askidcpc.edges.context import ContextFinder
+from askidcpc.edges.render import ABSTAIN_MESSAGE
 from askidcpc.errors import AskError
 from askidcpc.pipeline import Pipeline
-from askidcpc.render import ABSTAIN_MESSAGE
 from askidcpc.types import Answer, Citation
 
 __all__ = [
@@ -140,7 +140,7 @@ def _merge(fragments: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def _citation_head(number: int, citation: Citation) -> list[tuple[str, str]]:
-    """``[1] Title (date)``, as :func:`askidcpc.render.citation_line` writes it, with styles."""
+    """``[1] Title (date)``, as :func:`askidcpc.edges.render.citation_line` writes it, with styles."""
     head = [("class:number", f"[{number}] "), ("class:title", citation.title)]
     if citation.date:
         head.append(("class:meta", f" ({citation.date})"))

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from askidcpc.config import MAX_TOP_K, Settings
+from askidcpc.edges.render import render_answer
 from askidcpc.errors import AskError
 from askidcpc.pipeline import Pipeline
-from askidcpc.render import render_answer
 
 __all__ = ["build_parser", "main"]
 
@@ -91,14 +91,14 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
-    from askidcpc.repl import run_chat  # imported here so that `ask` starts without prompt-toolkit
+    from askidcpc.edges.repl import run_chat  # imported here so that `ask` starts without prompt-toolkit
 
     pipeline = Pipeline.load(settings)
     return run_chat(pipeline, top_k=getattr(args, "top_k", 3), json_lines=getattr(args, "json", False))
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from askidcpc.server import serve  # imported here so that `ask` starts without FastAPI
+    from askidcpc.edges.server import serve  # imported here so that `ask` starts without FastAPI
 
     if args.cors_origin:
         settings = dataclasses.replace(settings, cors_origins=tuple(args.cors_origin))
@@ -106,7 +106,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
-    from askidcpc import indexer  # imported here so that `ask` starts without rich
+    from askidcpc.edges import indexer  # imported here so that `ask` starts without rich
 
     modes = [bool(args.sources or args.out), bool(args.add or args.to), bool(args.remove or args.from_index)]
     if sum(modes) != 1:

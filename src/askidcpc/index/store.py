@@ -43,9 +43,11 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from askidcpc import _atomic
-from askidcpc._atomic import IndexBusyError, backups, fsync_dir
-from askidcpc._tables import (
+from askidcpc.config import BM25Params
+from askidcpc.errors import AskError, IndexBusyError, IndexFormatError
+from askidcpc.index import _atomic
+from askidcpc.index._atomic import backups, fsync_dir
+from askidcpc.index._tables import (
     Progress,
     Tables,
     empty_tables,
@@ -53,11 +55,10 @@ from askidcpc._tables import (
     with_documents,
     without_documents,
 )
-from askidcpc.bm25 import BM25Index, BM25Params
-from askidcpc.corpus import content_hash
-from askidcpc.errors import AskError, IndexFormatError
-from askidcpc.stored import StoredDocuments, StoredPassages
-from askidcpc.tokenize import STOP_WORDS, tokenize
+from askidcpc.index.bm25 import BM25Index
+from askidcpc.index.stored import StoredDocuments, StoredPassages
+from askidcpc.text.formats import content_hash
+from askidcpc.text.tokenize import STOP_WORDS, tokenize
 from askidcpc.types import Document, Passage
 
 __all__ = [
@@ -134,7 +135,7 @@ class StoredIndex:
     documents: StoredDocuments
     passages: StoredPassages
     index: BM25Index
-    paragraphs: BM25Index  # the paragraphs' index (see askidcpc.rank)
+    paragraphs: BM25Index  # the paragraphs' index (see askidcpc.reader.rank)
 
 
 @dataclass(frozen=True)

@@ -4,17 +4,15 @@ A citation's ``[start, end)`` is exactly one passage of the index; :class:`Conte
 returns the text of the sentences around it, sliced from the document so that
 ``before + sentence + after`` is a contiguous span of the document's text. Nothing is built over all passages: a
 saved index's passages are found by binary search in its arrays; an in-memory corpus's by walking the document's
-passages from its first (a table of each document's first passage is made on the first look-up).
+passages from its first (see :mod:`askidcpc.index.memory`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 from askidcpc.pipeline import Pipeline
-from askidcpc.stored import StoredPassages
 from askidcpc.types import Passage
 
 __all__ = ["MAX_NEIGHBOURS", "ContextFinder", "SentenceContext"]
@@ -54,25 +52,10 @@ class ContextFinder:
     def from_pipeline(cls, pipeline: Pipeline) -> ContextFinder:
         return cls(pipeline)
 
-    @cached_property
-    def _first_pids(self) -> dict[str, int]:
-        return {p.doc_id: p.pid for p in self.pipeline.passages if p.prev_pid is None}
-
     def find(self, doc_id: str, start: int, end: int) -> Passage | None:
         """The passage of ``doc_id`` at exactly ``[start, end)``, or None."""
-        passages = self.pipeline.passages
-        if isinstance(passages, StoredPassages):
-            pid = passages.find(doc_id, start, end)
-            return None if pid is None else passages[pid]
-        at = self._first_pids.get(doc_id)
-        while at is not None:
-            passage = passages[at]
-            if (passage.start, passage.end) == (start, end):
-                return passage
-            if passage.start > start:  # a document's passages are in text order
-                return None
-            at = passage.next_pid
-        return None
+        pid = self.pipeline.passages.find(doc_id, start, end)
+        return None if pid is None else self.pipeline.passages[pid]
 
     def context(self, doc_id: str, start: int, end: int, neighbours: int = 1) -> SentenceContext | None:
         """The sentence at ``[start, end)`` of ``doc_id`` with up to ``neighbours`` sentences either side.

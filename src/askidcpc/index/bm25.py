@@ -12,7 +12,7 @@ Variants (``BM25Params.variant``):
 The index stores, per (term, passage) posting, the term's BM25 contribution for a query weight of 1, in a CSC
 matrix (one column a term). :meth:`BM25Index.scores` is a scatter-add over the query terms' postings;
 :meth:`BM25Index.search` finds the top k exactly with dynamic pruning (MaxScore with block-max bounds, compiled with
-numba; see :mod:`askidcpc._kernels`) and falls back to the exhaustive numpy path when numba is not installed.
+numba; see :mod:`askidcpc.index._kernels`) and falls back to the exhaustive numpy path when numba is not installed.
 A query is a mapping ``term -> weight``; repeating a term in rank-bm25 equals weight 2.
 """
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -29,33 +29,13 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from askidcpc import _kernels
+from askidcpc.config import VARIANTS, BM25Params
+from askidcpc.index import _kernels
 
-__all__ = ["VARIANTS", "BM25Index", "BM25Params", "build_index", "query_weights", "top_k"]
-
-VARIANTS = ("okapi", "lucene", "plus", "l")
+__all__ = ["VARIANTS", "BM25Index", "BM25Params", "TermIdf", "build_index", "query_weights", "top_k"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-
-@dataclass(frozen=True)
-class BM25Params:
-    """BM25 settings. ``epsilon`` is used by ``okapi`` only, ``delta`` by ``plus`` and ``l`` only."""
-
-    # Lucene's idf never goes negative or to zero, which matters on small corpora: rank-bm25's Okapi floors a term
-    # found in over half of the passages, so in a two-article corpus common words can score nothing. See README.
-    variant: str = "lucene"
-    k1: float = 1.2
-    b: float = 0.75
-    epsilon: float = 0.25
-    delta: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.variant not in VARIANTS:
-            raise ValueError(f"unknown BM25 variant {self.variant!r}; choose one of {', '.join(VARIANTS)}")
-        if self.k1 < 0 or not 0 <= self.b <= 1:
-            raise ValueError("BM25 needs k1 >= 0 and 0 <= b <= 1")
 
 
 def idf_okapi(doc_freq: FloatArray, n_docs: int, epsilon: float) -> FloatArray:
@@ -273,3 +253,28 @@ def index_from_counts(
         data = posting_weights(params, tf, norm[term_freqs.indices], np.repeat(idf, doc_freq))
     weights = sp.csc_matrix((data, term_freqs.indices, term_freqs.indptr), shape=term_freqs.shape)
     return BM25Index(params=params, vocab=vocab, doc_len=doc_len, term_freqs=term_freqs, weights=weights)
+
+
+class TermIdf(Mapping[str, float]):
+    """Each term's idf, read from the index's idf array through its vocabulary when looked up: nothing is built per
+    term, however large the vocabulary. ``ceiling`` is the highest idf (1.0 for an empty vocabulary)."""
+
+    def __init__(self, vocab: Mapping[str, int], idf: FloatArray) -> None:
+        self._vocab = vocab
+        self._idf = idf
+
+    def __getitem__(self, term: str) -> float:
+        return float(self._idf[self._vocab[term]])
+
+    def __contains__(self, term: object) -> bool:
+        return term in self._vocab
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._vocab)
+
+    def __len__(self) -> int:
+        return len(self._vocab)
+
+    @cached_property
+    def ceiling(self) -> float:
+        return float(self._idf.max()) if len(self._idf) else 1.0

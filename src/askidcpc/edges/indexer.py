@@ -1,7 +1,7 @@
 """The ``askidcpc index`` edge: read sources, build or update a saved index, show progress and a summary.
 
-A thin layer over :mod:`askidcpc.ingest` and :mod:`askidcpc.store`; :mod:`askidcpc.cli` parses the command line
-and imports this module only for ``index`` (rich's import is not free).
+A thin layer over :mod:`askidcpc.text.corpus` and :mod:`askidcpc.index.store`; :mod:`askidcpc.edges.cli` parses the
+command line and imports this module only for ``index`` (rich's import is not free).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import TextIO
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from askidcpc.bm25 import BM25Params
-from askidcpc.ingest import IngestResult, ingest
-from askidcpc.store import add_documents, build_saved_index, remove_documents
+from askidcpc.config import BM25Params
+from askidcpc.index.store import add_documents, build_saved_index, remove_documents
+from askidcpc.text.corpus import IngestResult, ingest
 
 __all__ = ["run_add", "run_build", "run_remove"]
 

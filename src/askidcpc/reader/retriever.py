@@ -1,4 +1,4 @@
-"""The retriever interface: what the reader (:mod:`askidcpc.answer`) needs from wherever the passages live.
+"""The retriever interface: what the reader (:mod:`askidcpc.reader.answer`) needs from wherever the passages live.
 
 :class:`~askidcpc.pipeline.Pipeline` is the in-process implementation (BM25 over an in-memory or memory-mapped
 saved index). A search cluster backend (OpenSearch or Elasticsearch, whose default similarity is BM25) would be one
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
+from askidcpc.reader.query import Query
 from askidcpc.types import Document, Hit
 
 __all__ = ["Retriever"]
@@ -20,7 +21,7 @@ class Retriever(Protocol):
     """Ranked passages for a query, and the two lookups the reader makes about them.
 
     - :meth:`retrieve`: the ``k`` best passages for a weighted query (term -> weight, terms as
-      :func:`askidcpc.tokenize.tokenize` makes them), best first, as Hits whose passages carry exact offsets into
+      :func:`askidcpc.text.tokenize.tokenize` makes them), best first, as Hits whose passages carry exact offsets into
       their document's text.
     - ``documents_by_id``: each document by ``doc_id`` (metadata for citations, text for checking them). A remote
       backend answers lookups one at a time; nothing iterates over all documents when answering.
@@ -34,4 +35,4 @@ class Retriever(Protocol):
     @property
     def idf_by_term(self) -> Mapping[str, float]: ...
 
-    def retrieve(self, query: Mapping[str, float], k: int) -> list[Hit]: ...
+    def retrieve(self, query: Query, k: int) -> list[Hit]: ...

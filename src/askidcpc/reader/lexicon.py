@@ -3,7 +3,7 @@
 The table (``data/wordnet_lexicon.tsv.gz``) was generated offline from Princeton WordNet 3.0 by
 ``tools/build_lexicon.py`` and is read from the package, so nothing is downloaded at run time. Licence:
 ``data/WORDNET-LICENSE``. Keys are lemmas (single words, or phrases such as "set up") stemmed word by word as
-:func:`askidcpc.tokenize.stem_word` stems; values are one-word stems.
+:func:`askidcpc.text.tokenize.stem_word` stems; values are one-word stems.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from askidcpc.tokenize import STOP_WORDS, stem_word
+from askidcpc.text.tokenize import STOP_WORDS, stem_word
 
 __all__ = ["Lexicon", "expansions", "load_lexicon"]
 
@@ -55,7 +55,7 @@ def load_lexicon() -> Lexicon:
 def expansions(question_words: Sequence[str], lexicon: Lexicon, derivations: bool = False) -> dict[str, set[str]]:
     """Expansion stems for a question, keyed by the stem of the question word (or phrase head) they expand.
 
-    ``question_words`` are normalized words (:func:`askidcpc.tokenize.words`), stop words included, so phrases such
+    ``question_words`` are normalized words (:func:`askidcpc.text.tokenize.words`), stop words included, so phrases such
     as "set up" or "in charge of" are found; single stop words are never expanded.
     """
     stems = [stem_word(word) for word in question_words]

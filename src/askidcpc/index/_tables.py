@@ -1,9 +1,9 @@
 """The arrays of a saved index in memory, and the pure functions that build, extend and shrink them.
 
-:class:`Tables` is what :mod:`askidcpc.store` writes and reads. :func:`with_documents` splits and tokenizes only the
-documents it adds and numbers new terms in first-seen order, exactly as :func:`askidcpc.bm25.build_index` does, so an
-index built in steps has the very counts of one built at once; :func:`without_documents` drops terms no passage uses
-any more, as a fresh build would never have had them.
+:class:`Tables` is what :mod:`askidcpc.index.store` writes and reads. :func:`with_documents` splits and tokenizes only
+the documents it adds and numbers new terms in first-seen order, exactly as :func:`askidcpc.index.bm25.build_index`
+does, so an index built in steps has the very counts of one built at once; :func:`without_documents` drops terms no
+passage uses any more, as a fresh build would never have had them.
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from askidcpc.bm25 import BM25Index, BM25Params, index_from_counts
-from askidcpc.corpus import content_hash
-from askidcpc.rank import paragraph_ids, paragraph_index
-from askidcpc.sentences import paragraph_starts, split_spans
-from askidcpc.stored import StoredDocuments
-from askidcpc.tokenize import tokenize
+from askidcpc.config import BM25Params
+from askidcpc.index.bm25 import BM25Index, index_from_counts
+from askidcpc.index.paragraphs import paragraph_ids, paragraph_index
+from askidcpc.index.stored import StoredDocuments
+from askidcpc.text.formats import content_hash
+from askidcpc.text.sentences import paragraph_starts, split_spans
+from askidcpc.text.tokenize import tokenize
 from askidcpc.types import Document, Passage
 
 __all__ = ["Progress", "Tables", "empty_tables", "tables_from_pipeline_parts", "with_documents", "without_documents"]
@@ -148,7 +149,7 @@ def count(
     token_lists: Sequence[Sequence[str]], vocab: dict[str, int], terms: list[str]
 ) -> tuple[IntArray, IntArray, IntArray, IntArray]:
     """COO postings (row, column, count) and lengths of tokenized passages, new terms appended to ``vocab``/``terms``
-    in first-seen order, exactly as :func:`askidcpc.bm25.build_index` numbers them."""
+    in first-seen order, exactly as :func:`askidcpc.index.bm25.build_index` numbers them."""
     rows: list[int] = []
     cols: list[int] = []
     counts: list[int] = []

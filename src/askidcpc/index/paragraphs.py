@@ -1,0 +1,129 @@
+"""Paragraphs: each passage's paragraph number, the paragraphs' BM25 index (summed from their sentences'
+counts), and exact BM25 scores of chosen rows of an index (a binary search per query term, compiled with numba when
+installed)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from askidcpc.config import BM25Params
+from askidcpc.index.bm25 import BM25Index, index_from_counts
+from askidcpc.types import Document, Passage
+
+__all__ = ["paragraph_ids", "paragraph_index", "row_scores"]
+
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+def paragraph_ids(passages: Sequence[Passage], documents: Mapping[str, Document]) -> IntArray:
+    """Each passage's paragraph number: a new paragraph starts with each document and after each line break.
+
+    Passages that carry their number (:func:`askidcpc.text.sentences.make_passages` sets it) need no document text.
+    """
+    if all(passage.paragraph is not None for passage in passages):
+        numbers = np.fromiter((passage.paragraph or 0 for passage in passages), dtype=np.int64, count=len(passages))
+        return numbers - numbers[0] if len(numbers) else numbers
+    ids = np.zeros(len(passages), dtype=np.int64)
+    current = -1
+    previous: Passage | None = None
+    for i, passage in enumerate(passages):
+        gap = documents[passage.doc_id].text[previous.end : passage.start] if previous else ""
+        if previous is None or previous.doc_id != passage.doc_id or "\n" in gap:
+            current += 1
+        ids[i] = current
+        previous = passage
+    return ids
+
+
+def paragraph_index(sentence_index: BM25Index, paragraph_of: npt.NDArray[Any], params: BM25Params) -> BM25Index:
+    """The BM25 index of the paragraphs: a paragraph's term counts are the sum of its sentences' (one sparse
+    product, no second tokenizing pass). ``paragraph_of``: each sentence's paragraph, non-decreasing from 0."""
+    n_passages = sentence_index.n_docs
+    n_paragraphs = int(paragraph_of[-1]) + 1 if n_passages else 0
+    membership = sp.csr_matrix(
+        (np.ones(n_passages), (np.asarray(paragraph_of, dtype=np.int64), np.arange(n_passages))),
+        shape=(n_paragraphs, n_passages),
+    )
+    counts = sp.csc_matrix(membership @ sentence_index.term_freqs)
+    counts.sort_indices()
+    lengths = np.asarray(membership @ sentence_index.doc_len, dtype=np.int64)
+    return index_from_counts(params, sentence_index.vocab, lengths, counts)
+
+
+def _score_rows(
+    indptr: npt.NDArray[Any],
+    indices: npt.NDArray[Any],
+    data: FloatArray,
+    columns: IntArray,
+    weights: FloatArray,
+    rows: IntArray,
+    scores: FloatArray,
+    matched: BoolArray,
+) -> None:
+    """Add ``weights[j] * weight`` of each (row, column) posting to ``scores`` (rows ascending), term by term: for each
+    column, one binary search per row over what is left of its posting list."""
+    for j in range(len(columns)):
+        start, hi = indptr[columns[j]], indptr[columns[j] + 1]
+        weight = weights[j]
+        for i in range(len(rows)):
+            row = rows[i]
+            lo, top = start, hi
+            while lo < top:
+                middle = (lo + top) >> 1
+                if indices[middle] < row:
+                    lo = middle + 1
+                else:
+                    top = middle
+            start = lo
+            if lo < hi and indices[lo] == row:
+                scores[i] += weight * data[lo]
+                matched[i] = True
+
+
+_ScoreRows = Callable[
+    [npt.NDArray[Any], npt.NDArray[Any], FloatArray, IntArray, FloatArray, IntArray, FloatArray, BoolArray], None
+]
+_compiled_score_rows: _ScoreRows | None
+try:
+    import numba
+
+    _compiled_score_rows = cast(_ScoreRows, numba.njit(nogil=True, cache=True)(_score_rows))
+except ImportError:  # pragma: no cover - exercised only where numba is not installed
+    _compiled_score_rows = None
+
+
+def row_scores(
+    index: BM25Index, rows: IntArray, terms: Mapping[str, float], compiled: bool = True
+) -> tuple[FloatArray, BoolArray]:
+    """The scores of ``rows`` (ascending, distinct passage ids of ``index``) for ``terms``, and which rows match a
+    term; exactly what :meth:`BM25Index.scores` gives them (the same additions in the same order). Each query term's
+    postings are searched for the rows (binary search), so the cost does not grow with the index. ``compiled``: with
+    numba when it is installed, else (or when False) with numpy."""
+    scores = np.zeros(len(rows), dtype=np.float64)
+    matched = np.zeros(len(rows), dtype=np.bool_)
+    # Plain views of (possibly memory-mapped) arrays, and rows of the postings' dtype: searchsorted would otherwise
+    # convert a whole posting list to the rows' dtype first.
+    indptr, indices, data = (np.asarray(a) for a in (index.weights.indptr, index.weights.indices, index.weights.data))
+    rows = np.asarray(rows).astype(indices.dtype, copy=False)
+    pairs = [(index.vocab[t], w) for t, w in terms.items() if t in index.vocab and w != 0]
+    if compiled and _compiled_score_rows is not None:
+        columns = np.fromiter((column for column, _ in pairs), dtype=np.int64, count=len(pairs))
+        weights = np.fromiter((weight for _, weight in pairs), dtype=np.float64, count=len(pairs))
+        _compiled_score_rows(indptr, indices, data, columns, weights, rows, scores, matched)
+        return scores, matched
+    for column, weight in pairs:
+        lo, hi = int(indptr[column]), int(indptr[column + 1])
+        postings = indices[lo:hi]
+        at = np.searchsorted(postings, rows)
+        found = at < hi - lo
+        found[found] = postings[at[found]] == rows[found]
+        scores[found] += weight * data[lo + at[found]]
+        matched |= found
+    return scores, matched

@@ -1,0 +1,135 @@
+"""Sentence ranking: a question becomes a weighted query; sentences are scored by their own BM25 score blended with
+their paragraph's BM25 score, plus a bonus when they hold the expected answer type.
+
+Only candidates are scored, so a question costs about one compiled top-k search, not a pass over every passage:
+the ``RankParams.candidates`` best sentences by their own BM25 score (:meth:`BM25Index.search`) and the matching
+sentences of the ``RankParams.paragraph_candidates`` best paragraphs. A candidate's sentence and paragraph scores
+are read from the postings of the query's terms (a binary search per term), and answer-type flags are computed
+only for candidates whose type bonus could still place them in the top ``k``. When fewer sentences (or
+paragraphs) match than that, every match is a candidate and the ranking is the exhaustive one.
+
+One code path for everything: ``Pipeline.ask`` and ``benchmarks/reqa_squad.py`` both rank with :class:`Ranker`.
+Every rule here was measured on ReQA-SQuAD (benchmarks/RESULTS.md) and on eval/questions.yaml.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from askidcpc.config import BM25Params, RankParams
+from askidcpc.index.bm25 import BM25Index, top_k
+from askidcpc.index.memory import PassageTable
+from askidcpc.index.paragraphs import paragraph_index, row_scores
+from askidcpc.reader.answer_type import AnswerType, has_answer_type, ranking_type
+from askidcpc.reader.query import Query, effective_terms
+
+__all__ = ["Ranker"]
+
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, eq=False)
+class Ranker:
+    """Sentence index, paragraph index and the passages (for answer-type flags); immutable, safe to share."""
+
+    sentences: BM25Index
+    paragraphs: BM25Index
+    paragraph_of: npt.NDArray[Any]  # each sentence's paragraph, non-decreasing
+    passages: PassageTable
+
+    @classmethod
+    def build(
+        cls,
+        passages: PassageTable,
+        sentence_index: BM25Index,
+        params: BM25Params,
+        paragraphs: BM25Index | None = None,
+    ) -> Ranker:
+        """Index the paragraphs of ``passages`` beside their ``sentence_index`` (built with ``params``), unless their
+        index is given as ``paragraphs``."""
+        if paragraphs is None:
+            paragraphs = paragraph_index(sentence_index, passages.paragraph_of, params)
+        return cls(sentence_index, paragraphs, passages.paragraph_of, passages)
+
+    def type_flags(self, kind: AnswerType, pids: IntArray) -> BoolArray:
+        """Whether each of ``pids`` holds an answer of type ``kind`` (:func:`has_answer_type` on its text)."""
+        return np.fromiter((self.holds(kind, pid) for pid in pids.tolist()), dtype=np.bool_, count=len(pids))
+
+    def holds(self, kind: AnswerType, pid: int) -> bool:
+        """Whether passage ``pid`` holds an answer of type ``kind``: its text is checked now (nothing precomputed)."""
+        return has_answer_type(self.passages[pid].text, kind)
+
+    def _paragraph_members(self, paragraphs: IntArray) -> IntArray:
+        """The passage ids of ``paragraphs`` (paragraphs are runs of consecutive passages)."""
+        if not len(paragraphs):
+            return np.zeros(0, dtype=np.int64)
+        paragraph_of = np.asarray(self.paragraph_of)
+        # Keys of the array's dtype: searchsorted would otherwise convert the whole array first.
+        paragraphs = paragraphs.astype(paragraph_of.dtype, copy=False)
+        starts = np.searchsorted(paragraph_of, paragraphs, side="left")
+        ends = np.searchsorted(paragraph_of, paragraphs, side="right")
+        return np.concatenate([np.arange(lo, hi, dtype=np.int64) for lo, hi in zip(starts, ends, strict=True)])
+
+    def rank(self, query: Query, k: int, params: RankParams) -> list[tuple[int, float]]:
+        """The ``k`` best sentences matching at least one query term, as ``(pid, score)``, best first (ties to the
+        lower pid): sentence score over the best one's, plus ``paragraph_weight`` times the paragraph's score over
+        the best paragraph's, plus ``type_bonus`` for a sentence holding the expected answer type."""
+        index = self.sentences
+        terms = {t: w for t, w in effective_terms(query, index.vocab, params).items() if t in index.vocab and w != 0}
+        if not terms or k <= 0:
+            return []
+        candidates = {pid for pid, _ in index.search(terms, max(k, params.candidates))}
+        best_paragraphs: list[int] = []
+        if params.paragraph_weight > 0:
+            best_paragraphs = [p for p, _ in self.paragraphs.search(terms, max(1, params.paragraph_candidates))]
+            candidates.update(self._paragraph_members(np.asarray(best_paragraphs, dtype=np.int64)).tolist())
+        pids = np.asarray(sorted(candidates), dtype=np.int64)
+        scores, matched = row_scores(index, pids, terms)
+        pids, scores = pids[matched], scores[matched]
+        if not len(pids):
+            return []
+        top = float(scores.max())
+        blended = scores / top if top > 0 else scores
+        if best_paragraphs:
+            paragraph_of = np.asarray(self.paragraph_of[pids], dtype=np.int64)
+            # The best paragraph's score from the same additions as the others', so that it normalises exactly.
+            wanted = np.unique(np.concatenate([paragraph_of, np.asarray(best_paragraphs, dtype=np.int64)]))
+            paragraph_scores, _ = row_scores(self.paragraphs, wanted, terms)
+            best_paragraph = float(paragraph_scores.max())
+            if best_paragraph > 0:
+                own = paragraph_scores[np.searchsorted(wanted, paragraph_of)]
+                blended = blended + params.paragraph_weight * (own / best_paragraph)
+        kind = ranking_type(query.answer_type)
+        if kind is not None and kind.value in params.answer_types and params.type_bonus:
+            blended = self._with_type_bonus(pids, blended, kind, k, params.type_bonus)
+        return top_k(pids, blended, k)
+
+    def _with_type_bonus(
+        self, pids: IntArray, blended: FloatArray, kind: AnswerType, k: int, bonus: float
+    ) -> FloatArray:
+        """``blended`` plus ``bonus`` where the passage holds ``kind``, as far as the top ``k`` can tell: passages
+        are checked best first, and once one cannot reach the k-th best score so far even with the bonus, neither
+        can any after it; those keep their score (which ranks them below the top k either way). So only the texts
+        of about k passages are checked, not every candidate's."""
+        with_bonus = blended.copy()
+        kept: list[float] = []  # a min-heap of the k best scores so far, bonus included
+        for at in np.lexsort((pids, -blended)).tolist():
+            base = float(blended[at])
+            # A small margin keeps every passage whose sum could tie the k-th in, whatever the rounding.
+            if len(kept) == k and base + bonus < kept[0] - 1e-9 * max(1.0, abs(kept[0])):
+                break
+            if self.holds(kind, int(pids[at])):
+                with_bonus[at] = base + bonus
+            score = float(with_bonus[at])
+            if len(kept) < k:
+                heapq.heappush(kept, score)
+            elif score > kept[0]:
+                heapq.heapreplace(kept, score)
+        return with_bonus
