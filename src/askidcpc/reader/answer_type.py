@@ -13,7 +13,16 @@ import re
 from collections.abc import Sequence
 from enum import Enum
 
-__all__ = ["AnswerType", "answers_type", "attribute_words", "has_answer_type", "question_type", "ranking_type"]
+__all__ = [
+    "COUNT_WORDS",
+    "NUMBER_WORDS",
+    "AnswerType",
+    "answers_type",
+    "attribute_words",
+    "has_answer_type",
+    "question_type",
+    "ranking_type",
+]
 
 
 class AnswerType(Enum):
@@ -34,11 +43,16 @@ _DATE = re.compile(
     r"\b\d{1,2}(st|nd|rd|th)\s+century\b|\b(yesterday|today|centur(y|ies)|decades?|ago)\b",
     re.IGNORECASE,
 )
-_NUMBER_WORDS = (
-    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|"
-    "eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|hundreds|thousand|thousands|"
-    "million|millions|billion|billions|dozen|dozens|half|several|percent"
+# Words that give a quantity: every one makes a sentence hold a number; those in COUNT_WORDS also count things
+# ("two parties"), which "one" ("one of the ..."), "half" and "percent" do not.
+_QUANTITIES = (
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
+    "eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred hundreds thousand thousands "
+    "million millions billion billions dozen dozens half several percent"
 )
+NUMBER_WORDS = tuple(_QUANTITIES.split())
+COUNT_WORDS = tuple(word for word in NUMBER_WORDS if word not in ("one", "half", "percent"))
+_NUMBER_WORDS = "|".join(NUMBER_WORDS)
 # A number that is not just a year ("in 2004" says when, not how many).
 _NUMBER = re.compile(rf"(?<![\d,.])(?!(?:1[0-9]{{3}}|20[0-9]{{2}})s?\b)\d|\b({_NUMBER_WORDS})\b", re.IGNORECASE)
 # Two capitalised words in a row not at the start of the sentence: a crude person (or organisation) name.

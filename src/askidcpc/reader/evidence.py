@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from askidcpc.config import AnswerPolicy
-from askidcpc.reader.answer_type import answers_type
+from askidcpc.reader.answer_type import COUNT_WORDS, answers_type
 from askidcpc.reader.query import Query
 from askidcpc.text.tokenize import STOP_WORDS, normalize, stem_word, tokenize
 from askidcpc.types import Hit
@@ -28,11 +28,8 @@ __all__ = [
 
 
 # A figure and the (up to two) words after it: what it counts.
-_NUMBER_WORDS = (
-    "two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|hundred|hundreds|"
-    "thousand|thousands|million|millions|dozen|dozens|several"
-)
-_COUNTED = re.compile(rf"\b(\d+(?:,\d{{3}})*(?:\.\d+)?|{_NUMBER_WORDS})\s+(?:of\s+)?([a-z][\w'-]*(?:\s+[a-z][\w'-]*)?)")
+_FIGURE = rf"\d+(?:,\d{{3}})*(?:\.\d+)?|{'|'.join(COUNT_WORDS)}"
+_COUNTED = re.compile(rf"\b({_FIGURE})\s+(?:of\s+)?([a-z][\w'-]*(?:\s+[a-z][\w'-]*)?)")
 
 
 @dataclass(frozen=True)
