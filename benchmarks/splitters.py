@@ -1,6 +1,7 @@
 """Compare sentence splitters for askidcpc: correctness, offsets, retrieval quality, speed.
 
-Standalone on purpose (it must not import askidcpc). Run from the repository root:
+Measures askidcpc's own splitter (``askidcpc.text.sentences.split_spans``) beside the libraries it was chosen
+from. Run from the repository root:
 
     python benchmarks/splitters.py                       # everything, prints Markdown tables
     python benchmarks/splitters.py --skip-retrieval      # edge cases, offsets and speed only
@@ -40,6 +41,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
+
+from askidcpc.text.sentences import split_spans
 
 Span = tuple[int, int]
 SplitFn = Callable[[str], list[Span]]
@@ -114,49 +117,6 @@ def with_fixups(raw: SplitFn) -> SplitFn:
         return spans
 
     return split
-
-
-# --------------------------------------------------------------------------------------------------
-# The recommended splitter, written out flat so it can be pasted into askidcpc.text.sentences as is.
-# main() checks that it gives exactly with_fixups(split_syntok) on every case and SQuAD context.
-# --------------------------------------------------------------------------------------------------
-
-
-def split_spans(text: str) -> list[tuple[int, int]]:
-    """Split ``text`` into sentences as half-open ``(start, end)`` character offsets.
-
-    ``text[start:end]`` is the sentence, stripped of surrounding whitespace. Every line break ends a
-    sentence; within a line syntok decides, then spans ending in a title ("Gov.") or ";" are re-joined
-    with the next one, and missing-space joins ("mechanisms.The") and sentence ends after a decimal
-    number or Roman numeral ("86.4. Veteran", "Super Bowl XX. Kony") are cut. Every non-whitespace
-    character of ``text`` lies in exactly one span, in order.
-    """
-    from syntok import segmenter
-
-    spans: list[tuple[int, int]] = []
-    for line in _LINE.finditer(text):
-        offset = line.start()
-        pieces: list[tuple[int, int]] = []
-        for paragraph in segmenter.analyze(line.group()):
-            for sentence in paragraph:
-                start = offset + sentence[0].offset
-                end = offset + sentence[-1].offset + len(sentence[-1].value)
-                if pieces and _TITLE_END.search(text[pieces[-1][0] : pieces[-1][1]]):
-                    pieces[-1] = (pieces[-1][0], end)
-                else:
-                    pieces.append((start, end))
-        for start, end in pieces:
-            inner = {m.start() for m in _MISSING_SPACE.finditer(text, start, end)}
-            inner |= {m.end() for m in _MISSED_END.finditer(text, start, end)}
-            cuts = [start, *sorted(inner), end]
-            for cut_start, cut_end in itertools.pairwise(cuts):
-                while cut_start < cut_end and text[cut_start].isspace():
-                    cut_start += 1
-                while cut_end > cut_start and text[cut_end - 1].isspace():
-                    cut_end -= 1
-                if cut_start < cut_end:
-                    spans.append((cut_start, cut_end))
-    return spans
 
 
 # --------------------------------------------------------------------------------------------------
@@ -260,6 +220,7 @@ def available_splitters() -> dict[str, SplitFn]:
         splitters[name] = fn
         if name != "regex":  # the baseline already splits at newlines
             splitters[f"{name}+fix"] = with_fixups(fn)
+    splitters["askidcpc"] = split_spans  # what askidcpc ships (syntok + the fix-ups, written flat)
     return splitters
 
 
@@ -846,7 +807,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         reference = with_fixups(split_syntok)
         texts = [case.text for case in cases] + list(contexts)
         differing = sum(split_spans(text) != reference(text) for text in texts)
-        print(f"\nsplit_spans vs with_fixups(split_syntok): {differing} of {len(texts)} texts differ")
+        print(f"\naskidcpc split_spans vs with_fixups(split_syntok): {differing} of {len(texts)} texts differ")
     return 0
 
 
