@@ -1,0 +1,263 @@
+"""The FastAPI app: create_app (routes over the pipeline, loaded once in the lifespan) and app_from_env."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
+import anyio.to_thread
+from fastapi import FastAPI, HTTPException, Query
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from askidcpc.config import Settings
+from askidcpc.edges.context import MAX_NEIGHBOURS, ContextFinder
+from askidcpc.edges.server.admission import ServerLimits, _Admission, _Ticket
+from askidcpc.edges.server.handlers import _on_ask_error, _on_http_error, _on_unexpected, _on_validation_error
+from askidcpc.edges.server.middleware import BodySizeLimit, CatchUnexpected
+from askidcpc.edges.server.models import (
+    AnswerModel,
+    AskRequest,
+    ContextModel,
+    DocumentModel,
+    DocumentTextModel,
+    ErrorModel,
+    HealthModel,
+    InvalidModel,
+)
+from askidcpc.errors import AskError
+from askidcpc.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+
+# Only our own origin: the page must work with no network, and nothing it shows can run script.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+@dataclass
+class _Served:
+    """What the lifespan loads once and every request reads."""
+
+    pipeline: Pipeline | None = None
+    finder: ContextFinder | None = None
+    limiter: anyio.CapacityLimiter | None = None  # held by an ask from start to its thread's return
+    pool: anyio.CapacityLimiter | None = None  # anyio's worker threads for asks (not its shared default pool)
+    admission: _Admission | None = None
+
+
+def _warm_up(pipeline: Pipeline) -> None:
+    try:
+        pipeline.ask("When was it founded?")
+    except AskError as exc:  # a corpus that cannot answer still serves; the warm-up only loads code and data
+        log.info("warm-up question not answered: %s", exc)
+
+
+def create_app(settings: Settings, *, pipeline: Pipeline | None = None, limits: ServerLimits | None = None) -> FastAPI:
+    """The FastAPI app over the corpus ``settings`` names (or over ``pipeline``, already built).
+
+    The corpus is loaded and indexed at start-up (lifespan), once; a CorpusError then stops the start-up.
+    """
+    limits = limits or ServerLimits()
+    served = _Served()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if pipeline is None:
+            loaded: Pipeline = await run_in_threadpool(Pipeline.load, settings)
+            # One question before serving loads the compiled kernels' cache and the lexicon, so the first user does
+            # not wait for them (about 0.5 s).
+            await run_in_threadpool(_warm_up, loaded)
+        else:
+            loaded = pipeline
+        served.pipeline = loaded
+        served.finder = ContextFinder.from_pipeline(loaded)
+        served.limiter = anyio.CapacityLimiter(limits.ask_threads)
+        served.pool = anyio.CapacityLimiter(limits.ask_threads)
+        served.admission = _Admission(limits.max_pending)
+        app.state.admission = served.admission  # read-only view for tests and diagnostics
+        log.info("ready: %d documents, %d passages", len(loaded.documents), len(loaded.passages))
+        yield
+
+    def ready() -> tuple[Pipeline, ContextFinder]:
+        if served.pipeline is None or served.finder is None:  # only before the lifespan has run
+            raise HTTPException(status_code=503, detail="starting up; try again in a moment")
+        return served.pipeline, served.finder
+
+    app = FastAPI(
+        title="askidcpc",
+        summary="Extractive question answering with citations over a collection of news articles.",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(AskError, _on_ask_error)
+    app.add_exception_handler(Exception, _on_unexpected)
+    # Added first, so it runs inside the others: CORS headers and the body cap still apply to its 503.
+    app.add_middleware(CatchUnexpected, retry_after_s=limits.retry_after_s)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["content-type"],
+        )
+    app.add_middleware(BodySizeLimit, max_bytes=limits.max_body_bytes)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    try:
+        from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
+
+        app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+        docs_assets = "/docs-assets"
+    except ImportError:  # pragma: no cover - the dependency is declared; fall back to FastAPI's CDN assets
+        docs_assets = ""
+
+    retry_after = {"Retry-After": str(limits.retry_after_s)}
+    errors: dict[int | str, dict[str, Any]] = {
+        422: {"model": InvalidModel, "description": "invalid request"},
+        413: {"model": ErrorModel, "description": "request body too large"},
+        503: {
+            "model": ErrorModel,
+            "description": f"busy ({limits.max_pending} questions already in hand) or over the time limit "
+            f"({limits.ask_timeout_s:g} s); try again after Retry-After seconds",
+        },
+    }
+
+    def unavailable(detail: str) -> JSONResponse:
+        return JSONResponse({"detail": detail}, status_code=503, headers=retry_after)
+
+    @app.post("/ask", response_model=AnswerModel, responses=errors, summary="Answer a question")
+    async def ask(request: AskRequest) -> JSONResponse:
+        """The answer object for a request object (see CONTRACT.md). Follow-ups carry ``history``."""
+        pipeline_, _ = ready()
+        admission = served.admission
+        assert admission is not None  # set with the pipeline
+        if not admission.enter():
+            return unavailable(f"busy: {admission.limit} questions are already being answered; try again in a moment")
+        ticket = _Ticket()
+        threads = served.limiter
+        assert threads is not None and served.pool is not None
+        loop = anyio.lowlevel.current_token()
+
+        def ask_one() -> Any:
+            if not ticket.claim():
+                return None  # the request gave up before this thread started: skip the work
+            try:
+                return pipeline_.ask(request.question, top_k=request.top_k, history=request.history)
+            finally:
+                admission.leave()
+                with contextlib.suppress(RuntimeError):  # the loop has stopped: nobody waits for the thread slot
+                    anyio.from_thread.run_sync(threads.release_on_behalf_of, ticket, token=loop)
+
+        answer = None
+        has_thread = False
+        try:
+            with anyio.move_on_after(limits.ask_timeout_s):
+                await threads.acquire_on_behalf_of(ticket)
+                has_thread = True
+                # abandon_on_cancel: a thread cannot be stopped; on timeout the request answers now and the thread
+                # finishes on its own, holding its thread and admission slots until it does (see _Ticket).
+                answer = await anyio.to_thread.run_sync(ask_one, limiter=served.pool, abandon_on_cancel=True)
+        finally:
+            if ticket.claim():  # never started (timed out waiting, or cancelled): give its slots back here
+                if has_thread:
+                    threads.release_on_behalf_of(ticket)
+                admission.leave()
+        if answer is None:
+            log.warning("a question took over %g s; answered 503", limits.ask_timeout_s)
+            return unavailable(
+                f"the question took longer than the limit of {limits.ask_timeout_s:g} s; try again in a moment"
+            )
+        return JSONResponse(answer.to_dict())
+
+    @app.get("/health", response_model=HealthModel, summary="Whether the index is loaded")
+    async def health() -> dict[str, Any]:
+        pipeline_, _ = ready()
+        return {"status": "ok", "documents": len(pipeline_.documents), "passages": len(pipeline_.passages)}
+
+    @app.get("/documents", response_model=list[DocumentModel], summary="The documents' metadata")
+    async def documents() -> list[dict[str, Any]]:
+        pipeline_, _ = ready()
+        return [document.metadata() for document in pipeline_.documents]
+
+    def document_or_404(pipeline_: Pipeline, doc_id: str) -> Any:
+        document = pipeline_.documents_by_id.get(doc_id)
+        if document is None:
+            raise HTTPException(status_code=404, detail=f"no document {doc_id!r}; GET /documents lists them")
+        return document
+
+    @app.get(
+        "/documents/{doc_id}",
+        response_model=DocumentTextModel,
+        responses={404: {"model": ErrorModel}, 422: {"model": InvalidModel, "description": "invalid request"}},
+        summary="A document's metadata and full text",
+    )
+    async def document(doc_id: str) -> dict[str, Any]:
+        pipeline_, _ = ready()
+        found = document_or_404(pipeline_, doc_id)
+        return {**found.metadata(), "text": found.text}
+
+    @app.get(
+        "/documents/{doc_id}/context",
+        response_model=ContextModel,
+        responses={404: {"model": ErrorModel}, 422: {"model": InvalidModel, "description": "invalid request"}},
+        summary="A cited sentence with the sentences around it",
+    )
+    async def context(
+        doc_id: str,
+        start: Annotated[int, Query(ge=0, description="the citation's start offset")],
+        end: Annotated[int, Query(ge=0, description="the citation's end offset")],
+        neighbours: Annotated[int, Query(ge=0, le=MAX_NEIGHBOURS, description="sentences either side")] = 1,
+    ) -> dict[str, Any]:
+        pipeline_, finder = ready()
+        document_or_404(pipeline_, doc_id)
+        found = finder.context(doc_id, start, end, neighbours)
+        if found is None:
+            raise HTTPException(status_code=404, detail=f"no sentence of {doc_id!r} at [{start}:{end}]")
+        return found.to_dict()
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        if not docs_assets:  # pragma: no cover
+            return get_swagger_ui_html(openapi_url="/openapi.json", title="askidcpc API")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="askidcpc API",
+            swagger_js_url=f"{docs_assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{docs_assets}/swagger-ui.css",
+            swagger_favicon_url=f"{docs_assets}/favicon-32x32.png",
+        )
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html", headers=PAGE_HEADERS)
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The app over ``Settings.from_env()``: the factory each uvicorn worker process calls (``--workers N``)."""
+    return create_app(Settings.from_env())

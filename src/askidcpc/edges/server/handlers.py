@@ -1,0 +1,82 @@
+"""The exception handlers: every error a JSON body (422 in words, 400, 404, 503 for a bug with nothing internal)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from askidcpc.config import MAX_HISTORY, MAX_QUESTION_CHARS
+from askidcpc.errors import QuestionError
+
+log = logging.getLogger(__name__)
+
+
+def _location(loc: tuple[int | str, ...] | list[int | str]) -> str:
+    parts = [str(part) for part in loc]
+    if parts and parts[0] in ("body", "query", "path"):
+        parts = parts[1:] if len(parts) > 1 else parts
+    return ".".join(parts)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    kind = error.get("type", "")
+    loc = tuple(error.get("loc", ()))
+    if kind == "json_invalid":
+        reason = (error.get("ctx") or {}).get("error", "invalid JSON")
+        return f"the body is not valid JSON: {reason} at character {loc[-1] if len(loc) > 1 else 0}"
+    if kind == "missing" and loc == ("body",):
+        return 'the body must be a JSON object with a \'question\', e.g. {"question": "Who heads the department?"}'
+    if kind == "model_attributes_type" and loc == ("body",):
+        return "the body must be a JSON object (sent as application/json) with a 'question'"
+    if loc == ("body", "question") and kind in ("too_short", "string_too_short"):
+        return "question is empty; ask something, e.g. 'When was the International Department founded?'"
+    if loc == ("body", "question") and kind in ("too_long", "string_too_long"):
+        return f"question is over the limit of {MAX_QUESTION_CHARS:,} characters (after trimming)"
+    if loc == ("body", "history") and kind == "too_long":
+        return f"history has more than {MAX_HISTORY} earlier questions; send the last {MAX_HISTORY}"
+    if kind == "extra_forbidden":
+        return f"unknown field {_location(loc)!r}; the fields are question, top_k and history"
+    return f"{_location(loc)}: {error.get('msg', 'invalid')}"
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [dict(error) for error in exc.errors()]
+    detail = "; ".join(dict.fromkeys(_describe(error) for error in errors)) or "invalid request"
+    listed = [{"loc": [str(part) for part in error.get("loc", ())], "msg": _describe(error)} for error in errors]
+    return JSONResponse({"detail": detail, "errors": listed}, status_code=422)
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeError):
+        # FastAPI's body reader: bytes that are no text at all are an invalid body like any other bad JSON.
+        return _invalid("the body is not valid JSON: it is not UTF-8 text")
+    return await http_exception_handler(request, exc)
+
+
+def _invalid(detail: str) -> JSONResponse:
+    # The shape of every 422 (InvalidModel), also for the ones FastAPI's validation does not produce.
+    return JSONResponse({"detail": detail, "errors": [{"loc": ["body"], "msg": detail}]}, status_code=422)
+
+
+async def _on_ask_error(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, QuestionError):
+        return _invalid(str(exc))
+    return JSONResponse({"detail": str(exc)}, status_code=400)
+
+
+INTERNAL_ERROR = "internal error; it has been logged, try again"
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # A bug, not the client's fault: log it in full, tell the client nothing internal. (Normally caught first by
+    # CatchUnexpected; this handler is Starlette's last resort.)
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"detail": INTERNAL_ERROR}, status_code=503, headers={"Retry-After": "1"})

@@ -1,0 +1,125 @@
+"""The request and response models: the CONTRACT's objects, with its limits in the OpenAPI schema."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from askidcpc.config import MAX_HISTORY, MAX_QUESTION_CHARS, MAX_TOP_K
+
+# A character str.strip() would not remove (every character but those with str.isspace()), as a regular
+# expression that Python and ECMAScript read alike; tests check it against str.isspace() over all of Unicode.
+NOT_ONLY_WHITE_SPACE = r"[^\t-\r\x1c- \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
+
+def _trim(value: object) -> object:
+    # The question's limits apply after trimming, as in askidcpc.pipeline.validate_request.
+    return value.strip() if isinstance(value, str) else value
+
+
+def _integral(value: object) -> object:
+    # JSON Schema counts 4.0 as an integer (the schema says "integer"), so accept it as 4; 2.5, "3" and true are not.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+class AskRequest(BaseModel):
+    """A question, optionally with the conversation's earlier questions for follow-ups."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "question": "And what job did he have before?",
+                    "top_k": 3,
+                    "history": ["Who heads the CPC International Department?"],
+                }
+            ]
+        },
+    )
+
+    question: Annotated[
+        str,
+        BeforeValidator(_trim),
+        Field(
+            min_length=1,
+            max_length=MAX_QUESTION_CHARS,
+            strict=True,
+            description=f"the question, 1 to {MAX_QUESTION_CHARS:,} characters after trimming",
+            # Published, not checked here (trimming, then min_length, is the check): not only white space.
+            json_schema_extra={"pattern": NOT_ONLY_WHITE_SPACE},
+        ),
+    ]
+    top_k: Annotated[
+        int,
+        Field(ge=1, le=MAX_TOP_K, strict=True, description="citations to return at most"),
+        BeforeValidator(_integral),  # after Field: it wraps the checks, so runs first
+    ] = 3
+    history: Annotated[
+        list[Annotated[str, Field(max_length=MAX_QUESTION_CHARS, strict=True)]],
+        Field(max_length=MAX_HISTORY, description="earlier questions of the same conversation, oldest first"),
+    ] = []
+
+
+class CitationModel(BaseModel):
+    doc_id: str
+    title: str
+    date: str | None
+    source: str | None
+    sentence: str = Field(description="exactly text[start:end] of the document")
+    start: int
+    end: int
+    score: float
+
+
+class AnswerModel(BaseModel):
+    question: str = Field(description="the question, trimmed")
+    answer: str | None = Field(description="corpus sentences, verbatim; null when the articles do not answer it")
+    confidence: float = Field(ge=0.0, le=1.0)
+    citations: list[CitationModel] = Field(description="best first; the nearest sentences when answer is null")
+
+
+class HealthModel(BaseModel):
+    status: str
+    documents: int
+    passages: int
+
+
+class DocumentModel(BaseModel):
+    doc_id: str
+    title: str
+    date: str | None
+    source: str | None
+    author: str | None
+    url: str | None
+    chars: int
+
+
+class DocumentTextModel(DocumentModel):
+    text: str
+
+
+class ContextModel(BaseModel):
+    doc_id: str
+    start: int
+    end: int
+    before: str = Field(description="the sentences before, exactly as in the document's text")
+    sentence: str
+    after: str = Field(description="the sentences after, exactly as in the document's text")
+
+
+class ErrorModel(BaseModel):
+    detail: str
+
+
+class InvalidItemModel(BaseModel):
+    loc: list[str] = Field(description='where, e.g. ["body", "top_k"]')
+    msg: str
+
+
+class InvalidModel(BaseModel):
+    """A 422: ``detail`` says what is wrong in words; ``errors`` lists each problem with its place."""
+
+    detail: str
+    errors: list[InvalidItemModel]

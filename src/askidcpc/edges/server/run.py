@@ -1,0 +1,81 @@
+"""Serving the app with uvicorn (``askidcpc serve``): one process, or N workers built from the environment."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from pathlib import Path
+
+from askidcpc.config import Settings
+from askidcpc.edges.server.app import create_app
+from askidcpc.errors import AskError
+from askidcpc.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+
+# Seconds in-flight requests get to finish after SIGTERM or Ctrl-C: above ServerLimits.ask_timeout_s, so every
+# admitted ask has answered (or timed out) by then.
+GRACEFUL_SHUTDOWN_S = 30
+
+
+def _is_loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> int:
+    """Serve the app with uvicorn until interrupted; returns the exit status.
+
+    The corpus is loaded here first, so that a bad corpus is a clean error (CorpusError) before anything listens.
+    """
+    import uvicorn
+
+    pipeline = Pipeline.load(settings)
+    logging.getLogger("askidcpc").setLevel(logging.INFO)
+    where = f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+    log.info(
+        "serving %d documents on %s (%s); the chat page is at /, the API at /docs",
+        len(pipeline.documents),
+        where,
+        "this machine only" if _is_loopback(host) else "reachable from other machines",
+    )
+    if settings.cors_origins:
+        log.info("CORS: allowing %s", ", ".join(settings.cors_origins))
+    # On SIGTERM uvicorn stops accepting, lets in-flight requests finish (up to the bound below), then re-raises
+    # the signal to the handler it found; this one makes that a clean exit with status 0.
+    previous = signal.signal(signal.SIGTERM, _stopped_by_sigterm)
+    try:
+        if workers == 1:
+            uvicorn.run(
+                create_app(settings, pipeline=pipeline),
+                host=host,
+                port=port,
+                log_level="info",
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+            )
+        else:
+            # Worker processes build their own app from the environment; hand them the corpus checked here.
+            os.environ["ASKIDCPC_CORPUS"] = str(Path(settings.corpus).resolve())
+            os.environ["ASKIDCPC_CORS_ORIGINS"] = ",".join(settings.cors_origins)
+            uvicorn.run(
+                "askidcpc.edges.server.app:app_from_env",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level="info",
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+            )
+    except SystemExit as exc:  # uvicorn exits when it cannot start (it has logged why, e.g. the port is in use)
+        if exc.code not in (0, None):
+            raise AskError(f"could not serve on {where} (see the error above)") from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+def _stopped_by_sigterm(signum: int, frame: object) -> None:
+    # Reached when uvicorn re-raises SIGTERM after its graceful shutdown, or on a SIGTERM before it listens.
+    log.info("stopped by SIGTERM")
+    raise SystemExit(0)
