@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from askidcpc.config import MAX_TOP_K, Settings
+from askidcpc.config import DEFAULT_TOP_K, MAX_TOP_K, Settings
 from askidcpc.edges.render import render_answer
 from askidcpc.errors import AskError
 from askidcpc.pipeline import Pipeline
@@ -81,7 +81,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.question == "-":
         if not args.json:
             raise UsageError("askidcpc ask: reading questions from standard input ('-') needs --json")
-        return ask_json_lines(pipeline, sys.stdin, sys.stdout, args.top_k)
+        return ask_json_lines(pipeline, sys.stdin, sys.stdout, args.top_k or settings.top_k)
     answer = pipeline.ask(args.question, top_k=args.top_k)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
@@ -94,7 +94,8 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from askidcpc.edges.repl import run_chat  # imported here so that `ask` starts without prompt-toolkit
 
     pipeline = Pipeline.load(settings)
-    return run_chat(pipeline, top_k=getattr(args, "top_k", 3), json_lines=getattr(args, "json", False))
+    top_k = getattr(args, "top_k", None) or settings.top_k
+    return run_chat(pipeline, top_k=top_k, json_lines=getattr(args, "json", False))
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -158,13 +159,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
 
     ask = commands.add_parser("ask", help="answer one question (or JSON Lines from stdin with --json -)")
     ask.add_argument("question", help="the question, or '-' to read JSON request objects a line from stdin")
-    ask.add_argument("--top-k", type=_top_k, default=3, help="citations to show (1-20, default 3)")
+    ask.add_argument("--top-k", type=_top_k, help=f"citations to show (1-{MAX_TOP_K}, default {DEFAULT_TOP_K})")
     ask.add_argument("--json", action="store_true", help="print the answer object as JSON")
     _add_corpus(ask, default=argparse.SUPPRESS)  # so a --corpus before the command is kept
     handlers["ask"] = cmd_ask
 
     chat = commands.add_parser("chat", help="the terminal chat (the default command)")
-    chat.add_argument("--top-k", type=_top_k, default=3, help="citations to show (1-20, default 3)")
+    chat.add_argument("--top-k", type=_top_k, help=f"citations to show (1-{MAX_TOP_K}, default {DEFAULT_TOP_K})")
     chat.add_argument("--json", action="store_true", help="print each answer as a JSON answer object, one a line")
     _add_corpus(chat, default=argparse.SUPPRESS)
     handlers["chat"] = cmd_chat

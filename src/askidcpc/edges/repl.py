@@ -30,7 +30,7 @@ from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.shortcuts import print_formatted_text
 from prompt_toolkit.styles import Style
 
-from askidcpc.config import MAX_HISTORY, MAX_TOP_K
+from askidcpc.config import DEFAULT_TOP_K, MAX_HISTORY, MAX_TOP_K
 from askidcpc.edges.context import ContextFinder
 from askidcpc.edges.render import ABSTAIN_MESSAGE
 from askidcpc.errors import AskError
@@ -83,7 +83,7 @@ class ChatState:
     """A conversation: its earlier questions (oldest first), the citations to show, and the last answer."""
 
     history: tuple[str, ...] = ()
-    top_k: int = 3
+    top_k: int = DEFAULT_TOP_K
     last: Answer | None = None
 
 
@@ -366,7 +366,7 @@ def _run_lines(chat: Chat, state: ChatState, lines: TextIO, out: TextIO, err: Te
 def run_chat(
     pipeline: Pipeline,
     *,
-    top_k: int = 3,
+    top_k: int = DEFAULT_TOP_K,
     json_lines: bool = False,
     history_path: Path | None = None,
     stdin: TextIO | None = None,
