@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from askidcpc.config import MAX_HISTORY, MAX_QUESTION_CHARS, MAX_TOP_K
+from askidcpc.config import DEFAULT_TOP_K, MAX_HISTORY, MAX_QUESTION_CHARS, MAX_TOP_K
 
 # A character str.strip() would not remove (every character but those with str.isspace()), as a regular
 # expression that Python and ECMAScript read alike; tests check it against str.isspace() over all of Unicode.
@@ -32,7 +32,7 @@ class AskRequest(BaseModel):
             "examples": [
                 {
                     "question": "And what job did he have before?",
-                    "top_k": 3,
+                    "top_k": DEFAULT_TOP_K,
                     "history": ["Who heads the CPC International Department?"],
                 }
             ]
@@ -55,7 +55,7 @@ class AskRequest(BaseModel):
         int,
         Field(ge=1, le=MAX_TOP_K, strict=True, description="citations to return at most"),
         BeforeValidator(_integral),  # after Field: it wraps the checks, so runs first
-    ] = 3
+    ] = DEFAULT_TOP_K
     history: Annotated[
         list[Annotated[str, Field(max_length=MAX_QUESTION_CHARS, strict=True)]],
         Field(max_length=MAX_HISTORY, description="earlier questions of the same conversation, oldest first"),
