@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from askidcpc.config import AnswerPolicy, BM25Params, RankParams
+from askidcpc.config import AnswerPolicy, BM25Params, RankParams, Settings
 from askidcpc.index.bm25 import build_index, query_weights
 from askidcpc.pipeline import Pipeline
 from askidcpc.reader.answer_type import AnswerType
@@ -133,7 +133,8 @@ def run_plain(bench: Benchmark, check: int) -> list[list[int]]:
 
 def make_pipeline(bench: Benchmark, terms: Sequence[Sequence[str]], bm25: BM25Params, rank: RankParams) -> Pipeline:
     """askidcpc's Pipeline over the benchmark's passages (split once, indexed per configuration)."""
-    return Pipeline(bench.documents, bench.passages, build_index(terms, bm25), AnswerPolicy(ranking=rank))
+    settings = Settings(bm25=bm25, policy=AnswerPolicy(ranking=rank))
+    return Pipeline.from_parts(bench.documents, bench.passages, build_index(terms, bm25), settings)
 
 
 def run_pipeline(bench: Benchmark, pipeline: Pipeline) -> list[list[int]]:
@@ -226,8 +227,6 @@ def main() -> None:
     parser.add_argument("--types", default=None, help="comma-separated answer types, e.g. date,number,person")
     parser.add_argument("--check", type=int, default=50, help="questions checked against rank-bm25 itself")
     args = parser.parse_args()
-
-    from askidcpc.config import Settings
 
     settings = Settings()
     shipped_bm25 = settings.bm25

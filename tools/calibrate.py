@@ -77,7 +77,7 @@ def measure(pipeline: Pipeline) -> list[Row]:
 def cross_validated(rows: list[Row], l2: float, repeats: int = 20, folds: int = 5) -> FloatArray:
     """Each case's confidence from weights fitted on the other folds, averaged over ``repeats`` shufflings."""
     usable = [i for i, row in enumerate(rows) if row.found is not None]
-    x = np.array([rows[i].found.features() for i in usable])  # type: ignore[union-attr]
+    x = np.array([list(rows[i].found.features().values()) for i in usable])  # type: ignore[union-attr]
     y = np.array([float(rows[i].right) for i in usable])
     scored = np.zeros(len(usable))
     rng = np.random.default_rng(0)
@@ -115,9 +115,10 @@ def main() -> None:
     policy: AnswerPolicy = pipeline.policy
     if args.fit:
         found = [row for row in rows if row.found is not None]
-        x = np.array([row.found.features() for row in found])  # type: ignore[union-attr]
+        x = np.array([list(row.found.features().values()) for row in found])  # type: ignore[union-attr]
+        names = list(found[0].found.features())  # type: ignore[union-attr]
         y = np.array([float(row.right) for row in found])
-        weights = tuple(round(float(w), 2) for w in fit(x, y, args.l2))
+        weights = tuple((name, round(float(w), 2)) for name, w in zip(names, fit(x, y, args.l2), strict=True))
         print("fitted weights:", weights)
         policy = replace(policy, weights=weights)
     shipped = np.array([confidence(row.found, policy) if row.found is not None else 0.0 for row in rows])

@@ -23,7 +23,7 @@ from askidcpc.reader.rank import Ranker
 from askidcpc.text.corpus import load_corpus
 from askidcpc.text.sentences import make_passages
 from askidcpc.text.tokenize import tokenize
-from askidcpc.types import Answer, Document, Hit
+from askidcpc.types import Answer, Document, Hit, Passage
 
 __all__ = ["Pipeline", "validate_request"]
 
@@ -64,9 +64,17 @@ class Pipeline:
         if not documents:
             raise AskError("cannot build an index over no documents")
         settings = settings or Settings()
-        table = MemoryDocuments(documents)
         passages = tuple(make_passages(documents))
         index = build_index([tokenize(passage.text) for passage in passages], settings.bm25)
+        return cls.from_parts(documents, passages, index, settings)
+
+    @classmethod
+    def from_parts(
+        cls, documents: Sequence[Document], passages: Sequence[Passage], index: BM25Index, settings: Settings
+    ) -> Pipeline:
+        """A pipeline over ``documents`` already split into ``passages`` (pid order) and indexed as ``index`` (a
+        benchmark re-indexes the same passages with other parameters)."""
+        table = MemoryDocuments(documents)
         return cls(table, MemoryPassages(passages, table.by_id), index, settings=settings)
 
     @classmethod
