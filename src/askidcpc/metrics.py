@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from askidcpc.text.tokenize import normalize, words
 
-__all__ = ["contains_keys", "gold_rank", "mean", "reciprocal_rank", "token_f1"]
+__all__ = ["contains_keys", "gold_rank", "mean", "reciprocal_rank", "roc_auc", "token_f1"]
 
 
 def gold_rank(sentences: Sequence[str], gold: Iterable[str]) -> int | None:
@@ -48,3 +48,23 @@ def token_f1(prediction: str | None, reference: str) -> float:
 def mean(values: Iterable[float]) -> float:
     items = list(values)
     return sum(items) / len(items) if items else 0.0
+
+
+def roc_auc(positives: Sequence[float], negatives: Sequence[float]) -> float:
+    """The area under the ROC curve of a score separating ``positives`` from ``negatives``: the probability that a
+    random positive scores above a random negative, ties counting half (the Mann-Whitney U statistic over
+    ``len(positives) * len(negatives)``). 0.5 when either side is empty."""
+    if not positives or not negatives:
+        return 0.5
+    ordered = sorted([(score, 1) for score in positives] + [(score, 0) for score in negatives])
+    rank_sum = 0.0
+    at = 0
+    while at < len(ordered):
+        end = at
+        while end < len(ordered) and ordered[end][0] == ordered[at][0]:
+            end += 1
+        mid_rank = (at + 1 + end) / 2  # 1-based ranks at..end-1 share their mean
+        rank_sum += mid_rank * sum(label for _, label in ordered[at:end])
+        at = end
+    n_pos, n_neg = len(positives), len(negatives)
+    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
