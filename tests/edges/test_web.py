@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_server import running_server
 
 from askidcpc.edges.render import ABSTAIN_MESSAGE
 from askidcpc.pipeline import Pipeline
+from tests.edges.conftest import running_server
 
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

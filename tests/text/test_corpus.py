@@ -10,8 +10,7 @@ from askidcpc.errors import CorpusError, DocumentError
 from askidcpc.text.corpus import load_corpus
 from askidcpc.text.formats import parse_text, read_document
 from askidcpc.text.sentences import split_spans
-
-DATA = Path(__file__).resolve().parent / "data"
+from tests.conftest import DATA
 
 SEED_2016 = DATA / "000_bb9a6ea2df670ab5.txt"
 SEED_2007 = DATA / "002_e31773e76e17c56e.txt"
