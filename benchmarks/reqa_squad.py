@@ -22,12 +22,9 @@ a time over the postings, so memory stays small.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import re
 import sys
 import time
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -35,60 +32,18 @@ from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from squad import DATA_DIR, Question, Squad, load_squad
+
 from askidcpc.config import AnswerPolicy, BM25Params, RankParams, Settings
 from askidcpc.index.bm25 import build_index, query_weights
 from askidcpc.pipeline import Pipeline
 from askidcpc.reader.answer_type import AnswerType
 from askidcpc.reader.query import build_query
-from askidcpc.text.sentences import make_passages
 from askidcpc.text.tokenize import tokenize
-from askidcpc.types import Document, Passage
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "squad-dev-v1.1.json.zip"
-JSON_SHA256 = "95aa6a52d5d6a735563366753ca50492a658031da74f301ac5238b03966972c9"
 _PLAIN = re.compile(r"\w+")
-
-
-@dataclass(frozen=True)
-class Question:
-    text: str
-    article: int
-    gold: frozenset[int]  # pids
-
-
-@dataclass(frozen=True)
-class Benchmark:
-    documents: tuple[Document, ...]
-    passages: tuple[Passage, ...]
-    questions: tuple[Question, ...]
-    n_articles: int
-
-
-def load(path: Path) -> Benchmark:
-    """Contexts as Documents, their askidcpc sentence passages, and each question's gold pids."""
-    with zipfile.ZipFile(path) as archive:
-        raw = archive.read("dev-v1.1.json")
-    if hashlib.sha256(raw).hexdigest() != JSON_SHA256:
-        raise SystemExit(f"{path}: dev-v1.1.json does not match the published SQuAD v1.1 checksum")
-    spec: dict[str, Any] = json.loads(raw)
-    documents: list[Document] = []
-    pending: list[tuple[str, int, str, list[int]]] = []
-    for a, article in enumerate(spec["data"]):
-        for p, paragraph in enumerate(article["paragraphs"]):
-            doc_id = f"{a:02d}-{p:03d}"
-            documents.append(Document(doc_id=doc_id, title=article["title"], text=paragraph["context"]))
-            for qa in paragraph["qas"]:
-                starts = [int(answer["answer_start"]) for answer in qa["answers"]]
-                pending.append((qa["question"], a, doc_id, starts))
-    passages = make_passages(documents)
-    by_doc: dict[str, list[Passage]] = {}
-    for passage in passages:
-        by_doc.setdefault(passage.doc_id, []).append(passage)
-    questions = []
-    for text, article_number, doc_id, starts in pending:
-        gold = frozenset(p.pid for p in by_doc[doc_id] for start in starts if p.start <= start < p.end)
-        questions.append(Question(text, article_number, gold))
-    return Benchmark(tuple(documents), tuple(passages), tuple(questions), len(spec["data"]))
 
 
 @dataclass(frozen=True)
@@ -110,7 +65,7 @@ def evaluate(ranked: Sequence[Sequence[int]], questions: Sequence[Question]) -> 
     return Scores(hits / n, rr / n, n)
 
 
-def run_plain(bench: Benchmark, check: int) -> list[list[int]]:
+def run_plain(bench: Squad, check: int) -> list[list[int]]:
     """rank-bm25's BM25Okapi formula over lowercase word tokens; ``check`` questions compared with rank-bm25."""
     corpus = [_PLAIN.findall(p.text.lower()) for p in bench.passages]
     index = build_index(corpus, BM25Params(variant="okapi", k1=1.5, b=0.75, epsilon=0.25))
@@ -131,13 +86,13 @@ def run_plain(bench: Benchmark, check: int) -> list[list[int]]:
     return ranked
 
 
-def make_pipeline(bench: Benchmark, terms: Sequence[Sequence[str]], bm25: BM25Params, rank: RankParams) -> Pipeline:
+def make_pipeline(bench: Squad, terms: Sequence[Sequence[str]], bm25: BM25Params, rank: RankParams) -> Pipeline:
     """askidcpc's Pipeline over the benchmark's passages (split once, indexed per configuration)."""
     settings = Settings(bm25=bm25, policy=AnswerPolicy(ranking=rank))
     return Pipeline.from_parts(bench.documents, bench.passages, build_index(terms, bm25), settings)
 
 
-def run_pipeline(bench: Benchmark, pipeline: Pipeline) -> list[list[int]]:
+def run_pipeline(bench: Squad, pipeline: Pipeline) -> list[list[int]]:
     ranked = []
     for question in bench.questions:
         query = build_query(question.text, (), pipeline.policy)
@@ -145,7 +100,7 @@ def run_pipeline(bench: Benchmark, pipeline: Pipeline) -> list[list[int]]:
     return ranked
 
 
-def halves(ranked: Sequence[Sequence[int]], bench: Benchmark) -> tuple[Scores, Scores, Scores]:
+def halves(ranked: Sequence[Sequence[int]], bench: Squad) -> tuple[Scores, Scores, Scores]:
     """All questions; those of the first half of the articles (tuning); those of the second half (held out)."""
     cut = bench.n_articles // 2
     first = [i for i, q in enumerate(bench.questions) if q.article < cut]
@@ -215,7 +170,7 @@ def ladder(default: RankParams, k1: float) -> list[tuple[str, BM25Params, RankPa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--data", type=Path, default=DATA_DIR / "squad-dev-v1.1.json.zip")
     parser.add_argument("--ablation", action="store_true", help="run the technique ladder")
     parser.add_argument("--variant", default=None)
     parser.add_argument("--k1", type=float, default=None)
@@ -247,7 +202,7 @@ def main() -> None:
     rank = replace(shipped_rank, **{k: v for k, v in overrides.items() if v is not None})
 
     started = time.perf_counter()
-    bench = load(args.data)
+    bench = load_squad(args.data)
     print(
         f"SQuAD v1.1 dev: {len(bench.documents):,} contexts, {len(bench.passages):,} sentences (askidcpc's "
         f"splitter), {len(bench.questions):,} questions; loaded in {time.perf_counter() - started:.0f} s",
