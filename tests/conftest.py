@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
 
 from askidcpc.config import DEFAULT_CORPUS, Settings
 from askidcpc.pipeline import Pipeline
+from askidcpc.types import Document
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -13,3 +15,71 @@ DATA = Path(__file__).resolve().parent / "data"
 @pytest.fixture(scope="session")
 def pipeline() -> Pipeline:
     return Pipeline.load(Settings(corpus=DEFAULT_CORPUS))
+
+
+# A seeded synthetic corpus (paragraphs of sentences from a small vocabulary, names, dates and figures) and
+# questions over it, for the ranking, paragraph, idf and context tests.
+
+WORDS = [
+    "river",
+    "bridge",
+    "council",
+    "mayor",
+    "budget",
+    "school",
+    "library",
+    "harbour",
+    "railway",
+    "election",
+    "minister",
+    "farmer",
+    "market",
+    "price",
+    "storm",
+    "flood",
+    "museum",
+    "festival",
+    "hospital",
+    "doctor",
+    "factory",
+    "worker",
+    "treaty",
+    "border",
+    "rocket",
+    "planet",
+    "ocean",
+    "forest",
+    "harvest",
+    "export",
+]
+
+
+NAMES = ["Li Wei", "Anna Berg", "Tom Okafor", "Maria Silva"]
+
+
+EXTRAS = ["in 1998", "on May 4", "about 300 people", "twelve times", "last century", "", "", ""]
+
+
+def sentence(rng: random.Random) -> str:
+    body = " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 9)))
+    if rng.random() < 0.3:
+        body = f"{body} with {rng.choice(NAMES)}"
+    return f"The {body} {rng.choice(EXTRAS)}".rstrip() + "."
+
+
+def corpus(seed: int, n_documents: int) -> list[Document]:
+    rng = random.Random(seed)
+    documents = []
+    for d in range(n_documents):
+        paragraphs = [" ".join(sentence(rng) for _ in range(rng.randint(1, 4))) for _ in range(rng.randint(1, 4))]
+        documents.append(Document(f"doc-{d}", f"Doc {d}", "\n\n".join(paragraphs), date=f"20{10 + d % 9}-01-01"))
+    return documents
+
+
+def questions(seed: int) -> list[str]:
+    rng = random.Random(seed)
+    openings = ["When did the", "How many", "Who met the", "What is the", "Where is the", ""]
+    return [
+        f"{rng.choice(openings)} {' '.join(rng.choice(WORDS) for _ in range(rng.randint(1, 4)))}?".strip()
+        for _ in range(25)
+    ] + ["What about the zeppelin?", "the"]

@@ -1,4 +1,5 @@
-"""The fast BM25 engine against rank-bm25 itself, the oracle, on random corpora."""
+"""The fast BM25 engine against rank-bm25 itself, the oracle, on random corpora; the idf table looked up through
+the vocabulary."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from rank_bm25 import BM25L, BM25Okapi, BM25Plus
 
 from askidcpc.config import BM25Params
 from askidcpc.index.bm25 import build_index, query_weights, top_k
+from askidcpc.pipeline import Pipeline
+from askidcpc.reader.evidence import highest_idf
+from tests.conftest import corpus
 
 # rank-bm25 divides 0 by 0 for an empty passage when b = 1 (a NaN the tests map to 0).
 pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
@@ -115,3 +119,13 @@ def test_bad_params_are_refused() -> None:
         BM25Params("bogus")
     with pytest.raises(ValueError, match="k1"):
         BM25Params(k1=-1)
+
+
+def test_idf_table_looks_terms_up_through_the_vocabulary() -> None:
+    pipeline = Pipeline.from_documents(corpus(6, 6))
+    idf = pipeline.index.idf()
+    eager = {term: float(idf[column]) for term, column in pipeline.index.vocab.items()}
+    table = pipeline.idf_by_term
+    assert dict(table) == eager and len(table) == len(eager)
+    assert "river" in table and "zeppelin" not in table and table.get("zeppelin") is None
+    assert highest_idf(table) == max(eager.values()) == highest_idf(eager)
