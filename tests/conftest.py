@@ -55,8 +55,6 @@ WORDS = [
 
 
 NAMES = ["Li Wei", "Anna Berg", "Tom Okafor", "Maria Silva"]
-
-
 EXTRAS = ["in 1998", "on May 4", "about 300 people", "twelve times", "last century", "", "", ""]
 
 

@@ -1,71 +1,18 @@
+"""Loading a corpus (text.corpus): the bundled corpus, bad, unreadable and duplicate files skipped and reported,
+symlinks not followed, a mixed folder ingested, nothing readable an error."""
+
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 
 from askidcpc.config import DEFAULT_CORPUS
-from askidcpc.errors import CorpusError, DocumentError
-from askidcpc.text.corpus import load_corpus
-from askidcpc.text.formats import parse_text, read_document
-from askidcpc.text.sentences import split_spans
-from tests.conftest import DATA
-
-SEED_2016 = DATA / "000_bb9a6ea2df670ab5.txt"
-SEED_2007 = DATA / "002_e31773e76e17c56e.txt"
-BOILERPLATE = (
-    "Updated:",
-    "By ZHANG YUNBI",
-    "Print Mail",
-    "[By ZOU HONG",
-    "The International Department of Communist",
-)
-
-
-def seed_sentences(path: Path) -> list[str]:
-    """Every sentence of a raw seed, boilerplate and photo caption lines left out."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    if path == SEED_2016:
-        lines = lines[lines.index("Event highlights work of CPC diplomatic arm", 1) + 1 :]
-    body = "\n".join(line for line in lines if not line.startswith(BOILERPLATE))
-    return [body[start:end] for start, end in split_spans(body)]
-
-
-@pytest.mark.parametrize(
-    ("doc_id", "seed"),
-    [("2016-06-26-cpc-diplomatic-arm", SEED_2016), ("2007-cpc-party-diplomacy", SEED_2007)],
-)
-def test_bundled_corpus_keeps_every_sentence_of_the_seed(doc_id: str, seed: Path) -> None:
-    document = read_document(DEFAULT_CORPUS / f"{doc_id}.md")
-    expected = seed_sentences(seed)
-    got = [document.text[start:end] for start, end in split_spans(document.text)]
-    assert got == expected
-    assert len(got) >= 14
-
-
-@pytest.mark.parametrize(
-    ("field", "value"),
-    [
-        ("title", "Event highlights work of CPC diplomatic arm"),
-        ("date", "2016-06-26"),
-        ("author", "Zhang Yunbi"),
-        ("source", "China Daily"),
-    ],
-)
-def test_raw_seed_is_cleaned_like_the_bundled_article(field: str, value: str) -> None:
-    raw = parse_text("seed", SEED_2016.read_text(encoding="utf-8"))
-    bundled = read_document(DEFAULT_CORPUS / "2016-06-26-cpc-diplomatic-arm.md")
-    assert getattr(raw, field) == value
-    assert raw.text == bundled.text
-    assert raw.extra["photo_caption"].startswith("The International Department of Communist Party")
-    assert "分享" not in raw.text and "[By" not in raw.text
-
-
-def test_raw_text_without_headline_uses_doc_id_as_title() -> None:
-    raw = parse_text("seed-2007", SEED_2007.read_text(encoding="utf-8"))
-    assert raw.title == "seed-2007"
-    assert raw.text.startswith("The Foreign Ministry might be")
+from askidcpc.errors import CorpusError
+from askidcpc.text.corpus import ingest, load_corpus
+from tests.text.conftest import GOOD, page, write
 
 
 def test_bundled_corpus_metadata() -> None:
@@ -131,15 +78,43 @@ def test_symlink_outside_corpus_is_not_followed(tmp_path: Path) -> None:
     assert [d.doc_id for d in load_corpus(root).documents] == ["inside"]
 
 
-def test_oversized_file_is_refused(tmp_path: Path) -> None:
-    big = tmp_path / "big.txt"
-    big.write_text("word " * 100)
-    with pytest.raises(DocumentError, match="over the 100-byte limit"):
-        read_document(big, max_bytes=100)
-
-
 def test_duplicate_doc_id_is_skipped(tmp_path: Path) -> None:
     (tmp_path / "same.md").write_text("First.")
     (tmp_path / "same.txt").write_text("Second.")
     result = load_corpus(tmp_path)
     assert len(result.documents) == 1 and "is already taken" in str(result.skipped[0])
+
+
+def test_ingest_a_mixed_folder(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    write(root / "a.md", "---\ntitle: A\ndate: 2020-01-02\n---\nThe railway line to the coast reopened.\n")
+    write(root / "sub" / "b.txt", "The museum bought a painting.\n")
+    write(root / "sub" / "c.html", page())
+    write(root / "feed.jsonl", json.dumps(GOOD) + "\n" + json.dumps({"id": "dup", "text": GOOD["text"]}) + "\n")
+    write(root / "copy-of-b.txt", "The museum bought a painting.\n")  # same text as b: indexed once
+    write(root / "a.txt", "Another text whose doc_id 'a' is already taken.\n")
+    write(root / "binary.txt", b"\x00\x01")
+    write(root / "notes.pdf", "ignored: not an article type")
+    write(root / ".hidden" / "secret.md", "Hidden folders are left out.\n")
+    outside = write(tmp_path / "outside.md", "Outside the folder.\n")
+    (root / "link.md").symlink_to(outside)
+    seen: list[tuple[str, int]] = []
+    result = ingest([root, tmp_path / "missing"], on_file=lambda path, total: seen.append((path.name, total)))
+    assert [d.doc_id for d in result.documents] == ["a", "copy-of-b", "a1", "c"]
+    assert [(d.doc_id, d.kept) for d in result.duplicates] == [("dup", "a1"), ("b", "copy-of-b")]
+    reasons = {error.path.name: error.reason for error in result.skipped}
+    assert set(reasons) == {"missing", "link.md", "a.txt", "binary.txt"}
+    assert "not found" in reasons["missing"] and "outside" in reasons["link.md"]
+    assert "already taken" in reasons["a.txt"] and "binary" in reasons["binary.txt"]
+    assert result.files == len(seen) == 7 and {total for _, total in seen} == {7}
+
+
+@pytest.mark.parametrize(
+    "files",
+    [{}, {"empty.txt": "   "}, {"bad.jsonl": "{oops\n"}, {"blank.html": "<html></html>"}],
+)
+def test_nothing_readable_is_an_error(tmp_path: Path, files: dict[str, str]) -> None:
+    for name, content in files.items():
+        write(tmp_path / name, content)
+    with pytest.raises(CorpusError, match="no readable documents"):
+        ingest([tmp_path])

@@ -1,4 +1,5 @@
-"""Ingest: HTML main text and metadata, JSON Lines with bad lines, the source walker, duplicates."""
+"""Reading one file (text.formats): the raw seeds cleaned like the bundled articles, HTML main text and metadata, JSON
+Lines with bad lines, the size limit, unsupported types."""
 
 from __future__ import annotations
 
@@ -8,35 +9,68 @@ from pathlib import Path
 import pytest
 
 from askidcpc.config import DEFAULT_CORPUS
-from askidcpc.errors import CorpusError, DocumentError
-from askidcpc.text.corpus import find_sources, ingest
-from askidcpc.text.formats import parse_html, read_document, read_html, read_jsonl, read_source
+from askidcpc.errors import DocumentError
+from askidcpc.text.corpus import find_sources
+from askidcpc.text.formats import parse_html, parse_text, read_document, read_html, read_jsonl, read_source
+from askidcpc.text.sentences import split_spans
 from askidcpc.types import Document
+from tests.conftest import DATA
+from tests.text.conftest import ARTICLE, GOOD, page, write
 
-ARTICLE = (
-    "The council approved a budget of 4 million dollars on Tuesday, the largest increase in a decade.",
-    "Residents welcomed the decision, said the mayor, who had campaigned for it since 2019.",
-    "Work on the new river bridge is due to start in the spring and to take two years.",
+SEED_2016 = DATA / "000_bb9a6ea2df670ab5.txt"
+SEED_2007 = DATA / "002_e31773e76e17c56e.txt"
+BOILERPLATE = (
+    "Updated:",
+    "By ZHANG YUNBI",
+    "Print Mail",
+    "[By ZOU HONG",
+    "The International Department of Communist",
 )
 
-PAGE = """<!DOCTYPE html>
-<html><head><meta charset="{charset}"><title>Town Herald | Council backs bigger budget</title>
-<meta property="og:title" content="Council backs bigger budget">
-<meta property="og:site_name" content="Town Herald">
-<meta name="author" content="Jane Doe">
-<meta property="article:published_time" content="2021-03-04T10:00:00Z">
-<link rel="canonical" href="https://herald.example/2021/03/budget">
-</head><body>
-<nav><ul><li><a href="/">Home</a></li><li><a href="/world">World news menu</a></li></ul></nav>
-<article><h1>Council backs bigger budget</h1>
-<p>{first}</p><p>{second}</p><p>{third}</p></article>
-<aside class="share">Share this story on Facebook</aside>
-<footer><p>Copyright 2021 Town Herald. All rights reserved. Subscribe to our newsletter.</p></footer>
-</body></html>"""
+
+def seed_sentences(path: Path) -> list[str]:
+    """Every sentence of a raw seed, boilerplate and photo caption lines left out."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if path == SEED_2016:
+        lines = lines[lines.index("Event highlights work of CPC diplomatic arm", 1) + 1 :]
+    body = "\n".join(line for line in lines if not line.startswith(BOILERPLATE))
+    return [body[start:end] for start, end in split_spans(body)]
 
 
-def page(charset: str = "utf-8", first: str = ARTICLE[0]) -> str:
-    return PAGE.format(charset=charset, first=first, second=ARTICLE[1], third=ARTICLE[2])
+@pytest.mark.parametrize(
+    ("doc_id", "seed"),
+    [("2016-06-26-cpc-diplomatic-arm", SEED_2016), ("2007-cpc-party-diplomacy", SEED_2007)],
+)
+def test_bundled_corpus_keeps_every_sentence_of_the_seed(doc_id: str, seed: Path) -> None:
+    document = read_document(DEFAULT_CORPUS / f"{doc_id}.md")
+    expected = seed_sentences(seed)
+    got = [document.text[start:end] for start, end in split_spans(document.text)]
+    assert got == expected
+    assert len(got) >= 14
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("title", "Event highlights work of CPC diplomatic arm"),
+        ("date", "2016-06-26"),
+        ("author", "Zhang Yunbi"),
+        ("source", "China Daily"),
+    ],
+)
+def test_raw_seed_is_cleaned_like_the_bundled_article(field: str, value: str) -> None:
+    raw = parse_text("seed", SEED_2016.read_text(encoding="utf-8"))
+    bundled = read_document(DEFAULT_CORPUS / "2016-06-26-cpc-diplomatic-arm.md")
+    assert getattr(raw, field) == value
+    assert raw.text == bundled.text
+    assert raw.extra["photo_caption"].startswith("The International Department of Communist Party")
+    assert "分享" not in raw.text and "[By" not in raw.text
+
+
+def test_raw_text_without_headline_uses_doc_id_as_title() -> None:
+    raw = parse_text("seed-2007", SEED_2007.read_text(encoding="utf-8"))
+    assert raw.title == "seed-2007"
+    assert raw.text.startswith("The Foreign Ministry might be")
 
 
 def test_html_main_text_and_metadata() -> None:
@@ -71,9 +105,6 @@ def test_html_without_article_text_is_refused(tmp_path: Path, content: bytes, re
     with pytest.raises(DocumentError, match=reason) as raised:
         read_html(tmp_path / "page.html")
     assert raised.value.path == tmp_path / "page.html"
-
-
-GOOD = {"id": "a1", "text": "The harbour reopened on Friday.", "title": "Harbour", "date": "2024-05-01"}
 
 
 @pytest.mark.parametrize(
@@ -119,37 +150,11 @@ def test_markdown_and_text_are_read_as_the_corpus_loader_reads_them() -> None:
         assert list(read_source(path)) == [read_document(path)]
 
 
-def write(path: Path, content: str | bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, encoding="utf-8")
-    return path
-
-
-def test_ingest_a_mixed_folder(tmp_path: Path) -> None:
-    root = tmp_path / "archive"
-    write(root / "a.md", "---\ntitle: A\ndate: 2020-01-02\n---\nThe railway line to the coast reopened.\n")
-    write(root / "sub" / "b.txt", "The museum bought a painting.\n")
-    write(root / "sub" / "c.html", page())
-    write(root / "feed.jsonl", json.dumps(GOOD) + "\n" + json.dumps({"id": "dup", "text": GOOD["text"]}) + "\n")
-    write(root / "copy-of-b.txt", "The museum bought a painting.\n")  # same text as b: indexed once
-    write(root / "a.txt", "Another text whose doc_id 'a' is already taken.\n")
-    write(root / "binary.txt", b"\x00\x01")
-    write(root / "notes.pdf", "ignored: not an article type")
-    write(root / ".hidden" / "secret.md", "Hidden folders are left out.\n")
-    outside = write(tmp_path / "outside.md", "Outside the folder.\n")
-    (root / "link.md").symlink_to(outside)
-    seen: list[tuple[str, int]] = []
-    result = ingest([root, tmp_path / "missing"], on_file=lambda path, total: seen.append((path.name, total)))
-    assert [d.doc_id for d in result.documents] == ["a", "copy-of-b", "a1", "c"]
-    assert [(d.doc_id, d.kept) for d in result.duplicates] == [("dup", "a1"), ("b", "copy-of-b")]
-    reasons = {error.path.name: error.reason for error in result.skipped}
-    assert set(reasons) == {"missing", "link.md", "a.txt", "binary.txt"}
-    assert "not found" in reasons["missing"] and "outside" in reasons["link.md"]
-    assert "already taken" in reasons["a.txt"] and "binary" in reasons["binary.txt"]
-    assert result.files == len(seen) == 7 and {total for _, total in seen} == {7}
+def test_oversized_file_is_refused(tmp_path: Path) -> None:
+    big = tmp_path / "big.txt"
+    big.write_text("word " * 100)
+    with pytest.raises(DocumentError, match="over the 100-byte limit"):
+        read_document(big, max_bytes=100)
 
 
 def test_an_explicit_file_of_an_unsupported_type_is_reported(tmp_path: Path) -> None:
@@ -158,14 +163,3 @@ def test_an_explicit_file_of_an_unsupported_type_is_reported(tmp_path: Path) -> 
     assert files == [pdf] and not problems
     [error] = list(read_source(pdf))
     assert isinstance(error, DocumentError) and "unsupported file type .pdf" in error.reason
-
-
-@pytest.mark.parametrize(
-    "files",
-    [{}, {"empty.txt": "   "}, {"bad.jsonl": "{oops\n"}, {"blank.html": "<html></html>"}],
-)
-def test_nothing_readable_is_an_error(tmp_path: Path, files: dict[str, str]) -> None:
-    for name, content in files.items():
-        write(tmp_path / name, content)
-    with pytest.raises(CorpusError, match="no readable documents"):
-        ingest([tmp_path])
