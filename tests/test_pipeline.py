@@ -71,6 +71,9 @@ def test_to_dict_has_contract_fields(pipeline: Pipeline) -> None:
         ("ok?", 3, [None], "history"),
         ("ok?", 3, ["x" * (MAX_QUESTION_CHARS + 1)], "history"),
         (None, 3, (), "string"),
+        ("when was it \ud800 founded?", 3, (), "lone surrogate"),
+        ("\udfff", 3, (), "lone surrogate"),
+        ("ok?", 3, ["who \ud83d heads it?"], "lone surrogate"),
     ],
 )
 def test_invalid_requests_raise_question_error(

@@ -37,6 +37,8 @@ def validate_request(question: str, top_k: int, history: Sequence[str]) -> str:
         raise QuestionError("question is empty; ask something, e.g. 'When was the International Department founded?'")
     if len(trimmed) > MAX_QUESTION_CHARS:
         raise QuestionError(f"question is {len(trimmed):,} characters; the limit is {MAX_QUESTION_CHARS:,}")
+    if not _is_unicode_text(trimmed):
+        raise QuestionError("question holds a lone surrogate (\\ud800-\\udfff), which is not a Unicode character")
     if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
         raise QuestionError(f"top_k must be a whole number from 1 to {MAX_TOP_K}")
     if isinstance(history, str) or len(history) > MAX_HISTORY:
@@ -44,7 +46,18 @@ def validate_request(question: str, top_k: int, history: Sequence[str]) -> str:
     for earlier in history:
         if not isinstance(earlier, str) or len(earlier) > MAX_QUESTION_CHARS:
             raise QuestionError(f"each history entry must be a question of at most {MAX_QUESTION_CHARS:,} characters")
+        if not _is_unicode_text(earlier):
+            raise QuestionError("a history entry holds a lone surrogate (\\ud800-\\udfff), not a Unicode character")
     return trimmed
+
+
+def _is_unicode_text(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8: a JSON escape such as "\\ud800" alone makes a string that cannot."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, eq=False)
