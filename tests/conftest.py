@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from askidcpc.config import DEFAULT_CORPUS, Settings
+from askidcpc.index import store
 from askidcpc.pipeline import Pipeline
 from askidcpc.types import Document
 
@@ -15,6 +16,35 @@ DATA = Path(__file__).resolve().parent / "data"
 @pytest.fixture(scope="session")
 def pipeline() -> Pipeline:
     return Pipeline.load(Settings(corpus=DEFAULT_CORPUS))
+
+
+# The bundled corpus as a saved index, and the answers a saved index gives, for the store and CLI tests.
+
+QUESTIONS = [
+    "When was the International Department founded?",
+    "Who heads the CPC International Department?",
+    "How many parties does the CPC have ties with?",
+    "What is the capital of Cuba?",
+    "WeChat",
+    "the of and",
+]
+
+
+@pytest.fixture(scope="module")
+def bundled() -> Pipeline:
+    return Pipeline.load(Settings(corpus=DEFAULT_CORPUS))
+
+
+@pytest.fixture
+def saved(tmp_path: Path, bundled: Pipeline) -> Path:
+    path = tmp_path / "index"
+    store.save_index(path, bundled.documents, bundled.passages, bundled.index)
+    return path
+
+
+def answers(path: Path) -> list[dict[str, object]]:
+    pipeline = Pipeline.load(Settings(corpus=path))
+    return [pipeline.ask(question).to_dict() for question in QUESTIONS]
 
 
 # A seeded synthetic corpus (paragraphs of sentences from a small vocabulary, names, dates and figures) and

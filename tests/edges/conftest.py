@@ -1,4 +1,4 @@
-"""Helpers shared by the edge tests: the real ``askidcpc serve`` on a free port."""
+"""Helpers shared by the edge tests: the real ``askidcpc serve`` on a free port; a CORS origin."""
 
 from __future__ import annotations
 
@@ -52,3 +52,6 @@ def running_server(*args: str, timeout: float = 60.0) -> Iterator[tuple[str, sub
                 server.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 continue
+
+
+ORIGIN = "https://example.org"

@@ -26,10 +26,10 @@ from fastapi.testclient import TestClient
 
 from askidcpc.config import DEFAULT_CORPUS, Settings
 from askidcpc.edges import server as server_module
-from askidcpc.edges.cli import build_parser, main
 from askidcpc.edges.server import INTERNAL_ERROR, NOT_ONLY_WHITE_SPACE, ServerLimits, create_app
 from askidcpc.pipeline import Pipeline
 from askidcpc.types import Answer
+from tests.edges.conftest import ORIGIN
 
 SETTINGS = Settings(corpus=DEFAULT_CORPUS)
 QUESTION = {"question": "Who is Song Tao?"}
@@ -308,14 +308,6 @@ def test_serve_binds_where_asked_and_says_so(
     assert any(f":8123/ ({reach})" in record.getMessage() for record in caplog.records), caplog.text
 
 
-def test_serve_defaults_to_loopback() -> None:
-    parser, _ = build_parser()
-    assert parser.parse_args(["serve"]).host == "127.0.0.1"
-
-
-ORIGIN = "https://example.org"
-
-
 @pytest.mark.parametrize(
     ("origins", "sent", "allowed"),
     [
@@ -361,22 +353,6 @@ def test_cors_is_off_unless_configured(
 )
 def test_cors_origins_from_the_environment(environ: dict[str, str], expected: tuple[str, ...]) -> None:
     assert Settings.from_env(environ).cors_origins == expected
-
-
-@pytest.mark.parametrize(
-    ("argv", "expected"),
-    [
-        ([], ()),
-        (["--cors-origin", ORIGIN], (ORIGIN,)),
-        (["--cors-origin", ORIGIN, "--cors-origin", "*"], (ORIGIN, "*")),
-    ],
-)
-def test_serve_cors_origin_option(monkeypatch: pytest.MonkeyPatch, argv: list[str], expected: tuple[str, ...]) -> None:
-    seen: list[Settings] = []
-    monkeypatch.delenv("ASKIDCPC_CORS_ORIGINS", raising=False)
-    monkeypatch.setattr(server_module, "serve", lambda settings, **options: seen.append(settings) or 0)
-    assert main(["serve", *argv]) == 0
-    assert seen[0].cors_origins == expected
 
 
 # ---- graceful shutdown of the real server ----

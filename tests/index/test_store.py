@@ -1,4 +1,4 @@
-"""The saved index: round trips, incremental add/remove == rebuild, atomic writes, corruption refused, the CLI."""
+"""The saved index: round trips, incremental add/remove == rebuild, atomic writes, corruption refused."""
 
 from __future__ import annotations
 
@@ -14,26 +14,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from askidcpc.config import DEFAULT_CORPUS, VARIANTS, BM25Params, Settings
+from askidcpc.config import VARIANTS, BM25Params, Settings
 from askidcpc.edges.cli import main
 from askidcpc.errors import AskError, IndexFormatError
 from askidcpc.index import _atomic, _tables, store
 from askidcpc.index.bm25 import BM25Index, query_weights
 from askidcpc.pipeline import Pipeline
 from askidcpc.reader.retriever import Retriever
-from askidcpc.text.corpus import load_corpus
 from askidcpc.text.formats import content_hash
 from askidcpc.text.tokenize import tokenize
 from askidcpc.types import Document
-
-QUESTIONS = [
-    "When was the International Department founded?",
-    "Who heads the CPC International Department?",
-    "How many parties does the CPC have ties with?",
-    "What is the capital of Cuba?",
-    "WeChat",
-    "the of and",
-]
+from tests.conftest import QUESTIONS, answers
 
 WORDS = [
     "river",
@@ -112,18 +103,6 @@ def assert_same_scores(actual: BM25Index, expected: BM25Index, queries: list[dic
     for query in queries:
         np.testing.assert_allclose(actual.scores(query), expected.scores(query), rtol=0, atol=1e-9)
         assert [pid for pid, _ in actual.search(query, 10)] == [pid for pid, _ in expected.search(query, 10)]
-
-
-@pytest.fixture(scope="module")
-def bundled() -> Pipeline:
-    return Pipeline.load(Settings(corpus=DEFAULT_CORPUS))
-
-
-@pytest.fixture
-def saved(tmp_path: Path, bundled: Pipeline) -> Path:
-    path = tmp_path / "index"
-    store.save_index(path, bundled.documents, bundled.passages, bundled.index)
-    return path
 
 
 # --- round trips ----------------------------------------------------------------------------------------------
@@ -280,11 +259,6 @@ def test_remove_refuses_unknown_ids_and_emptying(tmp_path: Path, doc_ids: list[s
 
 
 # --- atomic writes ------------------------------------------------------------------------------------------------
-
-
-def answers(path: Path) -> list[dict[str, object]]:
-    pipeline = Pipeline.load(Settings(corpus=path))
-    return [pipeline.ask(question).to_dict() for question in QUESTIONS]
 
 
 class Crash(Exception):
@@ -482,94 +456,3 @@ def test_without_full_verification_sizes_and_shapes_are_still_checked(saved: Pat
     truncate(saved, "weights")
     with pytest.raises(IndexFormatError, match="truncated"):
         store.load_index(saved, verify=False)
-
-
-# --- the command line ---------------------------------------------------------------------------------------------
-
-
-def write_sources(folder: Path) -> Path:
-    folder.mkdir()
-    for document in load_corpus(DEFAULT_CORPUS).documents:
-        (folder / f"{document.doc_id}.md").write_text(
-            (DEFAULT_CORPUS / f"{document.doc_id}.md").read_text(encoding="utf-8"), encoding="utf-8"
-        )
-    (folder / "copy.md").write_text((DEFAULT_CORPUS / "2007-cpc-party-diplomacy.md").read_text("utf-8"), "utf-8")
-    (folder / "binary.txt").write_bytes(b"\x00\x01\x02")
-    return folder
-
-
-def test_cli_index_then_ask_equals_asking_the_folder(
-    tmp_path: Path, bundled: Pipeline, capsys: pytest.CaptureFixture[str]
-) -> None:
-    sources = write_sources(tmp_path / "articles")
-    assert main(["index", str(sources), "--out", str(tmp_path / "index")]) == 0
-    summary = capsys.readouterr().out
-    assert "Indexed 2 documents" in summary and f"{len(bundled.passages)} passages" in summary
-    assert "copy.md (copy): same text as 2007-cpc-party-diplomacy" in summary
-    assert "binary.txt: looks like a binary file" in summary
-    for question in QUESTIONS[:3]:
-        assert main(["ask", "--json", "--corpus", str(tmp_path / "index"), question]) == 0
-        assert json.loads(capsys.readouterr().out) == bundled.ask(question).to_dict()
-
-
-def test_cli_add_and_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    sources = write_sources(tmp_path / "articles")
-    index = str(tmp_path / "index")
-    assert main(["index", str(sources), "--out", index]) == 0
-    (tmp_path / "new.jsonl").write_text(
-        json.dumps({"id": "bridge", "text": "The mayor opened a bridge over the river on Monday."}) + "\n", "utf-8"
-    )
-    assert main(["index", "--add", str(tmp_path / "new.jsonl"), "--to", index]) == 0
-    assert "Added 1 documents" in capsys.readouterr().out
-    assert main(["ask", "--json", "--corpus", index, "Who opened the bridge over the river?"]) == 0
-    assert json.loads(capsys.readouterr().out)["citations"][0]["doc_id"] == "bridge"
-    assert main(["index", "--remove", "bridge", "--from", index]) == 0
-    assert "Removed 1 documents" in capsys.readouterr().out
-    assert "bridge" not in store.load_index(Path(index)).documents.by_id
-    assert main(["index", "--remove", "bridge", "--from", index]) == 1
-
-
-@pytest.mark.parametrize(
-    ("argv", "status"),
-    [
-        (["index"], 2),
-        (["index", "somewhere"], 2),
-        (["index", "--out", "x"], 2),
-        (["index", "--add", "a.md"], 2),
-        (["index", "--remove", "a"], 2),
-        (["index", "a", "--out", "x", "--add", "b", "--to", "y"], 2),
-        (["index", "missing-folder", "--out", "INDEX"], 1),
-    ],
-)
-def test_cli_index_usage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], status: int) -> None:
-    monkeypatch.chdir(tmp_path)
-    assert main(argv) == status
-    assert not (tmp_path / "INDEX").exists()
-
-
-def test_cli_nothing_indexable_keeps_the_old_index(saved: Path, tmp_path: Path) -> None:
-    before = answers(saved)
-    (tmp_path / "bad").mkdir()
-    (tmp_path / "bad" / "empty.txt").write_text("   ", encoding="utf-8")
-    assert main(["index", str(tmp_path / "bad"), "--out", str(saved)]) == 1
-    assert answers(saved) == before
-
-
-def test_askidcpc_corpus_env_and_http_serve_a_saved_index(
-    saved: Path, bundled: Pipeline, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from fastapi.testclient import TestClient
-
-    from askidcpc.edges.server import create_app
-
-    monkeypatch.setenv("ASKIDCPC_CORPUS", str(saved))
-    assert main(["ask", "--json", QUESTIONS[1]]) == 0
-    assert json.loads(capsys.readouterr().out) == bundled.ask(QUESTIONS[1]).to_dict()
-    with TestClient(create_app(Settings(corpus=saved))) as client:
-        health = client.get("/health").json()
-        assert (health["documents"], health["passages"]) == (len(bundled.documents), len(bundled.passages))
-        assert client.post("/ask", json={"question": QUESTIONS[2]}).json() == bundled.ask(QUESTIONS[2]).to_dict()
-        for document in bundled.documents:
-            served = client.get(f"/documents/{document.doc_id}").json()
-            assert served["text"] == document.text and served["title"] == document.title
-        assert client.get("/documents/nope").status_code == 404
