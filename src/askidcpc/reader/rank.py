@@ -28,11 +28,28 @@ from askidcpc.index.paragraphs import paragraph_index, row_scores
 from askidcpc.reader.answer_type import AnswerType, has_answer_type, ranking_type
 from askidcpc.reader.query import Query, effective_terms
 
-__all__ = ["Ranker"]
+__all__ = ["Ranked", "Ranker"]
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A query's best sentences, best first: ``pids`` and their ranking ``scores``, their raw sentence and paragraph
+    BM25 scores, and the best raw sentence and paragraph scores of any sentence for the query."""
+
+    pids: tuple[int, ...]
+    scores: tuple[float, ...]
+    sentence_scores: tuple[float, ...]
+    paragraph_scores: tuple[float, ...]
+    top_sentence: float
+    top_paragraph: float
+
+    @classmethod
+    def empty(cls) -> Ranked:
+        return cls((), (), (), (), 0.0, 0.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,10 +98,16 @@ class Ranker:
         """The ``k`` best sentences matching at least one query term, as ``(pid, score)``, best first (ties to the
         lower pid): sentence score over the best one's, plus ``paragraph_weight`` times the paragraph's score over
         the best paragraph's, plus ``type_bonus`` for a sentence holding the expected answer type."""
+        ranked = self.ranked(query, k, params)
+        return list(zip(ranked.pids, ranked.scores, strict=True))
+
+    def ranked(self, query: Query, k: int, params: RankParams) -> Ranked:
+        """:meth:`rank`'s ``k`` best sentences with their raw sentence and paragraph BM25 scores and the best of
+        each for the query (what the reader's features are made of)."""
         index = self.sentences
         terms = {t: w for t, w in effective_terms(query, index.vocab, params).items() if t in index.vocab and w != 0}
         if not terms or k <= 0:
-            return []
+            return Ranked.empty()
         candidates = {pid for pid, _ in index.search(terms, max(k, params.candidates))}
         best_paragraphs: list[int] = []
         if params.paragraph_weight > 0:
@@ -94,22 +117,33 @@ class Ranker:
         scores, matched = row_scores(index, pids, terms)
         pids, scores = pids[matched], scores[matched]
         if not len(pids):
-            return []
+            return Ranked.empty()
         top = float(scores.max())
         blended = scores / top if top > 0 else scores
+        own = np.zeros(len(pids))
+        best_paragraph = 0.0
         if best_paragraphs:
             paragraph_of = np.asarray(self.paragraph_of[pids], dtype=np.int64)
             # The best paragraph's score from the same additions as the others', so that it normalises exactly.
             wanted = np.unique(np.concatenate([paragraph_of, np.asarray(best_paragraphs, dtype=np.int64)]))
             paragraph_scores, _ = row_scores(self.paragraphs, wanted, terms)
             best_paragraph = float(paragraph_scores.max())
+            own = paragraph_scores[np.searchsorted(wanted, paragraph_of)]
             if best_paragraph > 0:
-                own = paragraph_scores[np.searchsorted(wanted, paragraph_of)]
                 blended = blended + params.paragraph_weight * (own / best_paragraph)
         kind = ranking_type(query.answer_type)
         if kind is not None and kind.value in params.answer_types and params.type_bonus:
             blended = self._with_type_bonus(pids, blended, kind, k, params.type_bonus)
-        return top_k(pids, blended, k)
+        best = top_k(pids, blended, k)
+        at = np.searchsorted(pids, np.asarray([pid for pid, _ in best], dtype=np.int64))
+        return Ranked(
+            pids=tuple(pid for pid, _ in best),
+            scores=tuple(score for _, score in best),
+            sentence_scores=tuple(scores[at].tolist()),
+            paragraph_scores=tuple(own[at].tolist()),
+            top_sentence=top,
+            top_paragraph=best_paragraph,
+        )
 
     def _with_type_bonus(
         self, pids: IntArray, blended: FloatArray, kind: AnswerType, k: int, bonus: float
