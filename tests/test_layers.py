@@ -81,6 +81,7 @@ def test_the_rule_finds_a_breach(tmp_path: Path) -> None:
 HEAVY = ("numba", "scipy", "numpy", "fastapi", "prompt_toolkit", "uvicorn", "rich", "trafilatura")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", ["askidcpc.config", "askidcpc.errors", "askidcpc.types"])
 def test_importing_the_settings_loads_nothing_heavy(module: str) -> None:
     code = f"import sys, {module}; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"

@@ -57,6 +57,7 @@ def test_special_questions(pipeline: Pipeline, question: str) -> None:
     check(pipeline, question, [])
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(question=questions, history=st.lists(questions, max_size=4))
 def test_any_question_gives_an_answer_object_or_a_question_error(

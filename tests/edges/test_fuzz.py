@@ -19,6 +19,9 @@ from askidcpc.config import DEFAULT_CORPUS, Settings
 from askidcpc.edges.server import create_app
 from askidcpc.pipeline import Pipeline
 
+# Slow: thousands of generated requests (schemathesis).
+pytestmark = pytest.mark.slow
+
 # Statuses that reject a schema-violating request: 413 for a body over the cap is one as much as 422 is.
 REJECTIONS = ["400", "404", "405", "413", "422"]
 

@@ -417,6 +417,7 @@ def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
 IN_FLIGHT = 24
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("options", "processes"), [([], 1), (["--workers", "2"], 2)], ids=["one-process", "workers"])
 def test_sigterm_lets_requests_in_flight_finish_then_exits_0(
     pipeline: Pipeline, options: list[str], processes: int
@@ -487,6 +488,7 @@ def _only_bad_files(folder: Path) -> None:
     (folder / "empty.txt").write_bytes(b"")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("damage", "message"),
     [

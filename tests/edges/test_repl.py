@@ -176,6 +176,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "PYTHONUNBUFFERED": "1"}
 
 
+@pytest.mark.slow
 def test_piped_chat_prints_the_answers_and_exits_0(chat: Chat, tmp_path: Path) -> None:
     lines = [FIRST, FOLLOW_UP, "/sources", "", "/k 2", UNRELATED, "/bogus"]
     done = subprocess.run(
@@ -194,6 +195,7 @@ def test_piped_chat_prints_the_answers_and_exits_0(chat: Chat, tmp_path: Path) -
     assert "Traceback" not in done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_piped_json_chat_prints_answer_objects(pipeline: Pipeline, tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "askidcpc", "chat", "--json"],
@@ -209,6 +211,7 @@ def test_piped_json_chat_prints_answer_objects(pipeline: Pipeline, tmp_path: Pat
     assert done.stderr == "Showing 1 citation.\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["chat"], []])
 def test_chat_is_the_default_command(command: list[str], tmp_path: Path) -> None:
     done = subprocess.run(
@@ -226,6 +229,7 @@ def test_chat_is_the_default_command(command: list[str], tmp_path: Path) -> None
 # ---- the real REPL in a pseudo-terminal, as a person uses it ----
 
 
+@pytest.mark.slow
 def test_repl_in_a_terminal(pipeline: Pipeline, tmp_path: Path) -> None:
     pexpect = pytest.importorskip("pexpect")
     first, follow_up, unrelated = pipeline.ask(FIRST), pipeline.ask(FOLLOW_UP, history=[FIRST]), pipeline.ask(UNRELATED)

@@ -179,6 +179,7 @@ ODD_BODIES = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=ODD_BODIES)
 def test_odd_bodies_get_an_answer_or_a_4xx(client: TestClient, body: bytes) -> None:
@@ -232,6 +233,7 @@ def test_page_has_a_restrictive_content_security_policy(client: TestClient) -> N
 # ---- the real server, over real HTTP ----
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("options", [[], ["--workers", "2"]], ids=["one-process", "two-workers"])
 def test_live_server_answers_over_http(pipeline: Pipeline, options: list[str]) -> None:
     with running_server(*options) as (url, server):
@@ -249,6 +251,7 @@ def test_live_server_answers_over_http(pipeline: Pipeline, options: list[str]) -
     assert "Traceback" not in log
 
 
+@pytest.mark.slow
 def test_serve_with_a_bad_corpus_is_a_one_line_error(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "askidcpc", "serve", "--corpus", str(tmp_path / "missing"), "--port", str(free_port())],
@@ -260,6 +263,7 @@ def test_serve_with_a_bad_corpus_is_a_one_line_error(tmp_path: Path) -> None:
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("askidcpc: ")
 
 
+@pytest.mark.slow
 def test_serve_on_a_busy_port_is_a_clean_error() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -273,6 +277,7 @@ def test_serve_on_a_busy_port_is_a_clean_error() -> None:
     assert "address already in use" in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_one_question_gives_one_answer_object_everywhere(pipeline: Pipeline, tmp_path: Path) -> None:
     """The REPL (piped, --json), `askidcpc ask --json` and POST /ask give the identical answer object."""
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path)}

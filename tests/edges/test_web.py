@@ -20,6 +20,9 @@ from askidcpc.edges.render import ABSTAIN_MESSAGE
 from askidcpc.pipeline import Pipeline
 from tests.edges.conftest import running_server
 
+# Slow: a real browser against a live server.
+pytestmark = pytest.mark.slow
+
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -43,7 +43,10 @@ def assert_same_top_k(got: _kernels.Result, expected: _kernels.Result) -> None:
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-@pytest.mark.parametrize(("seed", "n_docs", "vocab"), [(0, 3000, 60), (1, 3000, 400), (2, 500, 25), (3, 5000, 2000)])
+@pytest.mark.parametrize(
+    ("seed", "n_docs", "vocab"),
+    [(0, 3000, 60), (1, 3000, 400), (2, 500, 25), pytest.param(3, 5000, 2000, marks=pytest.mark.slow)],  # large: slow
+)
 @pytest.mark.parametrize("k", [1, 3, 10, 50])
 def test_maxscore_equals_reference(variant: str, seed: int, n_docs: int, vocab: int, k: int) -> None:
     index = build_index(zipf_corpus(seed, n_docs, vocab), BM25Params(variant, epsilon=0.25))
@@ -90,6 +93,7 @@ def test_exhaustive_kernel_equals_reference(seed: int, k: int) -> None:
             assert not accumulator.any()  # handed back zeroed
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(
     docs=st.lists(st.lists(st.integers(0, 12), min_size=0, max_size=12), min_size=1, max_size=150),

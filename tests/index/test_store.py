@@ -341,6 +341,7 @@ store.build_saved_index(Path(sys.argv[1]), [Document("killed", "K", "This index 
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("after_files", [0, 6, len(store.ARRAYS) - 1, len(store.ARRAYS)])
 def test_sigkill_during_index_leaves_the_old_index_intact(saved: Path, after_files: int) -> None:
     before = answers(saved)
