@@ -35,15 +35,25 @@ questions = st.one_of(
 )
 
 
+def utf8(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (a lone surrogate cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check(pipeline: Pipeline, question: str, history: list[str]) -> None:
     try:
         answer = pipeline.ask(question, top_k=5, history=history)
     except QuestionError as exc:
         assert str(exc)
-        assert not question.strip() or len(question.strip()) > MAX_QUESTION_CHARS
+        too_long = len(question.strip()) > MAX_QUESTION_CHARS
+        assert not question.strip() or too_long or not all(map(utf8, [question, *history]))
         return
     data = answer.to_dict()
-    json.dumps(data)
+    json.dumps(data, ensure_ascii=False).encode("utf-8")  # what the edges write
     assert 0.0 <= data["confidence"] <= 1.0
     assert len(data["citations"]) <= 5
     for citation in answer.citations:
