@@ -33,7 +33,7 @@ from tests.edges.conftest import ORIGIN
 
 SETTINGS = Settings(corpus=DEFAULT_CORPUS)
 QUESTION = {"question": "Who is Song Tao?"}
-LOCAL_PATHS = (str(DEFAULT_CORPUS.parent), str(Path(server_module.__file__).parent), "/site-packages/")
+LOCAL_PATHS = (str(DEFAULT_CORPUS.parent), str(Path(server_module.__file__).parents[1]), "/site-packages/")
 
 
 class StubPipeline:
