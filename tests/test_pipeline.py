@@ -26,8 +26,11 @@ def test_citations_are_exact_corpus_text(pipeline: Pipeline, question: str, top_
     answer = pipeline.ask(question, top_k=top_k)
     assert len(answer.citations) <= top_k
     assert 0.0 <= answer.confidence <= 1.0
-    scores = [c.score for c in answer.citations]
+    # The answer's own sentences come first (two when dated sources disagree), then the rest, best first.
+    own = sum(1 for c in answer.citations if answer.answer is not None and c.sentence in answer.answer)
+    scores = [c.score for c in answer.citations[max(own, 1) :]]
     assert scores == sorted(scores, reverse=True)
+    assert all(answer.citations[0].score >= score for score in scores)
     for citation in answer.citations:
         document = pipeline.documents_by_id[citation.doc_id]
         assert document.text[citation.start : citation.end] == citation.sentence
@@ -87,11 +90,6 @@ def test_question_is_trimmed(pipeline: Pipeline) -> None:
     assert pipeline.ask("  WeChat  ").question == "WeChat"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known miss: every word but 'budget' is in the articles and the sentence on annual visits scores 0.42, "
-    "just over the 0.40 threshold; a stronger unknown-word penalty cost held-out false abstention (see README)",
-)
 def test_unanswerable_question_abstains_but_still_cites(pipeline: Pipeline) -> None:
     answer = pipeline.ask("What is the department's annual budget?")
     assert answer.answer is None

@@ -2,7 +2,8 @@
 
 - :class:`BM25Params`: the BM25 variant and its parameters (the index's).
 - :class:`RankParams`: how the reader ranks sentences (synonyms, paragraph blend, answer-type bonus, candidates).
-- :class:`AnswerPolicy`: how the reader decides (its confidence weights, keyed by feature name, and the threshold).
+- :class:`AnswerPolicy`: how the reader reads (candidates, follow-ups, conflicting figures; the learned model's
+  weights ship as data, see :mod:`askidcpc.reader.model`).
 - :class:`Settings`: the three together, plus where the corpus is and what the edges default to.
 
 Every construction path (a folder, a saved index, documents in memory, the benchmarks) takes these defaults, so a
@@ -83,36 +84,21 @@ class RankParams:
     paragraph_candidates: int = 20
 
 
-# The confidence model: a logistic regression over the named Evidence features (askidcpc.reader.evidence), fitted by
-# tools/calibrate.py on eval/questions.yaml. Keyed by name, so reordering features cannot silently misweigh them.
-CONFIDENCE_WEIGHTS: tuple[tuple[str, float], ...] = (
-    ("bias", -0.06),
-    ("coverage", 0.81),
-    ("gap", 1.62),
-    ("typed", 0.03),
-    ("untyped", -2.24),
-    ("unknown", -0.52),
-    ("missing", -0.19),
-    ("unknown_attribute", -1.49),
-)
-
-
 @dataclass(frozen=True)
 class AnswerPolicy:
-    """How the reader decides. ``weights`` turn the evidence into a logit (name -> weight); ``threshold`` is the
-    confidence below which askidcpc abstains."""
+    """How the reader reads. Which sentence answers and how sure it is are the learned model's
+    (``askidcpc/data/reader_weights.json``, fitted by ``tools/train_reader.py``); ``threshold`` overrides the
+    model's abstention threshold when set. ``candidates``: how many of the retriever's best sentences the model
+    chooses among (what it was fitted on). Follow-ups weigh earlier questions' terms at ``history_weight``, decaying by
+    ``history_decay`` a turn. A figure from another, differently dated document conflicts when its sentence is among
+    the top ``conflict_depth`` and scores at least ``conflict_ratio`` of the best."""
 
-    threshold: float = 0.4
-    weights: tuple[tuple[str, float], ...] = CONFIDENCE_WEIGHTS
-    related_credit: float = 0.7
+    threshold: float | None = None
+    candidates: int = 30
     history_weight: float = 0.5
     history_decay: float = 0.5
     conflict_ratio: float = 0.3
     conflict_depth: int = 10
-    # A "how many N" question is answered by the best of the top ``count_depth`` sentences (scoring at least
-    # ``count_ratio`` of the best) whose figure counts N, when the best one's does not.
-    count_depth: int = 5
-    count_ratio: float = 0.5
     ranking: RankParams = field(default_factory=RankParams)
 
 

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import numpy as np
+
 from askidcpc.config import MAX_HISTORY, MAX_QUESTION_CHARS, MAX_TOP_K, AnswerPolicy, Settings
 from askidcpc.errors import AskError, QuestionError
 from askidcpc.index.bm25 import BM25Index, TermIdf, build_index
@@ -19,7 +21,7 @@ from askidcpc.index.memory import DocumentTable, MemoryDocuments, MemoryPassages
 from askidcpc.index.store import is_saved_index, load_index
 from askidcpc.reader.answer import answer
 from askidcpc.reader.query import Query
-from askidcpc.reader.rank import Ranker
+from askidcpc.reader.rank import Ranked, Ranker
 from askidcpc.text.corpus import load_corpus
 from askidcpc.text.sentences import make_passages
 from askidcpc.text.tokenize import tokenize
@@ -121,6 +123,21 @@ class Pipeline:
         """The ``k`` best passages for a query (a :class:`Query`, or plain term weights), ranked by :class:`Ranker`."""
         ranked = query if isinstance(query, Query) else Query(terms=query)
         return [Hit(self.passages[pid], score) for pid, score in self.ranker.rank(ranked, k, self.policy.ranking)]
+
+    def ranked(self, query: Query, k: int) -> Ranked:
+        """:meth:`retrieve`'s ranking with the raw sentence and paragraph scores behind it."""
+        return self.ranker.ranked(query, k, self.policy.ranking)
+
+    def passage(self, pid: int) -> Passage:
+        return self.passages[pid]
+
+    def paragraph(self, pid: int) -> Sequence[Passage]:
+        """The passages of ``pid``'s paragraph (a run of consecutive pids), in text order."""
+        paragraph_of = np.asarray(self.passages.paragraph_of)
+        number = paragraph_of[pid]
+        first = int(np.searchsorted(paragraph_of, number, side="left"))
+        end = int(np.searchsorted(paragraph_of, number, side="right"))
+        return [self.passages[member] for member in range(first, end)]
 
     def ask(self, question: str, top_k: int | None = None, history: Sequence[str] = ()) -> Answer:
         """Answer ``question`` from the corpus, with ``history`` (earlier questions, oldest first) for follow-ups;

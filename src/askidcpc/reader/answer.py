@@ -1,10 +1,12 @@
-"""Reading: turn a question (and its conversation) into a query, and ranked hits into an extractive answer.
+"""Reading: the reader's entry point, :func:`answer`, and the answer it composes.
+
+The question (and its conversation) becomes a query; the retriever's best sentences become candidates with named
+features (:mod:`askidcpc.reader.candidates`); the learned model (:mod:`askidcpc.reader.model`) picks the sentence to
+answer from and says how likely that answer is right (``confidence``). Below the model's threshold the answer is
+``None`` (abstention) and the citations still show what was found.
 
 Nothing here generates text. An answer is one or more corpus sentences, verbatim; where the best sentences from
-differently dated documents disagree on a figure, each is labelled with its date, newest first. Whether to answer
-at all is decided from :class:`Evidence` the BM25 score alone hides (how much of the question the sentence covers,
-its lead over the runner-up, whether it holds the expected answer type), calibrated into ``confidence``; below
-``AnswerPolicy.threshold`` the answer is ``None`` (abstention) and the citations still show what was found.
+differently dated documents disagree on a figure, each is labelled with its date, newest first.
 """
 
 from __future__ import annotations
@@ -12,38 +14,27 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
+import numpy as np
+
 from askidcpc.config import AnswerPolicy
-from askidcpc.reader.evidence import confidence, counts_asked, evidence, figures_counted
+from askidcpc.reader.candidates import candidates
+from askidcpc.reader.evidence import figures_counted
+from askidcpc.reader.model import ReaderModel, load_model
 from askidcpc.reader.query import Query, build_query
 from askidcpc.reader.retriever import Retriever
 from askidcpc.types import Answer, Citation, Document, Hit
 
-__all__ = ["answer", "compose_answer", "figure_query", "select"]
+__all__ = ["answer", "compose_answer", "figure_query"]
 
 
-def select(query: Query, hits: Sequence[Hit], policy: AnswerPolicy) -> list[Hit]:
-    """``hits`` with the sentence the reader answers from first: for a "how many N" question whose best sentence
-    gives no figure counting N, the best of the next few that does (answer extraction over the retriever's ranking,
-    as a reader would pick the span); otherwise unchanged."""
-    ranked = list(hits)
-    if not ranked or not query.counted or counts_asked(query, ranked[0].passage.text):
-        return ranked
-    floor = policy.count_ratio * ranked[0].score
-    for at, hit in enumerate(ranked[1 : policy.count_depth], start=1):
-        if hit.score >= floor and counts_asked(query, hit.passage.text):
-            return [hit, *ranked[:at], *ranked[at + 1 :]]
-    return ranked
-
-
-def figure_query(query: Query, hits: Sequence[Hit], policy: AnswerPolicy) -> Query | None:
+def figure_query(query: Query, hits: Sequence[Hit]) -> Query | None:
     """A second query for other documents' figures: when the sentence the reader answers from gives figures, the
     question's terms plus what those figures count ("parti", "countri") at full weight, so that another article's
     sentence counting the same things in other words ("built contacts with … 600 parties") is found. None when the
     best sentence gives no figure."""
-    chosen = select(query, hits, policy)
-    if not chosen:
+    if not hits:
         return None
-    counted = figures_counted(chosen[0].passage.text, number_words=False)
+    counted = figures_counted(hits[0].passage.text, number_words=False)
     if not counted:
         return None
     terms = dict(query.terms)
@@ -59,22 +50,22 @@ def _date_label(date: str | None) -> str:
 def compose_answer(
     question: str,
     hits: Sequence[Hit],
+    sure: float,
+    answers: bool,
     query: Query,
-    idf: Mapping[str, float],
     documents: Mapping[str, Document],
     top_k: int,
     policy: AnswerPolicy,
     figure_hits: Sequence[Hit] = (),
 ) -> Answer:
-    """The answer object for ranked ``hits`` (best first; pass more than ``top_k`` to let a conflicting figure from
-    another document be found further down, and ``figure_hits``, ranked for :func:`figure_query`, to look wider).
-    Citations: the answer's sentences first, then the rest in rank order, ``top_k`` in all."""
+    """The answer object for ``hits`` in the reader's order (the sentence it answers from first; pass more than
+    ``top_k`` to let a conflicting figure from another document be found further down, and ``figure_hits``, ranked
+    for :func:`figure_query`, to look wider), its confidence ``sure``, and whether it ``answers`` at all (else it
+    abstains). Citations: the answer's sentences first, then the rest in order, ``top_k`` in all."""
     if not hits:
         return Answer(question=question, answer=None, confidence=0.0, citations=())
-    hits = select(query, hits, policy)
     best = hits[0]
-    sure = confidence(evidence(query, hits, idf, policy), policy)
-    if sure < policy.threshold:
+    if not answers:
         return Answer(question=question, answer=None, confidence=sure, citations=_citations(hits[:top_k], documents))
     text = best.passage.text
     conflicting = _conflicting(hits, documents, policy, figure_hits, asked=_asked_stems(query))
@@ -147,14 +138,34 @@ def _conflicting(
     return found
 
 
-def answer(question: str, history: Sequence[str], top_k: int, retriever: Retriever, policy: AnswerPolicy) -> Answer:
+def answer(
+    question: str,
+    history: Sequence[str],
+    top_k: int,
+    retriever: Retriever,
+    policy: AnswerPolicy,
+    model: ReaderModel | None = None,
+) -> Answer:
     """The answer to ``question`` (valid and trimmed; ``history``: earlier questions, oldest first) from what
-    ``retriever`` finds, ``top_k`` citations: the reader's one entry point."""
+    ``retriever`` finds, ``top_k`` citations: the reader's one entry point. ``model``: the shipped one when None."""
+    model = model or load_model()
     query = build_query(question, history, policy)
-    # Deeper than top_k: a sentence of another document giving a different figure may rank further down.
-    hits = retriever.retrieve(query, max(top_k, policy.conflict_depth))
-    figures = figure_query(query, hits, policy)
+    # Deeper than top_k: the model chooses among the candidates, and a sentence of another document giving a
+    # different figure may rank further down.
+    found = candidates(question, query, retriever, max(top_k, policy.candidates))
+    if not found.hits:
+        return Answer(question=question, answer=None, confidence=0.0, citations=())
+    chosen, sure = model.best(found.features)
+    scores = model.scores(found.features)
+    order = np.argsort(-scores, kind="stable").tolist()
+    order.remove(chosen)
+    # Each candidate scored by the model's probability that it is the answer (a softmax over the candidates).
+    probability = np.exp(scores - scores[chosen])
+    probability /= probability.sum()
+    hits = [replace(found.hits[i], score=float(probability[i])) for i in [chosen, *order]]
+    figures = figure_query(query, hits)
     figure_hits = retriever.retrieve(figures, policy.conflict_depth) if figures is not None else []
+    threshold = model.threshold if policy.threshold is None else policy.threshold
     return compose_answer(
-        question, hits, query, retriever.idf_by_term, retriever.documents_by_id, top_k, policy, figure_hits
+        question, hits, sure, sure >= threshold, query, retriever.documents_by_id, top_k, policy, figure_hits
     )

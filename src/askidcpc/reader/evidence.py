@@ -1,30 +1,17 @@
-"""Evidence and confidence: what speaks for the best sentence beyond its BM25 score (how much of the question it
-covers, its lead over the runner-up, whether it holds the expected answer type, question words the corpus never
-uses), and the calibrated probability that it answers the question."""
+"""Lexical evidence the reader's features are made of: how much of the question a sentence covers (idf-weighted,
+synonyms counting partly), whether the corpus knows a question word at all (or a likely typo of it), and what the
+figures of a sentence count ("about 400 political parties")."""
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 
-from askidcpc.config import AnswerPolicy
-from askidcpc.reader.answer_type import COUNT_WORDS, answers_type
+from askidcpc.reader.answer_type import COUNT_WORDS
 from askidcpc.reader.query import Query
-from askidcpc.text.tokenize import STOP_WORDS, normalize, stem_word, tokenize
-from askidcpc.types import Hit
+from askidcpc.text.tokenize import STOP_WORDS, normalize, stem_word
 
-__all__ = [
-    "Evidence",
-    "confidence",
-    "counts_asked",
-    "evidence",
-    "figures_counted",
-    "highest_idf",
-    "is_known",
-    "support",
-]
+__all__ = ["RELATED_CREDIT", "counts_asked", "figures_counted", "highest_idf", "is_known", "support"]
 
 
 # A figure and the (up to two) words after it: what it counts.
@@ -32,34 +19,8 @@ _FIGURE = rf"\d+(?:,\d{{3}})*(?:\.\d+)?|{'|'.join(COUNT_WORDS)}"
 _COUNTED = re.compile(rf"\b({_FIGURE})\s+(?:of\s+)?([a-z][\w'-]*(?:\s+[a-z][\w'-]*)?)")
 
 
-@dataclass(frozen=True)
-class Evidence:
-    """What speaks for the best sentence: ``coverage`` (idf-weighted share of the question's terms it holds, a
-    synonym counting partly), ``gap`` (its relative lead over the runner-up) and whether it holds (``typed``) or
-    lacks (``untyped``) the answer type the question asks for; ``unknown``: the idf-weighted share of the question's
-    terms the corpus never uses (nor any synonym of them); ``missing``: the idf of the rarest question term the
-    sentence lacks, over the corpus' highest idf."""
-
-    coverage: float
-    gap: float
-    typed: bool
-    untyped: bool
-    unknown: float = 0.0
-    missing: float = 0.0
-    unknown_attribute: bool = False
-
-    def features(self) -> dict[str, float]:
-        """The features :class:`~askidcpc.config.AnswerPolicy` weighs, by name (``bias`` is the constant 1)."""
-        return {
-            "bias": 1.0,
-            "coverage": self.coverage,
-            "gap": self.gap,
-            "typed": float(self.typed),
-            "untyped": float(self.untyped),
-            "unknown": self.unknown,
-            "missing": self.missing,
-            "unknown_attribute": float(self.unknown_attribute),
-        }
+# What a synonym counts for, against the question's own word.
+RELATED_CREDIT = 0.7
 
 
 def highest_idf(idf: Mapping[str, float]) -> float:
@@ -69,7 +30,9 @@ def highest_idf(idf: Mapping[str, float]) -> float:
     return float(ceiling) if ceiling is not None else max(idf.values(), default=1.0)
 
 
-def support(query: Query, passage_terms: set[str], idf: Mapping[str, float], related_credit: float = 0.7) -> float:
+def support(
+    query: Query, passage_terms: set[str], idf: Mapping[str, float], related_credit: float = RELATED_CREDIT
+) -> float:
     """The idf-weighted share of the query's own terms that ``passage_terms`` covers, in [0, 1].
 
     A term counts fully when present, ``related_credit`` when only one of its synonyms is. Terms the corpus never
@@ -88,39 +51,6 @@ def support(query: Query, passage_terms: set[str], idf: Mapping[str, float], rel
         elif query.related.get(term, frozenset()) & passage_terms:
             covered += related_credit * mass
     return covered / total if total else 0.0
-
-
-def evidence(query: Query, hits: Sequence[Hit], idf: Mapping[str, float], policy: AnswerPolicy) -> Evidence:
-    """The :class:`Evidence` for the best of ``hits`` (which must not be empty)."""
-    best = hits[0]
-    coverage = support(query, set(tokenize(best.passage.text)), idf, policy.related_credit)
-    runner_up = max((hit.score for hit in hits[1:2]), default=0.0)
-    # A sentence the reader chose over higher-ranked ones (see select) leads nothing: gap 0.
-    gap = max(0.0, (best.score - runner_up) / best.score) if best.score > 0 else 0.0
-    typed = answers_type(best.passage.text, query.expected, query.asked)
-    if typed and query.counted:
-        # "How many think tanks …?" is not answered by "About 400 visits … think tanks": the figure must count them.
-        typed = counts_asked(query, best.passage.text)
-    passage_terms = set(tokenize(best.passage.text))
-    ceiling = highest_idf(idf)
-    total = unknown = missing = 0.0
-    for term, weight in query.own.items():
-        term_idf = idf.get(term, ceiling)
-        total += weight * term_idf
-        if not is_known(term, query.related.get(term, frozenset()), idf):
-            unknown += weight * term_idf
-        if term not in passage_terms and not query.related.get(term, frozenset()) & passage_terms:
-            missing = max(missing, weight * term_idf / ceiling)
-    unknown_attribute = any(not is_known(term, query.related.get(term, frozenset()), idf) for term in query.attribute)
-    return Evidence(
-        coverage,
-        gap,
-        typed,
-        query.expected is not None and not typed,
-        unknown / total if total else 0.0,
-        missing,
-        unknown_attribute,
-    )
 
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -152,16 +82,6 @@ def counts_asked(query: Query, text: str) -> bool:
     """Whether ``text`` gives a figure counting what a "how many N" ``query`` asks about (N or a synonym)."""
     counts = figures_counted(text)
     return any(stem in counts or query.related.get(stem, frozenset()) & counts.keys() for stem in query.counted)
-
-
-def confidence(found: Evidence, policy: AnswerPolicy) -> float:
-    """The calibrated probability that the best sentence answers the question."""
-    features = found.features()
-    weights = dict(policy.weights)
-    if weights.keys() != features.keys():
-        raise ValueError(f"confidence weights name {sorted(weights)}; the evidence has {sorted(features)}")
-    logit = sum(weight * features[name] for name, weight in weights.items())
-    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, logit))))
 
 
 def figures_counted(text: str, number_words: bool = True) -> dict[str, set[str]]:

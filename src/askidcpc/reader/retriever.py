@@ -7,22 +7,26 @@ new module with a class that has these three members; see ``docs/scaling.md``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from askidcpc.reader.query import Query
-from askidcpc.types import Document, Hit
+from askidcpc.reader.rank import Ranked
+from askidcpc.types import Document, Hit, Passage
 
 __all__ = ["Retriever"]
 
 
 @runtime_checkable
 class Retriever(Protocol):
-    """Ranked passages for a query, and the two lookups the reader makes about them.
+    """Ranked passages for a query, and the lookups the reader makes about them.
 
     - :meth:`retrieve`: the ``k`` best passages for a weighted query (term -> weight, terms as
       :func:`askidcpc.text.tokenize.tokenize` makes them), best first, as Hits whose passages carry exact offsets into
       their document's text.
+    - :meth:`ranked`: the same ranking as pids with their raw sentence and paragraph BM25 scores, and the best of
+      each for the query (the reader's features are made of them).
+    - :meth:`passage`: one passage by pid; :meth:`paragraph`: the passages of a pid's paragraph, in text order.
     - ``documents_by_id``: each document by ``doc_id`` (metadata for citations, text for checking them). A remote
       backend answers lookups one at a time; nothing iterates over all documents when answering.
     - ``idf_by_term``: each term's idf, for the reader's support score (how much of the question a sentence
@@ -36,3 +40,9 @@ class Retriever(Protocol):
     def idf_by_term(self) -> Mapping[str, float]: ...
 
     def retrieve(self, query: Query, k: int) -> list[Hit]: ...
+
+    def ranked(self, query: Query, k: int) -> Ranked: ...
+
+    def passage(self, pid: int) -> Passage: ...
+
+    def paragraph(self, pid: int) -> Sequence[Passage]: ...

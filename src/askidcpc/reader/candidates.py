@@ -1,0 +1,106 @@
+"""The reader's candidates: the retriever's best sentences for a question, each with its named features
+(:mod:`askidcpc.reader.features`), ready for the learned model (:mod:`askidcpc.reader.model`).
+
+One function serves both the product (:func:`askidcpc.reader.answer.answer`) and the training script
+(``tools/train_reader.py``), so the model is fitted on exactly the features it is later given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+import numpy.typing as npt
+
+from askidcpc.reader.features import FEATURES, Candidate, candidate_row, list_context, profile, with_aggregates
+from askidcpc.reader.query import Query
+from askidcpc.reader.retriever import Retriever
+from askidcpc.text.tokenize import tokenize, words
+from askidcpc.types import Hit, Passage
+
+__all__ = ["Candidates", "candidates"]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """A question's candidate sentences, best first by the retriever, and their feature rows (:data:`FEATURES`
+    columns, one row a hit)."""
+
+    hits: tuple[Hit, ...]
+    features: FloatArray
+    paragraphs: tuple[int, ...]  # each hit's paragraph number
+
+    @classmethod
+    def empty(cls) -> Candidates:
+        return cls((), np.zeros((0, len(FEATURES))), ())
+
+
+@dataclass(frozen=True)
+class _Paragraph:
+    first: int  # pid of its first sentence
+    tokens: dict[int, list[str]]  # pid -> index terms
+    words: dict[int, list[str]]  # pid -> normalized words
+    token_set: frozenset[str]
+    word_set: frozenset[str]
+    pairs: frozenset[tuple[str, str]]
+
+
+def _paragraph(members: list[Passage]) -> _Paragraph:
+    tokens = {passage.pid: tokenize(passage.text) for passage in members}
+    words_of = {passage.pid: words(passage.text) for passage in members}
+    return _Paragraph(
+        first=members[0].pid,
+        tokens=tokens,
+        words=words_of,
+        token_set=frozenset(t for terms in tokens.values() for t in terms),
+        word_set=frozenset(w for ws in words_of.values() for w in ws),
+        pairs=frozenset(pair for terms in tokens.values() for pair in pairwise(terms)),
+    )
+
+
+def candidates(question: str, query: Query, retriever: Retriever, depth: int) -> Candidates:
+    """The ``depth`` best sentences for ``query`` (``question``: its text as asked, for names and figures) with
+    their features."""
+    ranked = retriever.ranked(query, depth)
+    if not ranked.pids:
+        return Candidates.empty()
+    idf = retriever.idf_by_term
+    context = list_context(query, [ranked.top_sentence], ranked.top_paragraph, ranked.scores, idf)
+    asked = profile(query, question)
+    by_pid: dict[int, _Paragraph] = {}
+    hits: list[Hit] = []
+    rows: list[FloatArray] = []
+    paragraph_ids: list[int] = []
+    for rank, (pid, score, sentence, paragraph_score) in enumerate(
+        zip(ranked.pids, ranked.scores, ranked.sentence_scores, ranked.paragraph_scores, strict=True), start=1
+    ):
+        if pid not in by_pid:
+            members = list(retriever.paragraph(pid))
+            found = _paragraph(members)
+            by_pid.update((member.pid, found) for member in members)
+        paragraph = by_pid[pid]
+        passage = retriever.passage(pid)
+        neighbours = frozenset(t for other in (pid - 1, pid + 1) for t in paragraph.tokens.get(other, ()))
+        candidate = Candidate(
+            passage.text,
+            paragraph.tokens[pid],
+            paragraph.words[pid],
+            sentence,
+            paragraph_score,
+            score,
+            rank,
+            paragraph.token_set,
+            paragraph.word_set,
+            pid - paragraph.first,
+            neighbours,
+            paragraph.pairs,
+        )
+        rows.append(candidate_row(asked, candidate, context, idf))
+        hits.append(Hit(passage, score))
+        paragraph_ids.append(paragraph.first)
+    group = np.asarray(paragraph_ids, dtype=np.int64)
+    features = with_aggregates(np.vstack(rows), np.zeros(len(rows), dtype=np.int64), group)
+    return Candidates(tuple(hits), features, tuple(paragraph_ids))

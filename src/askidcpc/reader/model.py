@@ -1,0 +1,94 @@
+"""The learned reader's two models, read from the weights ``tools/train_reader.py`` writes
+(``data/reader_weights.json``, every weight keyed by its feature's name):
+
+- the **ranker**: a linear score over the standardised candidate features; the reader answers from the best one;
+- the **confidence**: a logistic regression over the chosen candidate's features, the question's list features and
+  the ranker's own verdict (``rerank_prob``, the chosen candidate's softmax probability among the candidates, and
+  ``rerank_margin``, its lead over the runner-up): the probability that the answer is right. Below ``threshold``
+  (chosen by the training script for a stated false-abstention rate) the reader abstains.
+
+Inference is numpy over a question's candidates only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from askidcpc.reader.features import FEATURES
+
+__all__ = ["CONFIDENCE_EXTRA", "ReaderModel", "load_model"]
+
+FloatArray = npt.NDArray[np.float64]
+WEIGHTS = "reader_weights.json"
+# What the confidence model sees beyond the features: the ranker's verdict on the chosen candidate.
+CONFIDENCE_EXTRA = ("rerank_prob", "rerank_margin")
+# The lead given when a question has a single candidate (no runner-up), as in training.
+LONE_MARGIN = 5.0
+
+
+@dataclass(frozen=True, eq=False)
+class ReaderModel:
+    """Standardisation, ranking and confidence weights as arrays over :data:`FEATURES` (zero where a model does not
+    use a feature), and the abstention threshold."""
+
+    mean: FloatArray
+    scale: FloatArray
+    ranking: FloatArray
+    confidence_bias: float
+    confidence: FloatArray
+    confidence_extra: FloatArray  # weights of CONFIDENCE_EXTRA
+    threshold: float
+
+    @classmethod
+    def from_json(cls, spec: dict[str, Any]) -> ReaderModel:
+        """The model from its weight file's contents; ValueError when the file names features this code does not
+        compute (weights from another version)."""
+        unknown = (
+            (set(spec["ranking"]) | set(spec["confidence"])) - set(FEATURES) - set(CONFIDENCE_EXTRA) - {"intercept"}
+        )
+        if unknown or set(spec["features"]) != set(FEATURES):
+            raise ValueError(f"reader weights do not match this version's features (unknown: {sorted(unknown)})")
+
+        def column(weights: dict[str, float]) -> FloatArray:
+            return np.asarray([float(weights.get(name, 0.0)) for name in FEATURES])
+
+        return cls(
+            mean=column(spec["mean"]),
+            scale=column(spec["scale"]),
+            ranking=column(spec["ranking"]),
+            confidence_bias=float(spec["confidence"]["intercept"]),
+            confidence=column(spec["confidence"]),
+            confidence_extra=np.asarray([float(spec["confidence"][name]) for name in CONFIDENCE_EXTRA]),
+            threshold=float(spec["threshold"]),
+        )
+
+    def scores(self, features: FloatArray) -> FloatArray:
+        """The ranker's score of each candidate (one row of :data:`FEATURES` each)."""
+        return np.asarray(((features - self.mean) / self.scale) @ self.ranking, dtype=np.float64)
+
+    def best(self, features: FloatArray) -> tuple[int, float]:
+        """The row of the best candidate (the first of equals) and the probability the answer from it is right."""
+        scores = self.scores(features)
+        chosen = int(np.argmax(scores))
+        shifted = np.exp(scores - scores[chosen])
+        probability = float(1.0 / shifted.sum())
+        others = np.delete(scores, chosen)
+        margin = float(scores[chosen] - others.max()) if len(others) else LONE_MARGIN
+        standard = (features[chosen] - self.mean) / self.scale
+        logit = self.confidence_bias + float(standard @ self.confidence)
+        logit += float(self.confidence_extra @ np.asarray([probability, margin]))
+        return chosen, float(1.0 / (1.0 + np.exp(-np.clip(logit, -30.0, 30.0))))
+
+
+@lru_cache(maxsize=1)
+def load_model() -> ReaderModel:
+    """The shipped model (read once per process)."""
+    with resources.files("askidcpc").joinpath("data", WEIGHTS).open("r", encoding="utf-8") as handle:
+        return ReaderModel.from_json(json.load(handle))

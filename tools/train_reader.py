@@ -1,0 +1,614 @@
+"""Train and cross-validate askidcpc's learned reader (:mod:`askidcpc.reader.model`): a candidate re-ranker and a
+confidence model over the named features of :mod:`askidcpc.reader.features`, fitted on SQuAD v1.1 dev (ReQA: every
+sentence of every context a candidate), the first 17 articles of SQuAD 2.0 dev (half of its questions adversarial
+unanswerables) and eval/questions.yaml (the product's own domain). eval/heldout.yaml is never read.
+
+Stages (each question's top candidates and features are cached under cache/ as .npz, keyed by the feature names, so
+fitting never re-runs retrieval); the features come from :func:`askidcpc.reader.candidates.candidates`, the very
+function the product answers with:
+
+    python tools/train_reader.py extract [--squad1 PATH --squad2 PATH]   # a few minutes on one core
+    python tools/train_reader.py fit [--ablation]                        # cross-validated figures and the weights
+
+``fit`` cross-validates by group (SQuAD questions by article title: v1.1 and 2.0 share titles, so a title sits in one
+fold for both; eval questions by case, a dialogue's turns together; 5 folds, seed 0), prints the figures, and writes
+``src/askidcpc/data/reader_weights.json`` fitted on everything, its threshold the highest whose cross-validated false
+abstention on eval/questions.yaml stays within 0.05. Rerunning both stages reproduces the shipped file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import minimize
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "eval"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import evaluate  # noqa: E402
+from squad import DATA_DIR, load_squad  # noqa: E402
+
+from askidcpc.config import Settings  # noqa: E402
+from askidcpc.index.bm25 import build_index  # noqa: E402
+from askidcpc.metrics import gold_rank  # noqa: E402
+from askidcpc.pipeline import Pipeline  # noqa: E402
+from askidcpc.reader.candidates import candidates  # noqa: E402
+from askidcpc.reader.features import FAMILIES, FEATURES, RANKING_FEATURES  # noqa: E402
+from askidcpc.reader.model import CONFIDENCE_EXTRA, LONE_MARGIN  # noqa: E402
+from askidcpc.reader.query import build_query  # noqa: E402
+from askidcpc.text.tokenize import tokenize  # noqa: E402
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+CACHE = ROOT / "cache"
+WEIGHTS = ROOT / "src" / "askidcpc" / "data" / "reader_weights.json"
+DEPTH = 30
+FOLDS = 5
+SEED = 0
+
+
+@dataclass(frozen=True)
+class Item:
+    """One question to extract: its text and history, its group (article / case), gold pids, answerable."""
+
+    question: str
+    history: tuple[str, ...]
+    group: str
+    gold: frozenset[int]
+    answerable: bool
+    kind: str = "answerable"  # eval category (answerable, unanswerable, multi_source, dialogue_turn)
+
+
+# ----------------------------------------------------------------------------------------------- extraction
+
+
+def squad_source(path: Path) -> tuple[Pipeline, list[Item]]:
+    squad = load_squad(path)
+    settings = Settings()
+    index = build_index([tokenize(p.text) for p in squad.passages], settings.bm25)
+    pipeline = Pipeline.from_parts(squad.documents, squad.passages, index, settings)
+    items = [Item(q.text, (), q.title, q.gold, q.answerable) for q in squad.questions]
+    return pipeline, items
+
+
+def eval_set() -> tuple[Pipeline, list[Item]]:
+    pipeline = Pipeline.load(Settings())
+    items = []
+    for case in evaluate.load_cases(evaluate.QUESTIONS):
+        gold = frozenset(p.pid for p in pipeline.passages if case.gold and gold_rank([p.text], case.gold) == 1)
+        group = case.case_id.split(".")[0]
+        items.append(Item(case.question, case.history, f"eval:{group}", gold, case.answerable, case.category))
+    return pipeline, items
+
+
+def extract(pipeline: Pipeline, items: Sequence[Item]) -> dict[str, npt.NDArray[Any]]:
+    """Top-``DEPTH`` candidates per question with their features, labels and per-question facts."""
+    rows: list[FloatArray] = []
+    qidx: list[int] = []
+    label: list[bool] = []
+    pid_of: list[int] = []
+    para_id: list[int] = []
+    bm25_top: list[float] = []
+    for q, item in enumerate(items):
+        query = build_query(item.question, item.history, pipeline.policy)
+        found = candidates(item.question, query, pipeline, DEPTH)
+        bm25_top.append(pipeline.ranked(query, 1).top_sentence)
+        if not found.hits:
+            continue
+        rows.append(found.features)
+        for hit, paragraph in zip(found.hits, found.paragraphs, strict=True):
+            qidx.append(q)
+            label.append(hit.passage.pid in item.gold)
+            pid_of.append(hit.passage.pid)
+            para_id.append(paragraph)
+    groups = sorted({item.group for item in items})
+    return {
+        "X": np.vstack(rows).astype(np.float32),
+        "qidx": np.asarray(qidx, dtype=np.int32),
+        "label": np.asarray(label, dtype=bool),
+        "pid": np.asarray(pid_of, dtype=np.int32),
+        "paragraph": np.asarray(para_id, dtype=np.int32),
+        "answerable": np.asarray([item.answerable for item in items], dtype=bool),
+        "kind": np.asarray([item.kind for item in items]),
+        "group_names": np.asarray(groups),
+        "group": np.asarray([groups.index(item.group) for item in items], dtype=np.int32),
+        "bm25_top": np.asarray(bm25_top),
+    }
+
+
+def cache_path(name: str) -> Path:
+    key = hashlib.sha256(("|".join(FEATURES) + f"|{DEPTH}").encode()).hexdigest()[:10]
+    return CACHE / f"{name}-{key}.npz"
+
+
+def run_extract(names: Iterable[str], args: argparse.Namespace) -> None:
+    sources: dict[str, Callable[[], tuple[Pipeline, list[Item]]]] = {
+        "squad1": lambda: squad_source(args.squad1),
+        "squad2": lambda: squad_source(args.squad2),
+        "eval": eval_set,
+    }
+    CACHE.mkdir(exist_ok=True)
+    for name in names:
+        started = time.perf_counter()
+        pipeline, items = sources[name]()
+        arrays = extract(pipeline, items)
+        np.savez_compressed(cache_path(name), **arrays)
+        print(
+            f"{name}: {len(items):,} questions, {len(arrays['X']):,} candidates, "
+            f"{time.perf_counter() - started:.0f} s -> {cache_path(name)}",
+            flush=True,
+        )
+
+
+# ----------------------------------------------------------------------------------------------- models
+
+
+@dataclass(frozen=True)
+class Data:
+    """One source's cached arrays, rows grouped by question (contiguous, ascending ``qidx``)."""
+
+    name: str
+    X: FloatArray
+    qidx: IntArray
+    label: BoolArray
+    answerable: BoolArray
+    group_key: npt.NDArray[np.str_]  # per question
+    bm25_top: FloatArray
+    kind: npt.NDArray[np.str_]
+
+    @property
+    def n(self) -> int:
+        return len(self.answerable)
+
+
+def load_data(name: str) -> Data:
+    z = np.load(cache_path(name))
+    names = z["group_names"]
+    X = z["X"].astype(np.float64)
+    return Data(
+        name,
+        X,
+        z["qidx"].astype(np.int64),
+        z["label"],
+        z["answerable"],
+        names[z["group"]],
+        z["bm25_top"],
+        z["kind"],
+    )
+
+
+def segments(qidx: IntArray) -> tuple[IntArray, IntArray]:
+    """Start offsets of each question's run of rows, and the question of each run."""
+    starts = np.flatnonzero(np.r_[True, qidx[1:] != qidx[:-1]])
+    return starts, qidx[starts]
+
+
+def softmax_by(scores: FloatArray, starts: IntArray) -> FloatArray:
+    top = np.maximum.reduceat(scores, starts)
+    sizes = np.diff(np.r_[starts, len(scores)])
+    e = np.exp(scores - np.repeat(top, sizes))
+    return e / np.repeat(np.add.reduceat(e, starts), sizes)
+
+
+def fit_ranker(X: FloatArray, label: BoolArray, qidx: IntArray, weight: FloatArray, l2: float) -> FloatArray:
+    """Listwise logistic (softmax over a question's candidates), maximising the log-probability of its gold
+    candidates; questions without a gold candidate are dropped. ``weight``: per row (constant within a question)."""
+    starts, _ = segments(qidx)
+    has_gold = np.add.reduceat(label.astype(np.float64), starts) > 0
+    keep = np.repeat(has_gold, np.diff(np.r_[starts, len(qidx)]))
+    X, label, qidx, weight = X[keep], label[keep], qidx[keep], weight[keep]
+    starts, _ = segments(qidx)
+    sizes = np.diff(np.r_[starts, len(qidx)])
+    qweight = weight[starts]
+    y = label.astype(np.float64)
+
+    def loss(w: FloatArray) -> tuple[float, FloatArray]:
+        p = softmax_by(X @ w, starts)
+        gold_mass = np.add.reduceat(p * y, starts)
+        r = p * y / np.repeat(gold_mass, sizes)
+        value = -float(qweight @ np.log(gold_mass + 1e-300)) + 0.5 * l2 * float(w @ w)
+        grad = X.T @ ((p - r) * weight) + l2 * w
+        return value, grad
+
+    result = minimize(loss, np.zeros(X.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    return np.asarray(result.x)
+
+
+def fit_logistic(X: FloatArray, y: FloatArray, weight: FloatArray, l2: float) -> FloatArray:
+    """Weighted L2 logistic regression by Newton's method; column 0 (intercept) unpenalised."""
+    penalty = np.full(X.shape[1], l2)
+    penalty[0] = 0.0
+    w = np.zeros(X.shape[1])
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-np.clip(X @ w, -30, 30)))
+        grad = X.T @ ((p - y) * weight) + penalty * w
+        hess = (X.T * (p * (1 - p) * weight)) @ X + np.diag(penalty)
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Standardisation plus the two linear models, over named columns."""
+
+    columns: tuple[int, ...]  # indices into FEATURES for ranking
+    conf_columns: tuple[int, ...]  # indices into FEATURES for confidence
+    mean: FloatArray
+    scale: FloatArray
+    rank_w: FloatArray
+    conf_w: FloatArray  # intercept, conf_columns, CONFIDENCE_EXTRA
+
+
+def rank_scores(reader: Reader, X: FloatArray) -> FloatArray:
+    Z = (X - reader.mean) / reader.scale
+    return Z[:, list(reader.columns)] @ reader.rank_w
+
+
+def choose(reader: Reader, d: Data) -> tuple[IntArray, IntArray, FloatArray]:
+    """Per question with candidates: the question, the row chosen, and the confidence design matrix."""
+    s = rank_scores(reader, d.X)
+    starts, questions = segments(d.qidx)
+    p = softmax_by(s, starts)
+    sizes = np.diff(np.r_[starts, len(s)])
+    best = np.maximum.reduceat(s, starts)
+    is_best = s == np.repeat(best, sizes)
+    # first row of each question attaining its maximum
+    marked = np.where(is_best, np.arange(len(s)), len(s))
+    chosen = np.minimum.reduceat(marked, starts)
+    masked = np.where(np.arange(len(s)) == np.repeat(chosen, sizes), -np.inf, s)
+    second = np.maximum.reduceat(masked, starts)
+    margin = np.where(np.isfinite(second), best - second, LONE_MARGIN)
+    Z = (d.X[chosen] - reader.mean) / reader.scale
+    design = np.column_stack([np.ones(len(chosen)), Z[:, list(reader.conf_columns)], p[chosen], margin])
+    return questions, chosen, design
+
+
+def conf_of(reader: Reader, design: FloatArray) -> FloatArray:
+    return 1 / (1 + np.exp(-np.clip(design @ reader.conf_w, -30, 30)))
+
+
+def train(
+    parts: Sequence[tuple[Data, BoolArray, float, float]],
+    drop: frozenset[str],
+    l2_rank: float,
+    l2_conf: float,
+) -> Reader:
+    """Fit on the questions selected by each (data, question mask, ranking weight, confidence weight) per question."""
+    kept_rank = tuple(i for i, f in enumerate(FEATURES) if f in RANKING_FEATURES and f not in drop)
+    kept_conf = tuple(i for i, f in enumerate(FEATURES) if f not in drop)
+    Xs, ls, qs, ws = [], [], [], []
+    offset = 0
+    for d, mask, w, _ in parts:
+        rows = mask[d.qidx]
+        Xs.append(d.X[rows])
+        ls.append(d.label[rows])
+        qs.append(d.qidx[rows] + offset)
+        ws.append(np.full(int(rows.sum()), w))
+        offset += d.n
+    X = np.vstack(Xs)
+    mean = X.mean(axis=0)
+    scale = X.std(axis=0)
+    scale[scale == 0] = 1.0
+    Z = (X - mean) / scale
+    rank_w = fit_ranker(Z[:, list(kept_rank)], np.concatenate(ls), np.concatenate(qs), np.concatenate(ws), l2_rank)
+    reader = Reader(kept_rank, kept_conf, mean, scale, rank_w, np.zeros(1 + len(kept_conf) + 2))
+    designs, ys, cw = [], [], []
+    for d, mask, _, w in parts:
+        questions, chosen, design = choose(reader, d)
+        sel = mask[questions]
+        designs.append(design[sel])
+        ys.append((d.answerable[questions] & d.label[chosen])[sel].astype(np.float64))
+        cw.append(np.full(int(sel.sum()), w))
+    conf_w = fit_logistic(np.vstack(designs), np.concatenate(ys), np.concatenate(cw), l2_conf)
+    return Reader(kept_rank, kept_conf, mean, scale, rank_w, conf_w)
+
+
+# ----------------------------------------------------------------------------------------------- metrics
+
+
+def auc(pos: FloatArray, neg: FloatArray) -> float:
+    """ROC AUC (Mann-Whitney, ties half)."""
+    if not len(pos) or not len(neg):
+        return float("nan")
+    allv = np.concatenate([pos, neg])
+    order = allv.argsort(kind="mergesort")
+    ranks = np.empty(len(allv))
+    sorted_v = allv[order]
+    # average ranks for ties
+    _, inv, counts = np.unique(sorted_v, return_inverse=True, return_counts=True)
+    cum = np.cumsum(counts)
+    avg = cum - (counts - 1) / 2
+    ranks[order] = avg[inv]
+    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def ece(conf: FloatArray, y: FloatArray, bins: int = 10) -> tuple[float, list[tuple[float, float, int]]]:
+    edges = np.linspace(0, 1, bins + 1)
+    table = []
+    total = 0.0
+    for lo, hi in pairwise(edges):
+        inside = (conf >= lo) & ((conf < hi) | (hi == 1.0))
+        if inside.any():
+            total += inside.sum() * abs(conf[inside].mean() - y[inside].mean())
+            table.append((float(conf[inside].mean()), float(y[inside].mean()), int(inside.sum())))
+    return total / len(conf), table
+
+
+def threshold_for(conf_answerable: FloatArray, false_abstention: float) -> float:
+    """The highest threshold abstaining on at most ``false_abstention`` of answerable questions."""
+    ordered = np.sort(conf_answerable)
+    k = int(np.floor(false_abstention * len(ordered)))
+    return float(ordered[k]) if k < len(ordered) else float(ordered[-1])
+
+
+@dataclass
+class Outcome:
+    """Out-of-fold results per question of one source (NaN where no candidates)."""
+
+    rank_of_gold: FloatArray  # reranked rank of the first gold (inf when absent)
+    before_rank: FloatArray
+    conf: FloatArray
+    right: BoolArray  # chosen top-1 gold
+
+
+def first_gold_ranks(d: Data, s: FloatArray) -> FloatArray:
+    out = np.full(d.n, np.inf)
+    starts, questions = segments(d.qidx)
+    ends = np.r_[starts[1:], len(s)]
+    for a, b, q in zip(starts, ends, questions, strict=True):
+        lab = d.label[a:b]
+        if lab.any():
+            order = np.argsort(-s[a:b], kind="stable")
+            out[q] = 1 + int(np.flatnonzero(lab[order])[0])
+    return out
+
+
+def cross_validate(
+    datas: dict[str, Data],
+    eval_weight: tuple[float, float],
+    drop: frozenset[str],
+    l2_rank: float,
+    l2_conf: float,
+    train_on: tuple[str, ...],
+) -> dict[str, Outcome]:
+    """Grouped k-fold over every source at once (a SQuAD title, or an eval case, sits in one fold)."""
+    rng = np.random.default_rng(SEED)
+    all_groups = sorted({g for d in datas.values() for g in d.group_key.tolist()})
+    fold_of = dict(zip(all_groups, rng.permutation(len(all_groups)) % FOLDS, strict=True))
+    folds = {name: np.asarray([fold_of[g] for g in d.group_key.tolist()]) for name, d in datas.items()}
+    out = {
+        name: Outcome(
+            np.full(d.n, np.inf),
+            first_gold_ranks(d, -np.arange(len(d.qidx), dtype=np.float64)),
+            np.full(d.n, np.nan),
+            np.zeros(d.n, dtype=bool),
+        )
+        for name, d in datas.items()
+    }
+    for k in range(FOLDS):
+        parts = []
+        for name in train_on:
+            d = datas[name]
+            w = eval_weight if name == "eval" else (1.0, 1.0)
+            parts.append((d, folds[name] != k, *w))
+        reader = train(parts, drop, l2_rank, l2_conf)
+        for name, d in datas.items():
+            held = folds[name] == k
+            s = rank_scores(reader, d.X)
+            ranks = first_gold_ranks(d, s)
+            out[name].rank_of_gold[held] = ranks[held]
+            questions, chosen, design = choose(reader, d)
+            c = conf_of(reader, design)
+            sel = held[questions]
+            out[name].conf[questions[sel]] = c[sel]
+            out[name].right[questions[sel]] = d.label[chosen][sel]
+    return out
+
+
+def p1_mrr(ranks: FloatArray) -> tuple[float, float]:
+    return float(np.mean(ranks == 1)), float(np.mean(np.where(ranks <= 10, 1 / ranks, 0.0)))
+
+
+def abstention(d: Data, conf: FloatArray, right: BoolArray, baseline: FloatArray) -> dict[str, float]:
+    conf = np.nan_to_num(conf, nan=0.0)
+    pos = d.answerable & right
+    neg = ~d.answerable
+    t10 = threshold_for(conf[d.answerable], 0.10)
+    t15 = threshold_for(conf[d.answerable], 0.15)
+    return {
+        "auc": auc(conf[pos], conf[neg]),
+        "auc_bm25": auc(baseline[pos], baseline[neg]),
+        "noans@fa.10": float(np.mean(conf[neg] < t10)),
+        "noans@fa.15": float(np.mean(conf[neg] < t15)),
+    }
+
+
+# ----------------------------------------------------------------------------------------------- report
+
+
+def run_fit(args: argparse.Namespace) -> None:
+    datas = {name: load_data(name) for name in ("squad1", "squad2", "eval")}
+    s1, s2, ev = datas["squad1"], datas["squad2"], datas["eval"]
+    n_squad = s1.n + s2.n
+    eval_weight = (args.eval_share_rank * n_squad / ev.n, args.eval_share * n_squad / ev.n)
+    print(
+        f"rows: squad1 {len(s1.X):,} ({s1.n:,} q), squad2 {len(s2.X):,} ({s2.n:,} q), eval {len(ev.X):,} "
+        f"({ev.n} q); eval weight per question: ranking {eval_weight[0]:.1f}, confidence {eval_weight[1]:.1f}"
+    )
+    recall = {
+        name: float(np.mean(np.isfinite(first_gold_ranks(d, -np.arange(len(d.qidx), dtype=float)))[d.answerable]))
+        for name, d in datas.items()
+    }
+    print(
+        "answerable questions with a gold sentence in the top 30:", ", ".join(f"{k} {v:.3f}" for k, v in recall.items())
+    )
+
+    def summary(
+        tag: str, train_on: tuple[str, ...], weight: tuple[float, float], drop: frozenset[str] = frozenset()
+    ) -> dict[str, Any]:
+        out = cross_validate(datas, weight, drop, args.l2_rank, args.l2_conf, train_on)
+        r = {"tag": tag}
+        r["reqa_before"] = p1_mrr(out["squad1"].before_rank)
+        r["reqa_after"] = p1_mrr(out["squad1"].rank_of_gold)
+        r["sq2_before"] = p1_mrr(out["squad2"].before_rank[s2.answerable])
+        r["sq2_after"] = p1_mrr(out["squad2"].rank_of_gold[s2.answerable])
+        r["sq2"] = abstention(s2, out["squad2"].conf, out["squad2"].right, s2.bm25_top)
+        e = out["eval"]
+        has = ev.answerable
+        single = ev.kind == "answerable"
+        conf = np.nan_to_num(e.conf, nan=0.0)
+        y = (ev.answerable & e.right).astype(float)
+        ece_value, table = ece(conf, y)
+        t05 = threshold_for(conf[has], 0.05)
+        r["eval"] = {
+            "top1_answerable_before": float(np.mean(e.before_rank[single] == 1)),
+            "top1_answerable": float(np.mean(e.rank_of_gold[single] == 1)),
+            "top1_all_has": float(np.mean(e.rank_of_gold[has] == 1)),
+            "auc": auc(conf[has & e.right], conf[~has]),
+            "threshold@fa.05": t05,
+            "noans@fa.05": float(np.mean(conf[~has] < t05)),
+            "ece": ece_value,
+            "table": table,
+        }
+        # the SQuAD2 threshold (false abstention 0.15 there) carried to eval
+        t_sq2 = threshold_for(np.nan_to_num(out["squad2"].conf, nan=0.0)[s2.answerable], 0.15)
+        r["eval"]["sq2_threshold"] = t_sq2
+        r["eval"]["noans@sq2t"] = float(np.mean(conf[~has] < t_sq2))
+        r["eval"]["fa@sq2t"] = float(np.mean(conf[has] < t_sq2))
+        return r
+
+    def show(r: dict[str, Any]) -> None:
+        e = r["eval"]
+        print(f"\n## {r['tag']}")
+        print(
+            f"ReQA P@1/MRR@10 before {r['reqa_before'][0]:.3f}/{r['reqa_before'][1]:.3f} -> after "
+            f"{r['reqa_after'][0]:.3f}/{r['reqa_after'][1]:.3f}"
+        )
+        print(f"SQuAD2 answerable P@1 before {r['sq2_before'][0]:.3f} -> after {r['sq2_after'][0]:.3f}")
+        a = r["sq2"]
+        print(
+            f"SQuAD2 reader: AUC {a['auc']:.3f} (BM25 top {a['auc_bm25']:.3f}); NoAns at FA .10 "
+            f"{a['noans@fa.10']:.3f}, at FA .15 {a['noans@fa.15']:.3f}"
+        )
+        print(
+            f"eval: answerable top-1 {e['top1_answerable_before']:.3f} -> {e['top1_answerable']:.3f} (all with "
+            f"gold {e['top1_all_has']:.3f}); AUC {e['auc']:.3f}; NoAns at FA .05 {e['noans@fa.05']:.3f} (t="
+            f"{e['threshold@fa.05']:.3f}); ECE {e['ece']:.3f}; with SQuAD2's t={e['sq2_threshold']:.3f}: "
+            f"NoAns {e['noans@sq2t']:.3f}, FA {e['fa@sq2t']:.3f}"
+        )
+        print(
+            "eval reliability (mean conf, accuracy, n): "
+            + ", ".join(f"({a:.2f},{b:.2f},{n})" for a, b, n in e["table"])
+        )
+
+    main_results = []
+    for tag, train_on, weight in (
+        ("SQuAD only (v1 + 2.0), applied to eval", ("squad1", "squad2"), (0.0, 0.0)),
+        (
+            f"SQuAD + eval (eval share: ranking {args.eval_share_rank}, confidence {args.eval_share})",
+            ("squad1", "squad2", "eval"),
+            eval_weight,
+        ),
+    ):
+        r = summary(tag, train_on, weight)
+        show(r)
+        main_results.append(r)
+
+    if args.ablation:
+        base = main_results[-1]
+        print("\n## Ablation (SQuAD + eval, drop one family): ReQA P@1, SQuAD2 AUC, eval top-1, eval AUC")
+        print(
+            f"| all | {base['reqa_after'][0]:.3f} | {base['sq2']['auc']:.3f} | "
+            f"{base['eval']['top1_answerable']:.3f} | {base['eval']['auc']:.3f} |"
+        )
+        for family, names in FAMILIES.items():
+            r = summary(f"- {family}", ("squad1", "squad2", "eval"), eval_weight, frozenset(names))
+            print(
+                f"| - {family} | {r['reqa_after'][0]:.3f} ({r['reqa_after'][0] - base['reqa_after'][0]:+.3f}) | "
+                f"{r['sq2']['auc']:.3f} ({r['sq2']['auc'] - base['sq2']['auc']:+.3f}) | "
+                f"{r['eval']['top1_answerable']:.3f} | {r['eval']['auc']:.3f} |",
+                flush=True,
+            )
+
+    # final weights: everything, no held-out
+    parts = [
+        (s1, np.ones(s1.n, bool), 1.0, 1.0),
+        (s2, np.ones(s2.n, bool), 1.0, 1.0),
+        (ev, np.ones(ev.n, bool), *eval_weight),
+    ]
+    reader = train(parts, frozenset(), args.l2_rank, args.l2_conf)
+    final = main_results[-1]
+    conf_names = ["intercept", *(FEATURES[i] for i in reader.conf_columns), *CONFIDENCE_EXTRA]
+    payload = {
+        "features": list(FEATURES),
+        "mean": dict(zip(FEATURES, np.round(reader.mean, 6).tolist(), strict=True)),
+        "scale": dict(zip(FEATURES, np.round(reader.scale, 6).tolist(), strict=True)),
+        "ranking": {FEATURES[i]: round(float(w), 6) for i, w in zip(reader.columns, reader.rank_w, strict=True)},
+        "confidence": {n: round(float(w), 6) for n, w in zip(conf_names, reader.conf_w, strict=True)},
+        "threshold": round(final["eval"]["threshold@fa.05"], 4),
+        "threshold_note": "cross-validated eval confidences: highest threshold with false abstention <= 0.05",
+        "candidates": DEPTH,
+        "training": {
+            "squad1_questions": s1.n,
+            "squad2_questions": s2.n,
+            "eval_questions": ev.n,
+            "eval_weight_ranking": round(eval_weight[0], 3),
+            "eval_weight_confidence": round(eval_weight[1], 3),
+            "l2_rank": args.l2_rank,
+            "l2_conf": args.l2_conf,
+            "cv": {k: v for k, v in final.items() if k != "tag"},
+        },
+    }
+    WEIGHTS.parent.mkdir(exist_ok=True)
+    WEIGHTS.write_text(json.dumps(payload, indent=1, default=float) + "\n", encoding="utf-8")
+    print(f"\nweights -> {WEIGHTS}")
+    print("ranking weights:", ", ".join(f"{k} {v:+.2f}" for k, v in payload["ranking"].items()))
+    print("confidence weights:", ", ".join(f"{k} {v:+.2f}" for k, v in payload["confidence"].items()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("stage", choices=["extract", "fit"])
+    parser.add_argument("--sources", default="eval,squad2,squad1")
+    parser.add_argument("--squad1", type=Path, default=DATA_DIR / "squad-dev-v1.1.json.zip", help="SQuAD v1.1 dev")
+    parser.add_argument(
+        "--squad2", type=Path, default=DATA_DIR / "squad-dev-v2.0-first17.json.zip", help="SQuAD 2.0 dev (or part)"
+    )
+    parser.add_argument(
+        "--eval-share",
+        type=float,
+        default=0.5,
+        help="eval's share of the confidence model's training weight, relative to all SQuAD questions",
+    )
+    parser.add_argument(
+        "--eval-share-rank", type=float, default=0.05, help="eval's share of the ranking model's training weight"
+    )
+    parser.add_argument("--l2-rank", type=float, default=1.0)
+    parser.add_argument("--l2-conf", type=float, default=1.0)
+    parser.add_argument("--ablation", action="store_true")
+    args = parser.parse_args()
+    if args.stage == "extract":
+        run_extract(args.sources.split(","), args)
+    else:
+        run_fit(args)
+
+
+if __name__ == "__main__":
+    main()
