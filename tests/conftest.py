@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import hashlib
 import random
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from askidcpc.config import DEFAULT_CORPUS, Settings
 from askidcpc.index import store
-from askidcpc.pipeline import Pipeline
+from askidcpc.pipeline import VECTOR_MODEL, Pipeline
 from askidcpc.types import Document
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -45,6 +48,27 @@ def saved(tmp_path: Path, bundled: Pipeline) -> Path:
 def answers(path: Path) -> list[dict[str, object]]:
     pipeline = Pipeline.load(Settings(corpus=path))
     return [pipeline.ask(question).to_dict() for question in QUESTIONS]
+
+
+# A stand-in sentence encoder for the saved index's passage vectors (deterministic unit vectors from each text's
+# hash), so that tests of storing vectors load no model; by default it claims the installed model's identity, as the
+# edge's encoder does. tests/test_semantic_index.py and the slow CLI tests use the real one.
+
+
+class FakeEncoder:
+    def __init__(self, model: store.VectorModel = VECTOR_MODEL) -> None:
+        self.model = model
+        self.calls: list[list[str]] = []
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append(list(texts))
+        return np.stack([fake_vector(text, self.model.dim) for text in texts])
+
+
+def fake_vector(text: str, dim: int) -> np.ndarray:
+    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little"))
+    vector = rng.standard_normal(dim).astype(np.float32)
+    return vector / np.linalg.norm(vector)
 
 
 # A seeded synthetic corpus (paragraphs of sentences from a small vocabulary, names, dates and figures) and

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from askidcpc.errors import AskError
+
 __all__ = [
     "DEFAULT_CORPUS",
     "DEFAULT_TOP_K",
@@ -107,7 +109,10 @@ class Settings:
     """How askidcpc loads, indexes and answers.
 
     ``corpus``: a folder of documents or a saved index. ``bm25``: the index's parameters. ``policy``: the reader's
-    ranking and answering parameters. ``top_k``: citations per answer when a request does not say.
+    ranking and answering parameters. ``top_k``: citations per answer when a request does not say. ``semantic``:
+    compute sentence vectors for a folder corpus (or documents in memory) when it is loaded, so the reader can use
+    their cosine with the question (needs the optional ``semantic`` extra); a saved index that holds vectors uses
+    them whatever this says, and one without them is loaded without them.
     """
 
     corpus: Path = DEFAULT_CORPUS
@@ -116,10 +121,15 @@ class Settings:
     top_k: int = DEFAULT_TOP_K
     # Origins a browser may call the HTTP API from (CORS); none by default. "*" allows any.
     cors_origins: tuple[str, ...] = ()
+    semantic: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-        """Settings from ``ASKIDCPC_*`` variables, then ``overrides`` (``None`` values are ignored)."""
+        """Settings from ``ASKIDCPC_*`` variables, then ``overrides`` (``None`` values are ignored).
+
+        ``ASKIDCPC_CORPUS``: ``corpus``; ``ASKIDCPC_CORS_ORIGINS``: ``cors_origins``, comma-separated;
+        ``ASKIDCPC_SEMANTIC``: ``semantic`` (``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off``).
+        """
         env = os.environ if environ is None else environ
         settings = cls()
         if env.get("ASKIDCPC_CORPUS"):
@@ -127,5 +137,20 @@ class Settings:
         if env.get("ASKIDCPC_CORS_ORIGINS"):
             origins = tuple(origin.strip() for origin in env["ASKIDCPC_CORS_ORIGINS"].split(",") if origin.strip())
             settings = replace(settings, cors_origins=origins)
+        if env.get("ASKIDCPC_SEMANTIC"):
+            settings = replace(settings, semantic=_flag("ASKIDCPC_SEMANTIC", env["ASKIDCPC_SEMANTIC"]))
         given = {name: value for name, value in overrides.items() if value is not None}
         return replace(settings, **given)  # type: ignore[arg-type]
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _flag(name: str, value: str) -> bool:
+    word = value.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise AskError(f"{name} must be 1 or 0 (or true/false, yes/no, on/off), not {value!r}")

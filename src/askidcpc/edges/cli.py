@@ -118,13 +118,15 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     if modes[0]:
         if not (args.sources and args.out):
             raise UsageError("askidcpc index: give the sources to read and --out INDEX, the folder to write")
-        return indexer.run_build(args.sources, args.out, settings.bm25, sys.stdout, sys.stderr)
+        return indexer.run_build(args.sources, args.out, settings.bm25, sys.stdout, sys.stderr, args.semantic)
     if modes[1]:
         if not (args.add and args.to):
             raise UsageError("askidcpc index: --add SOURCE... needs --to INDEX, the saved index to add to")
-        return indexer.run_add(args.add, args.to, sys.stdout, sys.stderr)
+        return indexer.run_add(args.add, args.to, sys.stdout, sys.stderr, args.semantic)
     if not (args.remove and args.from_index):
         raise UsageError("askidcpc index: --remove DOC_ID... needs --from INDEX, the saved index to remove from")
+    if args.semantic:
+        raise UsageError("askidcpc index: --semantic goes with building or adding; --remove drops the removed rows")
     return indexer.run_remove(args.remove, args.from_index, sys.stdout)
 
 
@@ -150,10 +152,21 @@ def _add_corpus(parser: argparse.ArgumentParser, default: object = None) -> None
     )
 
 
+def _add_semantic(parser: argparse.ArgumentParser, default: object = False) -> None:
+    parser.add_argument(
+        "--semantic",
+        action="store_true",
+        default=default,
+        help="for a folder of articles, compute sentence vectors at load so the reader can use their cosine with the "
+        "question (needs pip install 'askidcpc[semantic]'); a saved index uses the vectors it holds, if any",
+    )
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     """The argument parser and the function of each sub-command."""
     parser = _Parser(prog="askidcpc", description="Ask questions of a collection of news articles.")
     _add_corpus(parser)
+    _add_semantic(parser)
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
     handlers: dict[str, Command] = {}
 
@@ -162,12 +175,14 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     ask.add_argument("--top-k", type=_top_k, help=f"citations to show (1-{MAX_TOP_K}, default {DEFAULT_TOP_K})")
     ask.add_argument("--json", action="store_true", help="print the answer object as JSON")
     _add_corpus(ask, default=argparse.SUPPRESS)  # so a --corpus before the command is kept
+    _add_semantic(ask, default=argparse.SUPPRESS)  # so is a --semantic
     handlers["ask"] = cmd_ask
 
     chat = commands.add_parser("chat", help="the terminal chat (the default command)")
     chat.add_argument("--top-k", type=_top_k, help=f"citations to show (1-{MAX_TOP_K}, default {DEFAULT_TOP_K})")
     chat.add_argument("--json", action="store_true", help="print each answer as a JSON answer object, one a line")
     _add_corpus(chat, default=argparse.SUPPRESS)
+    _add_semantic(chat, default=argparse.SUPPRESS)
     handlers["chat"] = cmd_chat
 
     serve = commands.add_parser("serve", help="serve POST /ask and the web chat page over HTTP (uvicorn)")
@@ -181,6 +196,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
         help="let web pages from ORIGIN (e.g. https://example.org, or '*') call the API; repeatable; default none",
     )
     _add_corpus(serve, default=argparse.SUPPRESS)
+    _add_semantic(serve, default=argparse.SUPPRESS)
     handlers["serve"] = cmd_serve
 
     index = commands.add_parser("index", help="build a saved index from articles, or add to / remove from one")
@@ -190,6 +206,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     index.add_argument("--to", type=Path, metavar="INDEX", help="the saved index to add to")
     index.add_argument("--remove", nargs="+", metavar="DOC_ID", help="documents to remove from the index --from names")
     index.add_argument("--from", dest="from_index", type=Path, metavar="INDEX", help="the saved index to remove from")
+    index.add_argument(
+        "--semantic",
+        action="store_true",
+        help="store every passage's sentence vector in the index (--out, or --add to an index without them: every "
+        "passage is encoded; an index that holds them always has new passages encoded); needs the semantic extra",
+    )
     handlers["index"] = cmd_index
     return parser, handlers
 
@@ -202,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = args.command or "chat"
         if command not in handlers:
             raise UsageError(f"askidcpc: no command {command!r}; try 'askidcpc ask \"QUESTION\"'")
-        settings = Settings.from_env(corpus=getattr(args, "corpus", None))
+        settings = Settings.from_env(corpus=getattr(args, "corpus", None), semantic=args.semantic or None)
         return handlers[command](args, settings)
     except UsageError as exc:
         print(str(exc), file=sys.stderr)

@@ -1,7 +1,9 @@
 """The ``askidcpc index`` edge: read sources, build or update a saved index, show progress and a summary.
 
 A thin layer over :mod:`askidcpc.text.corpus` and :mod:`askidcpc.index.store`; :mod:`askidcpc.edges.cli` parses the
-command line and imports this module only for ``index`` (rich's import is not free).
+command line and imports this module only for ``index`` (rich's import is not free). Sentence vectors (``--semantic``,
+or adding to an index that holds them) are made here, through :func:`askidcpc.pipeline.encode_passages`, and handed
+to the store, which only stores them.
 """
 
 from __future__ import annotations
@@ -10,13 +12,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
+import numpy.typing as npt
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from askidcpc.config import BM25Params
-from askidcpc.index.store import add_documents, build_saved_index, remove_documents
+from askidcpc.index.store import VectorModel, add_documents, build_saved_index, remove_documents
+from askidcpc.pipeline import VECTOR_MODEL, encode_passages, semantic_encoder
 from askidcpc.text.corpus import IngestResult, ingest
 
 __all__ = ["run_add", "run_build", "run_remove"]
@@ -49,6 +53,23 @@ def _counter(progress: Progress, description: str, total: int) -> Callable[[int]
     return lambda done: progress.advance(task, done)
 
 
+class _Encoding:
+    """The sentence encoder as the store takes it (a :class:`~askidcpc.index.store.PassageEncoder`), with an
+    "encoding" progress bar; the model is loaded only when the store has passages to encode."""
+
+    model: VectorModel = VECTOR_MODEL
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+
+    def encode_passages(self, texts: Sequence[str]) -> npt.NDArray[Any]:
+        return encode_passages(texts, _counter(self._progress, "encoding", len(texts)))
+
+
+def _with_vectors(model: VectorModel | None) -> str:
+    return "" if model is None else f", sentence vectors by {model.name}"
+
+
 def _report_input(result: IngestResult, out: TextIO) -> None:
     if result.duplicates:
         out.write(f"{len(result.duplicates):,} duplicate(s) indexed once:\n")
@@ -65,32 +86,54 @@ def _size(path: Path) -> str:
     return f"{total / 1e6:,.1f} MB" if total >= 1e5 else f"{total / 1e3:,.1f} kB"
 
 
-def run_build(sources: Sequence[Path], index: Path, params: BM25Params, out: TextIO, err: TextIO) -> int:
-    """``askidcpc index SOURCE... --out INDEX``. Raises CorpusError when nothing could be read."""
+def run_build(
+    sources: Sequence[Path], index: Path, params: BM25Params, out: TextIO, err: TextIO, semantic: bool = False
+) -> int:
+    """``askidcpc index SOURCE... --out INDEX [--semantic]``. Raises CorpusError when nothing could be read,
+    SemanticUnavailableError (before reading anything) when ``semantic`` and the encoder is not installed."""
     started = time.perf_counter()
+    if semantic:
+        semantic_encoder()
     with _progress(err) as progress:
         result = _read(sources, progress)
         manifest = build_saved_index(
-            index, result.documents, params, _counter(progress, "indexing", len(result.documents))
+            index,
+            result.documents,
+            params,
+            _counter(progress, "indexing", len(result.documents)),
+            _Encoding(progress) if semantic else None,
         )
     counts = manifest["counts"]
+    model = VectorModel.from_record(manifest["vectors"]) if "vectors" in manifest else None
     out.write(
-        f"Indexed {counts['documents']:,} documents ({counts['passages']:,} passages, {counts['terms']:,} terms) "
-        f"from {result.files:,} file(s) into {index} ({_size(index)}) in {time.perf_counter() - started:.1f} s.\n"
+        f"Indexed {counts['documents']:,} documents ({counts['passages']:,} passages, {counts['terms']:,} terms"
+        f"{_with_vectors(model)}) from {result.files:,} file(s) into {index} ({_size(index)}) "
+        f"in {time.perf_counter() - started:.1f} s.\n"
     )
     _report_input(result, out)
     return 0
 
 
-def run_add(sources: Sequence[Path], index: Path, out: TextIO, err: TextIO) -> int:
-    """``askidcpc index --add SOURCE... --to INDEX``. Raises CorpusError when nothing could be read."""
+def run_add(sources: Sequence[Path], index: Path, out: TextIO, err: TextIO, semantic: bool = False) -> int:
+    """``askidcpc index --add SOURCE... --to INDEX [--semantic]``. The new passages are encoded when the index holds
+    sentence vectors; with ``semantic``, an index without them gets them for every passage. Raises CorpusError when
+    nothing could be read, SemanticUnavailableError when vectors are to be made and the encoder is not installed."""
     started = time.perf_counter()
+    if semantic:
+        semantic_encoder()
     with _progress(err) as progress:
         result = _read(sources, progress)
-        update = add_documents(index, result.documents, _counter(progress, "indexing", len(result.documents)))
+        update = add_documents(
+            index,
+            result.documents,
+            _counter(progress, "indexing", len(result.documents)),
+            _Encoding(progress),
+            add_vectors=semantic,
+        )
+    encoded = f", {update.encoded:,} passages encoded" if update.encoded else ""
     out.write(
-        f"Added {len(update.changed):,} documents to {index} in {time.perf_counter() - started:.1f} s; "
-        f"it now holds {update.documents:,} documents ({update.passages:,} passages).\n"
+        f"Added {len(update.changed):,} documents to {index} in {time.perf_counter() - started:.1f} s{encoded}; "
+        f"it now holds {update.documents:,} documents ({update.passages:,} passages{_with_vectors(update.vectors)}).\n"
     )
     if update.skipped:
         out.write(f"{len(update.skipped):,} not added:\n")
@@ -105,7 +148,7 @@ def run_remove(doc_ids: Sequence[str], index: Path, out: TextIO) -> int:
     update = remove_documents(index, doc_ids)
     out.write(
         f"Removed {len(update.changed):,} documents from {index}; "
-        f"it now holds {update.documents:,} documents ({update.passages:,} passages).\n"
+        f"it now holds {update.documents:,} documents ({update.passages:,} passages{_with_vectors(update.vectors)}).\n"
     )
     for doc_id, reason in update.skipped:
         out.write(f"  {doc_id}: {reason}\n")

@@ -4,6 +4,10 @@
 the documents it adds and numbers new terms in first-seen order, exactly as :func:`askidcpc.index.bm25.build_index`
 does, so an index built in steps has the very counts of one built at once; :func:`without_documents` drops terms no
 passage uses any more, as a fresh build would never have had them.
+
+Passage vectors (optional) are rows aligned with the passages: :func:`with_documents` has them made for the new
+passages by a :class:`PassageEncoder` it is given (the store never makes them itself, and never imports the reader),
+:func:`without_documents` drops the removed passages' rows.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -28,7 +32,16 @@ from askidcpc.text.sentences import paragraph_starts, split_spans
 from askidcpc.text.tokenize import tokenize
 from askidcpc.types import Document, Passage
 
-__all__ = ["Progress", "Tables", "empty_tables", "tables_from_pipeline_parts", "with_documents", "without_documents"]
+__all__ = [
+    "PassageEncoder",
+    "Progress",
+    "Tables",
+    "VectorModel",
+    "empty_tables",
+    "tables_from_pipeline_parts",
+    "with_documents",
+    "without_documents",
+]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +51,63 @@ Progress = Callable[[int], None]
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 ByteArray = npt.NDArray[np.uint8]
+HalfArray = npt.NDArray[np.float16]
+
+
+@dataclass(frozen=True)
+class VectorModel:
+    """The sentence encoder that made an index's passage vectors: its manifest's ``vectors`` entry. Vectors of two
+    models (or of two versions of one) are not comparable, so this names the model exactly."""
+
+    name: str
+    version: str
+    dim: int
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.name, str) and self.name and isinstance(self.version, str) and self.version):
+            raise ValueError("a vectors model needs a non-empty name and version")
+        if isinstance(self.dim, bool) or not isinstance(self.dim, int) or self.dim < 1:
+            raise ValueError(f"a vectors model's dim must be a positive whole number, not {self.dim!r}")
+
+    def record(self) -> dict[str, Any]:
+        """The manifest entry: ``{"model": ..., "version": ..., "dim": ...}``."""
+        return {"model": self.name, "version": self.version, "dim": self.dim}
+
+    @classmethod
+    def from_record(cls, record: Any) -> VectorModel:
+        """The model a manifest entry names; KeyError, TypeError or ValueError when it is malformed."""
+        if not isinstance(record, dict) or set(record) != {"model", "version", "dim"}:
+            raise ValueError(f"the vectors entry must be {{'model', 'version', 'dim'}}, not {record!r}")
+        return cls(record["model"], record["version"], record["dim"])
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.version}, {self.dim} dimensions)"
+
+
+class PassageEncoder(Protocol):
+    """What the saved index needs of a sentence encoder: which model it is, and unit vectors for passage texts, one
+    row per text (any float dtype; stored as float16). The edges implement it over
+    :class:`askidcpc.reader.semantic.Encoder`; the index never imports the reader."""
+
+    @property
+    def model(self) -> VectorModel: ...
+
+    def encode_passages(self, texts: Sequence[str]) -> npt.NDArray[Any]: ...
+
+
+def encoded(encoder: PassageEncoder, texts: Sequence[str]) -> HalfArray:
+    """``encoder``'s vectors of ``texts`` as float16 rows, checked (shape, finite); the encoder is not called for no
+    texts."""
+    dim = encoder.model.dim
+    if not texts:
+        return np.zeros((0, dim), dtype=np.float16)
+    vectors = np.asarray(encoder.encode_passages(texts))
+    if vectors.shape != (len(texts), dim):
+        raise ValueError(f"the encoder returned vectors of shape {vectors.shape} for {len(texts)} texts of {dim}")
+    half = vectors.astype(np.float16)
+    if not np.isfinite(half).all():
+        raise ValueError("the encoder returned vectors that are not finite (or overflow float16)")
+    return half
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,6 +133,17 @@ class Tables:
     paragraph_tf: sp.csc_matrix | None = None
     paragraph_len: IntArray | None = None
     paragraph_weights: FloatArray | None = None
+    # Each passage's sentence vector (float16 rows aligned with the passages) and the model that made them; or None.
+    passage_vectors: HalfArray | None = None
+    vector_model: VectorModel | None = None
+
+    def __post_init__(self) -> None:
+        if (self.passage_vectors is None) != (self.vector_model is None):
+            raise ValueError("passage vectors and the model that made them go together")
+        if self.passage_vectors is not None and self.vector_model is not None:
+            expected = (int(self.doc_len.shape[0]), self.vector_model.dim)
+            if self.passage_vectors.shape != expected:
+                raise ValueError(f"passage vectors of shape {self.passage_vectors.shape}, expected {expected}")
 
     def arrays(self) -> dict[str, npt.NDArray[Any]]:
         tf = self.term_freqs
@@ -70,7 +151,7 @@ class Tables:
         ptf = paragraphs.term_freqs
         index_dtype = np.int32 if max(tf.nnz, tf.shape[0], tf.shape[1]) < 2**31 - 1 else np.int64
         vocab = "\n".join(self.terms).encode("utf-8")
-        return {
+        arrays: dict[str, npt.NDArray[Any]] = {
             "vocab": np.frombuffer(vocab, dtype=np.uint8),
             "doc_len": np.asarray(self.doc_len, dtype=np.int32),
             "tf_indptr": np.asarray(tf.indptr, dtype=index_dtype),
@@ -91,10 +172,24 @@ class Tables:
             "paragraph_tf_data": np.asarray(ptf.data, dtype=np.int32),
             "paragraph_weights": np.asarray(paragraphs.weights.data, dtype=np.float64),
         }
+        if self.passage_vectors is not None:
+            arrays["passage_vectors"] = np.asarray(self.passage_vectors, dtype=np.float16)
+        return arrays
 
     @property
     def n_paragraphs(self) -> int:
         return int(self.passage_paragraph[-1]) + 1 if len(self.passage_paragraph) else 0
+
+    def passage_texts(self) -> list[str]:
+        """Every passage's text, in pid order."""
+        documents = self.documents()
+        spans = zip(
+            np.asarray(self.passage_doc).tolist(),
+            np.asarray(self.passage_start).tolist(),
+            np.asarray(self.passage_end).tolist(),
+            strict=True,
+        )
+        return [documents.text(doc)[start:end] for doc, start, end in spans]
 
     def vocab(self) -> dict[str, int]:
         return dict(zip(self.terms, range(len(self.terms)), strict=True))
@@ -262,9 +357,16 @@ def empty_tables(params: BM25Params) -> Tables:
     )
 
 
-def with_documents(tables: Tables, documents: Sequence[Document], progress: Progress | None) -> Tables:
-    """``tables`` with ``documents`` appended: only the new documents are split and tokenized."""
+def with_documents(
+    tables: Tables, documents: Sequence[Document], progress: Progress | None, encoder: PassageEncoder | None = None
+) -> Tables:
+    """``tables`` with ``documents`` appended: only the new documents are split and tokenized.
+
+    Passage vectors: when ``tables`` holds them, ``encoder`` (of the same model) encodes the new passages and their
+    rows are appended; when it does not and an ``encoder`` is given, every passage (old and new) is encoded.
+    """
     passage_doc, starts, ends, new_paragraph, token_lists = split_and_tokenize(documents, progress)
+    vectors, model = _vectors_with(tables, documents, passage_doc, starts, ends, encoder)
     terms = list(tables.terms)
     vocab = tables.vocab()
     rows, cols, counts, lengths = count(token_lists, vocab, terms)
@@ -291,7 +393,31 @@ def with_documents(tables: Tables, documents: Sequence[Document], progress: Prog
         doc_meta=np.concatenate([tables.doc_meta, meta]),
         doc_meta_offsets=np.concatenate([tables.doc_meta_offsets, meta_offsets[1:] + tables.doc_meta_offsets[-1]]),
         passage_paragraph=np.concatenate([np.asarray(tables.passage_paragraph, dtype=np.int64), paragraph]),
+        passage_vectors=vectors,
+        vector_model=model,
     )
+
+
+def _vectors_with(
+    tables: Tables,
+    documents: Sequence[Document],
+    passage_doc: Sequence[int],
+    starts: Sequence[int],
+    ends: Sequence[int],
+    encoder: PassageEncoder | None,
+) -> tuple[HalfArray | None, VectorModel | None]:
+    """The passage vectors of ``tables`` with the new passages' rows appended (see :func:`with_documents`)."""
+    if encoder is None:
+        if tables.passage_vectors is not None:
+            raise ValueError("these tables hold passage vectors: adding passages needs their encoder")
+        return None, None
+    if tables.vector_model is not None and encoder.model != tables.vector_model:
+        raise ValueError(f"passage vectors by {tables.vector_model} cannot be extended by {encoder.model}")
+    new_texts = [documents[doc].text[start:end] for doc, start, end in zip(passage_doc, starts, ends, strict=True)]
+    if tables.passage_vectors is None:
+        return encoded(encoder, [*tables.passage_texts(), *new_texts]), encoder.model
+    old = np.asarray(tables.passage_vectors, dtype=np.float16)
+    return np.concatenate([old, encoded(encoder, new_texts)]), encoder.model
 
 
 def without_documents(tables: Tables, removed: set[int]) -> Tables:
@@ -334,10 +460,18 @@ def without_documents(tables: Tables, removed: set[int]) -> Tables:
         doc_meta=meta,
         doc_meta_offsets=meta_offsets,
         passage_paragraph=renumbered(np.asarray(tables.passage_paragraph)[keep_rows]),
+        passage_vectors=None if tables.passage_vectors is None else np.asarray(tables.passage_vectors)[keep_rows],
+        vector_model=tables.vector_model,
     )
 
 
-def tables_from_pipeline_parts(documents: Sequence[Document], passages: Sequence[Passage], index: BM25Index) -> Tables:
+def tables_from_pipeline_parts(
+    documents: Sequence[Document],
+    passages: Sequence[Passage],
+    index: BM25Index,
+    passage_vectors: npt.NDArray[Any] | None = None,
+    vector_model: VectorModel | None = None,
+) -> Tables:
     position = {document.doc_id: i for i, document in enumerate(documents)}
     terms = [""] * len(index.vocab)
     for term, column in index.vocab.items():
@@ -366,4 +500,6 @@ def tables_from_pipeline_parts(documents: Sequence[Document], passages: Sequence
         doc_meta=meta,
         doc_meta_offsets=meta_offsets,
         passage_paragraph=paragraph_ids(passages, {document.doc_id: document for document in documents}),
+        passage_vectors=None if passage_vectors is None else np.asarray(passage_vectors, dtype=np.float16),
+        vector_model=vector_model,
     )

@@ -6,12 +6,22 @@ Layout (format version 2)::
                                doc_id and content hash (SHA-256 of its text), and per array file: dtype, shape, size
                                and SHA-256; the manifest carries a checksum of itself
     INDEX/<name>.npy           numpy arrays, loaded with ``mmap_mode="r"`` (see ``ARRAYS``)
+    INDEX/passage_vectors.npy  optional (see ``OPTIONAL_ARRAYS``): float16 [passages, dim], each passage's unit
+                               sentence vector; listed, checksummed and verified like the others, with a manifest
+                               entry ``"vectors": {"model": ..., "version": ..., "dim": ...}`` naming the encoder.
+                               An index without them has exactly the files and manifest keys it had before.
 
 The term frequencies (a passages × terms CSC matrix) are what an index *is*; each passage's paragraph and the
 paragraphs' term frequencies (their sentences' summed) are stored too, so that ranking needs nothing computed over
 the whole corpus at load; the BM25 weights (of passages and of paragraphs) are stored beside them for the
 manifest's BM25 settings so that loading computes nothing, and recomputed from the counts when another BM25
 setting is asked for. Documents' texts are stored too, so every citation stays checkable against its source.
+
+Passage vectors are made by an encoder the caller passes in (:class:`PassageEncoder`; the index never imports the
+reader): :func:`build_saved_index` and :func:`add_documents` have it encode the new passages only, and
+:func:`remove_documents` drops the removed passages' rows. Loading with ``expect_vectors`` refuses vectors another
+model (or model version) made, as it refuses an index of another tokenizer: their cosines with a question encoded by
+this askidcpc's model would mean nothing.
 
 Writes are atomic: everything is written into a temporary folder beside the target, each file and the folder are
 fsynced, then the folder takes the target's place in one ``rename`` (or an atomic exchange with the old one).
@@ -48,8 +58,11 @@ from askidcpc.errors import AskError, IndexBusyError, IndexFormatError
 from askidcpc.index import _atomic
 from askidcpc.index._atomic import backups, fsync_dir
 from askidcpc.index._tables import (
+    HalfArray,
+    PassageEncoder,
     Progress,
     Tables,
+    VectorModel,
     empty_tables,
     tables_from_pipeline_parts,
     with_documents,
@@ -66,12 +79,15 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "MANIFEST",
+    "OPTIONAL_ARRAYS",
     "IndexBusyError",
     "IndexUpdate",
+    "PassageEncoder",
     "Progress",
     "StoredDocuments",
     "StoredIndex",
     "StoredPassages",
+    "VectorModel",
     "add_documents",
     "build_saved_index",
     "is_saved_index",
@@ -110,6 +126,11 @@ ARRAYS: Mapping[str, str] = {
     "paragraph_weights": "float64 [paragraph postings]: BM25 weight of each posting under the manifest's settings",
 }
 
+# name -> what it holds, for the arrays an index may hold or not (each with the manifest entry that goes with it).
+OPTIONAL_ARRAYS: Mapping[str, str] = {
+    "passage_vectors": "float16 [passages, dim]: each passage's unit sentence vector by the manifest's vectors model",
+}
+
 # A fixed text run through the tokenizer: its output, with the stop words, fingerprints the tokenizer, so an index
 # built by a tokenizer that would split or stem questions differently is refused instead of silently missing terms.
 _HASH_THREADS = 2
@@ -136,6 +157,9 @@ class StoredIndex:
     passages: StoredPassages
     index: BM25Index
     paragraphs: BM25Index  # the paragraphs' index (see askidcpc.reader.rank)
+    # Each passage's sentence vector (float16 [passages, dim], memory-mapped) and the model that made them; or None.
+    passage_vectors: HalfArray | None = None
+    vector_model: VectorModel | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +170,8 @@ class IndexUpdate:
     passages: int
     changed: tuple[str, ...]
     skipped: tuple[tuple[str, str], ...]  # (doc_id, reason)
+    encoded: int = 0  # passages the encoder made vectors for
+    vectors: VectorModel | None = None  # the model of the index's passage vectors, if it holds them
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -185,7 +211,7 @@ def _check_replaceable(target: Path) -> None:
         return
     if not target.is_dir():
         raise AskError(f"{target} exists and is not a folder; choose another index path")
-    known = {MANIFEST} | {f"{name}.npy" for name in ARRAYS}
+    known = {MANIFEST} | {f"{name}.npy" for name in (*ARRAYS, *OPTIONAL_ARRAYS)}
     foreign = [entry.name for entry in target.iterdir() if entry.name not in known]
     if foreign:
         raise AskError(
@@ -226,6 +252,8 @@ def _write_tables(target: Path, tables: Tables) -> dict[str, Any]:
             ],
             "arrays": entries,
         }
+        if tables.vector_model is not None:
+            manifest["vectors"] = tables.vector_model.record()
         manifest["manifest_sha256"] = _manifest_digest(manifest)
         with open(building / MANIFEST, "w", encoding="utf-8") as handle:
             json.dump(manifest, handle, ensure_ascii=False, indent=1)
@@ -251,28 +279,39 @@ def _target(path: Path, create_parent: bool = True) -> Path:
 
 
 def save_index(
-    path: Path, documents: Sequence[Document], passages: Sequence[Passage], index: BM25Index
+    path: Path,
+    documents: Sequence[Document],
+    passages: Sequence[Passage],
+    index: BM25Index,
+    passage_vectors: npt.NDArray[Any] | None = None,
+    vector_model: VectorModel | None = None,
 ) -> Mapping[str, Any]:
     """Save an indexed corpus (as a :class:`~askidcpc.pipeline.Pipeline` holds it) at ``path``, atomically.
 
-    ``passages`` must be those of ``documents`` in pid order, ``index`` their BM25 index. An existing index at
-    ``path`` is replaced; any other existing file or folder there is refused (AskError). Returns the manifest.
+    ``passages`` must be those of ``documents`` in pid order, ``index`` their BM25 index; ``passage_vectors`` (rows
+    aligned with ``passages``, stored as float16) and ``vector_model`` go together or not at all. An existing index
+    at ``path`` is replaced; any other existing file or folder there is refused (AskError). Returns the manifest.
     """
     target = _target(path)
-    tables = tables_from_pipeline_parts(documents, passages, index)
+    tables = tables_from_pipeline_parts(documents, passages, index, passage_vectors, vector_model)
     with _atomic.locked(target):
         return _write_tables(target, tables)
 
 
 def build_saved_index(
-    path: Path, documents: Sequence[Document], params: BM25Params | None = None, progress: Progress | None = None
+    path: Path,
+    documents: Sequence[Document],
+    params: BM25Params | None = None,
+    progress: Progress | None = None,
+    encoder: PassageEncoder | None = None,
 ) -> Mapping[str, Any]:
     """Split, tokenize and index ``documents`` and save the index at ``path``, atomically; the same index as
-    ``Pipeline.from_documents(documents, params)`` builds. ``progress`` is called once per document."""
+    ``Pipeline.from_documents(documents, params)`` builds. ``progress`` is called once per document. With an
+    ``encoder``, the index holds every passage's vector by it."""
     if not documents:
         raise AskError("cannot build an index over no documents")
     target = _target(path)
-    tables = with_documents(empty_tables(params or BM25Params()), documents, progress)
+    tables = with_documents(empty_tables(params or BM25Params()), documents, progress, encoder)
     with _atomic.locked(target):
         return _write_tables(target, tables)
 
@@ -284,7 +323,8 @@ def build_saved_index(
 def is_saved_index(path: Path) -> bool:
     """Whether ``path`` is (or, interrupted mid-write, was) a saved index rather than a folder of articles."""
     if path.is_dir():
-        return any((path / name).is_file() for name in (MANIFEST, *(f"{array}.npy" for array in ARRAYS)))
+        names = (MANIFEST, *(f"{array}.npy" for array in (*ARRAYS, *OPTIONAL_ARRAYS)))
+        return any((path / name).is_file() for name in names)
     return not path.exists() and bool(backups(Path(os.path.abspath(path))))
 
 
@@ -316,6 +356,14 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     if manifest.get("manifest_sha256") != _manifest_digest(manifest):
         raise _refuse(path, f"has a {MANIFEST} that was altered or damaged (its checksum does not match)")
     return manifest
+
+
+def _other_model(path: Path, stored: VectorModel, expected: VectorModel) -> IndexFormatError:
+    return IndexFormatError(
+        f"saved index {path} holds sentence vectors by {stored}, but this askidcpc encodes with {expected}: their "
+        f"cosines would mean nothing, so they are not used; rebuild it with "
+        f"'askidcpc index SOURCE... --out {path} --semantic' (or use the askidcpc release that made them)"
+    )
 
 
 def _open_array(path: Path, name: str, entry: Mapping[str, Any]) -> npt.NDArray[Any]:
@@ -362,9 +410,14 @@ def _read_tables(path: Path, pool: ThreadPoolExecutor | None) -> tuple[dict[str,
     manifest = _read_manifest(path)
     try:
         entries: Mapping[str, Mapping[str, Any]] = manifest["arrays"]
-        if set(entries) != set(ARRAYS):
+        if not set(ARRAYS) <= set(entries) or not set(entries) - set(ARRAYS) <= set(OPTIONAL_ARRAYS):
             raise _refuse(path, "lists other array files than this format version has")
-        arrays = {name: _open_array(path, name, entries[name]) for name in ARRAYS}
+        if ("passage_vectors" in entries) != ("vectors" in manifest):
+            raise _refuse(path, "lists passage vectors without the model that made them, or a model without them")
+        vector_model = VectorModel.from_record(manifest["vectors"]) if "vectors" in manifest else None
+        arrays = {
+            name: _open_array(path, name, entries[name]) for name in (*ARRAYS, *OPTIONAL_ARRAYS) if name in entries
+        }
         check_content = _start_checksums(path, entries, pool) if pool is not None else lambda: None
         fingerprint = manifest["tokenizer"]["fingerprint"]
         if fingerprint != tokenizer_fingerprint():
@@ -405,6 +458,17 @@ def _read_tables(path: Path, pool: ThreadPoolExecutor | None) -> tuple[dict[str,
     for name, length in expected.items():
         if arrays[name].shape != (length,):
             raise _refuse(path, f"has {name}.npy of shape {arrays[name].shape}, but the counts say ({length},)")
+    vectors = arrays.get("passage_vectors")
+    if (
+        vectors is not None
+        and vector_model is not None
+        and (vectors.dtype != np.float16 or vectors.shape != (n_passages, vector_model.dim))
+    ):
+        raise _refuse(
+            path,
+            f"has passage_vectors.npy of {vectors.dtype}{list(vectors.shape)}, but the counts and its model say "
+            f"float16{[n_passages, vector_model.dim]}",
+        )
     indptr = arrays["tf_indptr"]
     paragraph_indptr = arrays["paragraph_tf_indptr"]
     paragraph_of = arrays["passage_paragraph"]
@@ -449,6 +513,8 @@ def _read_tables(path: Path, pool: ThreadPoolExecutor | None) -> tuple[dict[str,
         paragraph_tf=paragraph_tf,
         paragraph_len=arrays["paragraph_len"],
         paragraph_weights=arrays["paragraph_weights"],
+        passage_vectors=vectors,
+        vector_model=vector_model,
     )
     return manifest, tables, check_content
 
@@ -460,17 +526,23 @@ def _verified_tables(path: Path) -> tuple[dict[str, Any], Tables]:
     return manifest, tables
 
 
-def load_index(path: Path, params: BM25Params | None = None, verify: bool = True) -> StoredIndex:
+def load_index(
+    path: Path, params: BM25Params | None = None, verify: bool = True, expect_vectors: VectorModel | None = None
+) -> StoredIndex:
     """Open the saved index at ``path``, memory-mapped, after checking it.
 
     Always checked: format and version, the manifest's own checksum, the tokenizer fingerprint, and every array
     file's size, dtype and shape. With ``verify`` (the default) every array file's SHA-256 too, which reads every
     byte once (about 1 GB/s). ``params``: the BM25 settings to score with (default: the index's own); other
-    settings than the index's recompute the weights from the stored counts. Raises IndexFormatError when the index
-    is missing, damaged, altered or of another format version.
+    settings than the index's recompute the weights from the stored counts. ``expect_vectors``: the model that
+    encodes questions here; an index whose passage vectors another model (or version) made is refused. Raises
+    IndexFormatError when the index is missing, damaged, altered or of another format version.
     """
     with ThreadPoolExecutor(max_workers=_HASH_THREADS if verify else 1) as pool:
         manifest, tables, check_content = _read_tables(path, pool if verify else None)
+        made_by = tables.vector_model
+        if expect_vectors is not None and made_by is not None and made_by != expect_vectors:
+            raise _other_model(Path(path), made_by, expect_vectors)
         documents = tables.documents()
         vocab = tables.vocab()  # the costly Python part of loading: done while the files hash
         check_content()  # nothing is computed from the arrays, or served, before every checksum matched
@@ -479,18 +551,40 @@ def load_index(path: Path, params: BM25Params | None = None, verify: bool = True
     )
     index = tables.bm25_index(params or tables.params, vocab)
     paragraphs = tables.paragraph_index(params or tables.params, vocab)
-    return StoredIndex(Path(path), manifest, documents, passages, index, paragraphs)
+    return StoredIndex(
+        Path(path), manifest, documents, passages, index, paragraphs, tables.passage_vectors, tables.vector_model
+    )
 
 
-def add_documents(path: Path, documents: Sequence[Document], progress: Progress | None = None) -> IndexUpdate:
+def add_documents(
+    path: Path,
+    documents: Sequence[Document],
+    progress: Progress | None = None,
+    encoder: PassageEncoder | None = None,
+    add_vectors: bool = False,
+) -> IndexUpdate:
     """Add ``documents`` to the saved index at ``path`` without re-tokenizing what it holds, atomically.
 
     The result equals a fresh build over the old documents followed by the new ones. A document whose text is
     already indexed, or whose doc_id is taken, is skipped and listed in ``IndexUpdate.skipped``.
+
+    Passage vectors: an index that holds them needs ``encoder`` (AskError without one; IndexFormatError when it is
+    another model than the one that made them), which encodes the new passages only. With ``add_vectors``, an index
+    without them gets every passage's vector by ``encoder``; otherwise ``encoder`` is not used on such an index.
     """
+    if add_vectors and encoder is None:
+        raise ValueError("add_vectors needs an encoder")
     target = _target(path, create_parent=False)
     with _atomic.locked(target):
         _, tables = _verified_tables(target)
+        if tables.vector_model is not None:
+            if encoder is None:
+                raise AskError(
+                    f"{path} holds sentence vectors by {tables.vector_model}; adding to it needs that encoder"
+                )
+            if encoder.model != tables.vector_model:
+                raise _other_model(target, tables.vector_model, encoder.model)
+        use = encoder if tables.vector_model is not None or add_vectors else None
         known_hashes = dict(zip(tables.doc_hashes, tables.doc_ids, strict=True))
         known_ids = set(tables.doc_ids)
         fresh: list[Document] = []
@@ -505,9 +599,13 @@ def add_documents(path: Path, documents: Sequence[Document], progress: Progress 
                 fresh.append(document)
                 known_hashes[digest] = document.doc_id
                 known_ids.add(document.doc_id)
-        if fresh:
-            updated = with_documents(tables, fresh, progress)
+        encoded = 0
+        if fresh or (use is not None and tables.passage_vectors is None):
+            updated = with_documents(tables, fresh, progress, use)
             _write_tables(target, updated)
+            if use is not None:  # the new passages; or, vectors added now, all of them
+                old = int(tables.doc_len.shape[0]) if tables.passage_vectors is not None else 0
+                encoded = int(updated.doc_len.shape[0]) - old
         else:
             updated = tables
     return IndexUpdate(
@@ -515,6 +613,8 @@ def add_documents(path: Path, documents: Sequence[Document], progress: Progress 
         passages=int(updated.doc_len.shape[0]),
         changed=tuple(document.doc_id for document in fresh),
         skipped=tuple(skipped),
+        encoded=encoded,
+        vectors=updated.vector_model,
     )
 
 
@@ -541,4 +641,5 @@ def remove_documents(path: Path, doc_ids: Sequence[str]) -> IndexUpdate:
         passages=int(updated.doc_len.shape[0]),
         changed=tuple(tables.doc_ids[i] for i in sorted(removed)),
         skipped=skipped,
+        vectors=updated.vector_model,
     )

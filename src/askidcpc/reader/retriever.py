@@ -2,13 +2,16 @@
 
 :class:`~askidcpc.pipeline.Pipeline` is the in-process implementation (BM25 over an in-memory or memory-mapped
 saved index). A search cluster backend (OpenSearch or Elasticsearch, whose default similarity is BM25) would be one
-new module with a class that has these three members; see ``docs/scaling.md``.
+new module with a class that has these members; see ``docs/scaling.md``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
 
 from askidcpc.reader.query import Query
 from askidcpc.reader.rank import Ranked
@@ -31,6 +34,8 @@ class Retriever(Protocol):
       backend answers lookups one at a time; nothing iterates over all documents when answering.
     - ``idf_by_term``: each term's idf, for the reader's support score (how much of the question a sentence
       covers); a remote backend computes it from the term's document frequency and the passage count.
+    - ``passage_vectors``: each passage's unit sentence vector by :mod:`askidcpc.reader.semantic`'s model, float16
+      rows indexed by pid, or None when the passages have none (the reader then uses no cosine feature). Read-only.
     """
 
     @property
@@ -38,6 +43,9 @@ class Retriever(Protocol):
 
     @property
     def idf_by_term(self) -> Mapping[str, float]: ...
+
+    @property
+    def passage_vectors(self) -> npt.NDArray[np.float16] | None: ...
 
     def retrieve(self, query: Query, k: int) -> list[Hit]: ...
 

@@ -58,6 +58,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
             # Worker processes build their own app from the environment; hand them the corpus checked here.
             os.environ["ASKIDCPC_CORPUS"] = str(Path(settings.corpus).resolve())
             os.environ["ASKIDCPC_CORS_ORIGINS"] = ",".join(settings.cors_origins)
+            os.environ["ASKIDCPC_SEMANTIC"] = "1" if settings.semantic else "0"
             uvicorn.run(
                 "askidcpc.edges.server.app:app_from_env",
                 factory=True,
