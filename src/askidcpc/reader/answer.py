@@ -17,9 +17,10 @@ from dataclasses import replace
 import numpy as np
 
 from askidcpc.config import AnswerPolicy
+from askidcpc.reader import semantic
 from askidcpc.reader.candidates import candidates
 from askidcpc.reader.evidence import figures_counted
-from askidcpc.reader.model import ReaderModel, load_model
+from askidcpc.reader.model import ReaderModel, has_semantic_model, load_model
 from askidcpc.reader.query import Query, build_query
 from askidcpc.reader.retriever import Retriever
 from askidcpc.types import Answer, Citation, Document, Hit
@@ -147,12 +148,21 @@ def answer(
     model: ReaderModel | None = None,
 ) -> Answer:
     """The answer to ``question`` (valid and trimmed; ``history``: earlier questions, oldest first) from what
-    ``retriever`` finds, ``top_k`` citations: the reader's one entry point. ``model``: the shipped one when None."""
-    model = model or load_model()
+    ``retriever`` finds, ``top_k`` citations: the reader's one entry point. ``model``: the shipped one when None,
+    the one fitted with the semantic extra's cosine features when the passages have vectors (and the extra is
+    installed), else the lexical one."""
+    vectors = retriever.passage_vectors
+    if model is None:
+        model = load_model(semantic=vectors is not None and has_semantic_model() and semantic.available())
     query = build_query(question, history, policy)
+    question_vector = None
+    if model.semantic:
+        if vectors is None:
+            raise ValueError("the semantic reader model needs passage vectors; index with --semantic")
+        question_vector = (vectors, semantic.Encoder().encode_question(question))
     # Deeper than top_k: the model chooses among the candidates, and a sentence of another document giving a
     # different figure may rank further down.
-    found = candidates(question, query, retriever, max(top_k, policy.candidates))
+    found = candidates(question, query, retriever, max(top_k, policy.candidates), question_vector)
     if not found.hits:
         return Answer(question=question, answer=None, confidence=0.0, citations=())
     chosen, sure = model.best(found.features)

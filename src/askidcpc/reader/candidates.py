@@ -9,11 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from askidcpc.reader.features import FEATURES, Candidate, candidate_row, list_context, profile, with_aggregates
+from askidcpc.reader.features import (
+    FEATURES,
+    Candidate,
+    candidate_row,
+    list_context,
+    profile,
+    semantic_block,
+    with_aggregates,
+)
 from askidcpc.reader.query import Query
 from askidcpc.reader.retriever import Retriever
 from askidcpc.text.tokenize import tokenize, words
@@ -61,9 +70,16 @@ def _paragraph(members: list[Passage]) -> _Paragraph:
     )
 
 
-def candidates(question: str, query: Query, retriever: Retriever, depth: int) -> Candidates:
+def candidates(
+    question: str,
+    query: Query,
+    retriever: Retriever,
+    depth: int,
+    vectors: tuple[npt.NDArray[Any], npt.NDArray[Any]] | None = None,
+) -> Candidates:
     """The ``depth`` best sentences for ``query`` (``question``: its text as asked, for names and figures) with
-    their features."""
+    their features: :data:`FEATURES`, then :data:`SEMANTIC` when ``vectors`` (every passage's vector, by pid, and
+    the question's) are given."""
     ranked = retriever.ranked(query, depth)
     if not ranked.pids:
         return Candidates.empty()
@@ -103,4 +119,32 @@ def candidates(question: str, query: Query, retriever: Retriever, depth: int) ->
         paragraph_ids.append(paragraph.first)
     group = np.asarray(paragraph_ids, dtype=np.int64)
     features = with_aggregates(np.vstack(rows), np.zeros(len(rows), dtype=np.int64), group)
+    if vectors is not None:
+        features = np.hstack([features, _semantic(ranked.pids, by_pid, *vectors)])
     return Candidates(tuple(hits), features, tuple(paragraph_ids))
+
+
+def _semantic(
+    pids: tuple[int, ...],
+    paragraphs: dict[int, _Paragraph],
+    passage_vectors: npt.NDArray[Any],
+    question: npt.NDArray[Any],
+) -> FloatArray:
+    """The :data:`SEMANTIC` columns of the candidates ``pids`` (``paragraphs``: each one's paragraph)."""
+    members = sorted({member for pid in pids for member in paragraphs[pid].tokens})
+    cosine = dict(
+        zip(
+            members,
+            (np.asarray(passage_vectors[members], dtype=np.float64) @ np.asarray(question, dtype=np.float64)).tolist(),
+            strict=True,
+        )
+    )
+    own = np.asarray([cosine[pid] for pid in pids])
+    para_max = np.asarray([max(cosine[member] for member in paragraphs[pid].tokens) for pid in pids])
+    neighbour = np.asarray(
+        [
+            max((cosine[m] for m in (pid - 1, pid + 1) if m in paragraphs[pid].tokens), default=cosine[pid])
+            for pid in pids
+        ]
+    )
+    return semantic_block(own, para_max, neighbour)

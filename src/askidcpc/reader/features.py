@@ -13,8 +13,9 @@ Families (:data:`FAMILIES`, used for ablations):
 - ``paragraph``: the sentence's paragraph as context: its coverage of the question, the rarest own term (and the
   question names) it lacks, the sentence's share of the paragraph score, first sentence or not, and two products
   (sentence x paragraph score, coverage x paragraph score) a linear model cannot form itself.
-- ``structural``: the expected answer type present (and not just what the question names) or absent; the
-  question's capitalised names and figures present or missing; role modifiers (deputy, former, ...) next to a
+- ``structural``: the expected answer type present (and not just what the question names) or absent; for a "how
+  many N" question, a figure counting N or only figures counting something else; the question's capitalised names
+  and figures present or missing; role modifiers (deputy, former, ...) next to a
   matched word that the question does not have; a negation on one side only.
 - ``list``: the same for every candidate of a question (so they cannot change a ranking, only confidence): the
   retriever's top-score margin, the share of question terms the corpus never uses, an unknown attribute word, the
@@ -45,12 +46,16 @@ __all__ = [
     "BASE_FEATURES",
     "FAMILIES",
     "FEATURES",
+    "LIST_AGGREGATES",
+    "SEMANTIC",
+    "SEMANTIC_LIST",
     "Candidate",
     "ListContext",
     "Profile",
     "candidate_row",
     "list_context",
     "profile",
+    "semantic_block",
     "with_aggregates",
 ]
 
@@ -84,6 +89,8 @@ FAMILIES: Mapping[str, tuple[str, ...]] = {
     "structural": (
         "typed",
         "untyped",
+        "counts_asked",
+        "counts_other",
         "entities_present",
         "entities_missing",
         "figures_missing",
@@ -107,8 +114,16 @@ FAMILIES: Mapping[str, tuple[str, ...]] = {
 BASE_FEATURES: tuple[str, ...] = tuple(name for family in FAMILIES.values() for name in family)
 # Computed over a question's candidate list by with_aggregates (candidates of the same paragraph pooled):
 AGGREGATES: tuple[str, ...] = ("para_best_sent", "para_best_coverage", "para_candidates", "para_sum_sent")
-FAMILIES = {**FAMILIES, "aggregate": AGGREGATES}
-FEATURES: tuple[str, ...] = BASE_FEATURES + AGGREGATES
+# ... and over all of a question's candidates: how many there are (log). A small corpus gives few candidates, and
+# the ranker's probability for the best of few says less than for the best of thirty.
+LIST_AGGREGATES: tuple[str, ...] = ("n_candidates",)
+FAMILIES = {**FAMILIES, "aggregate": AGGREGATES, "list": (*FAMILIES["list"], *LIST_AGGREGATES)}
+FEATURES: tuple[str, ...] = BASE_FEATURES + AGGREGATES + LIST_AGGREGATES
+# With the semantic extra (:mod:`askidcpc.reader.semantic`), appended after FEATURES by semantic_block: the cosine of
+# the question's and the sentence's vectors, its rank and gap to the best among the candidates, the best over the
+# sentence's paragraph and over its neighbours, and (constant within a question) the best cosine and its margin.
+SEMANTIC: tuple[str, ...] = ("cos", "cos_rank", "cos_gap", "cos_para_max", "cos_neighbour", "cos_top", "cos_top_margin")
+SEMANTIC_LIST: tuple[str, ...] = ("cos_top", "cos_top_margin")
 # Features that vary between candidates of one question (the list family is constant within a question).
 RANKING_FEATURES: tuple[str, ...] = tuple(name for name in FEATURES if name not in FAMILIES["list"])
 
@@ -281,8 +296,9 @@ def candidate_row(prof: Profile, cand: Candidate, ctx: ListContext, idf: Mapping
     skip_bigrams = sum(pair in near_pairs for pair in pairs) / len(pairs) if pairs else 0.0
 
     typed = answers_type(cand.text, query.expected, query.asked)
+    counted = bool(query.counted) and counts_asked(query, cand.text)
     if typed and query.counted:
-        typed = counts_asked(query, cand.text)
+        typed = counted
     word_set = set(cand.words)
     entities_present = sum(e in word_set for e in prof.entities)
     figures_missing = sum(f not in word_set for f in prof.figures)
@@ -336,6 +352,9 @@ def candidate_row(prof: Profile, cand: Candidate, ctx: ListContext, idf: Mapping
         "skip_bigrams": skip_bigrams,
         "typed": float(typed),
         "untyped": float(query.expected is not None and not typed),
+        # A "how many N" question: a figure counting N, or figures that count something else.
+        "counts_asked": float(counted),
+        "counts_other": float(bool(query.counted) and not counted and answers_type(cand.text, query.expected, ())),
         "entities_present": entities_present / len(prof.entities) if prof.entities else 0.0,
         "entities_missing": float(len(prof.entities) - entities_present),
         "figures_missing": float(figures_missing),
@@ -357,8 +376,9 @@ def candidate_row(prof: Profile, cand: Candidate, ctx: ListContext, idf: Mapping
 
 def with_aggregates(base: FloatArray, question: npt.NDArray[np.int64], paragraph: npt.NDArray[np.int64]) -> FloatArray:
     """``base`` rows (:data:`BASE_FEATURES`) of one or many questions' candidates with the :data:`AGGREGATES`
-    columns appended: over the candidates of the same question and paragraph, the best normalised sentence score,
-    the best coverage, how many there are (log) and the sum of their normalised sentence scores."""
+    columns appended (over the candidates of the same question and paragraph, the best normalised sentence score,
+    the best coverage, how many there are (log) and the sum of their normalised sentence scores), then the
+    :data:`LIST_AGGREGATES` (how many candidates the question has, log)."""
     _, group = np.unique(np.column_stack([question, paragraph]), axis=0, return_inverse=True)
     group = group.ravel()
     n = int(group.max()) + 1 if len(group) else 0
@@ -370,8 +390,27 @@ def with_aggregates(base: FloatArray, question: npt.NDArray[np.int64], paragraph
     np.maximum.at(best_cov, group, cov)
     count = np.bincount(group, minlength=n).astype(np.float64)
     total = np.bincount(group, weights=sent, minlength=n)
-    extra = np.column_stack([best_sent[group], best_cov[group], np.log(count[group]), total[group]])
+    _, per_question = np.unique(question, return_inverse=True)
+    per_question = per_question.ravel()
+    n_candidates = np.bincount(per_question).astype(np.float64)[per_question]
+    extra = np.column_stack(
+        [best_sent[group], best_cov[group], np.log(count[group]), total[group], np.log(n_candidates)]
+    )
     return np.hstack([base, extra])
+
+
+def semantic_block(cos: FloatArray, para_max: FloatArray, neighbour: FloatArray) -> FloatArray:
+    """The :data:`SEMANTIC` columns of one question's candidates: ``cos`` (question . sentence, unit vectors),
+    ``para_max`` (the best cosine over the sentences of the candidate's paragraph) and ``neighbour`` (the best over
+    the sentences just before and after it in its paragraph; its own cosine when it has none) per candidate; the
+    rank, the gap to the best, the best and its margin over the second best are derived here."""
+    order = np.argsort(-cos, kind="stable")
+    rank = np.empty(len(cos))
+    rank[order] = np.arange(1, len(cos) + 1)
+    top = float(cos[order[0]])
+    second = float(cos[order[1]]) if len(cos) > 1 else top
+    best = np.full(len(cos), top)
+    return np.column_stack([cos, 1.0 / rank, cos - best, para_max, neighbour, best, np.full(len(cos), top - second)])
 
 
 def feature_words(text: str) -> list[str]:

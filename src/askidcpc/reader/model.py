@@ -21,12 +21,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from askidcpc.reader.features import FEATURES
+from askidcpc.reader.features import FEATURES, SEMANTIC
 
-__all__ = ["CONFIDENCE_EXTRA", "ReaderModel", "load_model"]
+__all__ = ["CONFIDENCE_EXTRA", "SEMANTIC_WEIGHTS", "WEIGHTS", "ReaderModel", "has_semantic_model", "load_model"]
 
 FloatArray = npt.NDArray[np.float64]
 WEIGHTS = "reader_weights.json"
+# The model fitted with the semantic extra's cosine features (used when the passages have vectors).
+SEMANTIC_WEIGHTS = "reader_weights_semantic.json"
 # What the confidence model sees beyond the features: the ranker's verdict on the chosen candidate.
 CONFIDENCE_EXTRA = ("rerank_prob", "rerank_margin")
 # The lead given when a question has a single candidate (no runner-up), as in training.
@@ -35,9 +37,11 @@ LONE_MARGIN = 5.0
 
 @dataclass(frozen=True, eq=False)
 class ReaderModel:
-    """Standardisation, ranking and confidence weights as arrays over :data:`FEATURES` (zero where a model does not
-    use a feature), and the abstention threshold."""
+    """Standardisation, ranking and confidence weights as arrays over its ``features`` (:data:`FEATURES`, then
+    :data:`SEMANTIC` for the semantic model; zero where a model does not use a feature), and the abstention
+    threshold."""
 
+    features: tuple[str, ...]
     mean: FloatArray
     scale: FloatArray
     ranking: FloatArray
@@ -50,16 +54,17 @@ class ReaderModel:
     def from_json(cls, spec: dict[str, Any]) -> ReaderModel:
         """The model from its weight file's contents; ValueError when the file names features this code does not
         compute (weights from another version)."""
-        unknown = (
-            (set(spec["ranking"]) | set(spec["confidence"])) - set(FEATURES) - set(CONFIDENCE_EXTRA) - {"intercept"}
-        )
-        if unknown or set(spec["features"]) != set(FEATURES):
+        names = tuple(spec["features"])
+        known = set(names) | set(CONFIDENCE_EXTRA) | {"intercept"}
+        unknown = (set(spec["ranking"]) | set(spec["confidence"])) - known
+        if unknown or names not in (FEATURES, FEATURES + SEMANTIC):
             raise ValueError(f"reader weights do not match this version's features (unknown: {sorted(unknown)})")
 
         def column(weights: dict[str, float]) -> FloatArray:
-            return np.asarray([float(weights.get(name, 0.0)) for name in FEATURES])
+            return np.asarray([float(weights.get(name, 0.0)) for name in names])
 
         return cls(
+            features=names,
             mean=column(spec["mean"]),
             scale=column(spec["scale"]),
             ranking=column(spec["ranking"]),
@@ -68,6 +73,11 @@ class ReaderModel:
             confidence_extra=np.asarray([float(spec["confidence"][name]) for name in CONFIDENCE_EXTRA]),
             threshold=float(spec["threshold"]),
         )
+
+    @property
+    def semantic(self) -> bool:
+        """Whether the model weighs the semantic extra's cosine features (it needs passage vectors)."""
+        return len(self.features) > len(FEATURES)
 
     def scores(self, features: FloatArray) -> FloatArray:
         """The ranker's score of each candidate (one row of :data:`FEATURES` each)."""
@@ -87,8 +97,14 @@ class ReaderModel:
         return chosen, float(1.0 / (1.0 + np.exp(-np.clip(logit, -30.0, 30.0))))
 
 
-@lru_cache(maxsize=1)
-def load_model() -> ReaderModel:
-    """The shipped model (read once per process)."""
-    with resources.files("askidcpc").joinpath("data", WEIGHTS).open("r", encoding="utf-8") as handle:
+def has_semantic_model() -> bool:
+    """Whether the package ships the model fitted with the semantic features."""
+    return resources.files("askidcpc").joinpath("data", SEMANTIC_WEIGHTS).is_file()
+
+
+@lru_cache(maxsize=2)
+def load_model(semantic: bool = False) -> ReaderModel:
+    """The shipped model (read once per process): the lexical one, or the one fitted with the semantic features."""
+    name = SEMANTIC_WEIGHTS if semantic else WEIGHTS
+    with resources.files("askidcpc").joinpath("data", name).open("r", encoding="utf-8") as handle:
         return ReaderModel.from_json(json.load(handle))
