@@ -7,13 +7,16 @@ One function serves both the product (:func:`askidcpc.reader.answer.answer`) and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from askidcpc.reader.evidence import highest_idf
 from askidcpc.reader.features import (
     FEATURES,
     Candidate,
@@ -50,18 +53,40 @@ class Candidates:
 @dataclass(frozen=True)
 class _Paragraph:
     first: int  # pid of its first sentence
-    tokens: dict[int, list[str]]  # pid -> index terms
-    words: dict[int, list[str]]  # pid -> normalized words
+    tokens: dict[int, tuple[str, ...]]  # pid -> index terms
+    words: dict[int, tuple[str, ...]]  # pid -> normalized words
     token_set: frozenset[str]
     word_set: frozenset[str]
     pairs: frozenset[tuple[str, str]]
 
 
+@lru_cache(maxsize=65536)
+def _analysed(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A sentence's index terms and normalized words (the same sentences come back question after question)."""
+    return tuple(tokenize(text)), tuple(words(text))
+
+
+class _QuestionIdf(dict[str, float]):
+    """The idf of the question's own terms only, and the corpus' highest idf as ``ceiling``: all a candidate's
+    features look up (a plain dict, not the whole vocabulary's table)."""
+
+    def __init__(self, query: Query, idf: Mapping[str, float]) -> None:
+        super().__init__((term, idf[term]) for term in query.own if term in idf)
+        self.ceiling = highest_idf(idf)
+
+
 def _paragraph(members: list[Passage]) -> _Paragraph:
-    tokens = {passage.pid: tokenize(passage.text) for passage in members}
-    words_of = {passage.pid: words(passage.text) for passage in members}
+    return _paragraph_of(tuple((passage.pid, passage.text) for passage in members))
+
+
+@lru_cache(maxsize=16384)
+def _paragraph_of(members: tuple[tuple[int, str], ...]) -> _Paragraph:
+    """A paragraph's terms, words and term pairs, by its sentences' pids and texts (kept for the next question)."""
+    analysed = {pid: _analysed(text) for pid, text in members}
+    tokens = {pid: terms for pid, (terms, _) in analysed.items()}
+    words_of = {pid: normalized for pid, (_, normalized) in analysed.items()}
     return _Paragraph(
-        first=members[0].pid,
+        first=members[0][0],
         tokens=tokens,
         words=words_of,
         token_set=frozenset(t for terms in tokens.values() for t in terms),
@@ -86,6 +111,7 @@ def candidates(
     idf = retriever.idf_by_term
     context = list_context(query, [ranked.top_sentence], ranked.top_paragraph, ranked.scores, idf)
     asked = profile(query, question)
+    question_idf = _QuestionIdf(query, idf)
     by_pid: dict[int, _Paragraph] = {}
     hits: list[Hit] = []
     rows: list[FloatArray] = []
@@ -114,7 +140,7 @@ def candidates(
             neighbours,
             paragraph.pairs,
         )
-        rows.append(candidate_row(asked, candidate, context, idf))
+        rows.append(candidate_row(asked, candidate, context, question_idf))
         hits.append(Hit(passage, score))
         paragraph_ids.append(paragraph.first)
     group = np.asarray(paragraph_ids, dtype=np.int64)
