@@ -228,3 +228,35 @@ def test_cli_index_semantic_add_and_remove_equal_a_fresh_build(
     assert main(["index", str(first), "--out", plain]) == 0
     assert main(["index", "--add", str(tmp_path / "new.jsonl"), "--to", plain, "--semantic"]) == 0
     assert np.array_equal(Pipeline.load(Settings(corpus=Path(plain))).passage_vectors, fresh.passage_vectors)  # type: ignore[arg-type]
+
+
+def test_version_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(["--version"])
+    assert raised.value.code == 0
+    assert capsys.readouterr().out.strip() == f"askidcpc {__import__('askidcpc').__version__}"
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [("", "empty"), ("   \t ", "empty"), ("x" * 2001, "limit"), ("who \ud800?", "lone surrogate")],
+)
+def test_a_question_that_cannot_be_asked_is_a_usage_error(
+    question: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The corpus does not exist: the question is refused before anything is loaded (else the status would be 1).
+    assert main(["ask", "--corpus", str(tmp_path / "missing"), question]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_ask_dash_answers_one_question_a_line_as_text(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    lines = "When was the International Department founded?\n\n" + "x" * 2001 + "\nWho is Song Tao?\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(lines))
+    assert main(["ask", "-", "--top-k", "1"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.count("[1] ") == 2 and "Established in 1951" in captured.out
+    assert "2,001 characters" in captured.err

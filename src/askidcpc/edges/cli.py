@@ -14,10 +14,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from askidcpc import __version__
 from askidcpc.config import DEFAULT_TOP_K, MAX_TOP_K, Settings
 from askidcpc.edges.render import render_answer
-from askidcpc.errors import AskError
-from askidcpc.pipeline import Pipeline
+from askidcpc.errors import AskError, QuestionError
+from askidcpc.pipeline import Pipeline, validate_request
 
 __all__ = ["build_parser", "main"]
 
@@ -76,13 +77,37 @@ def ask_json_lines(pipeline: Pipeline, lines: TextIO, out: TextIO, default_top_k
     return 0
 
 
+def ask_text_lines(pipeline: Pipeline, lines: TextIO, out: TextIO, err: TextIO, top_k: int) -> int:
+    """Answer one question a line, as text, a blank line between answers; a question that cannot be asked gets a
+    message on ``err`` and the rest still answer. Blank lines are skipped."""
+    first = True
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            answer = pipeline.ask(line, top_k=top_k)
+        except QuestionError as exc:
+            err.write(f"askidcpc: {exc}\n")
+            continue
+        out.write(("" if first else "\n") + render_answer(answer) + "\n")
+        out.flush()
+        first = False
+    return 0
+
+
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    top_k = args.top_k or settings.top_k
+    if args.question != "-":
+        try:  # a question that cannot be asked is a usage error, found before the corpus is loaded
+            validate_request(args.question, top_k, ())
+        except QuestionError as exc:
+            raise UsageError(f"askidcpc ask: {exc}") from None
     pipeline = Pipeline.load(settings)
     if args.question == "-":
-        if not args.json:
-            raise UsageError("askidcpc ask: reading questions from standard input ('-') needs --json")
-        return ask_json_lines(pipeline, sys.stdin, sys.stdout, args.top_k or settings.top_k)
-    answer = pipeline.ask(args.question, top_k=args.top_k)
+        if args.json:
+            return ask_json_lines(pipeline, sys.stdin, sys.stdout, top_k)
+        return ask_text_lines(pipeline, sys.stdin, sys.stdout, sys.stderr, top_k)
+    answer = pipeline.ask(args.question, top_k=top_k)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -165,6 +190,7 @@ def _add_semantic(parser: argparse.ArgumentParser, default: object = False) -> N
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     """The argument parser and the function of each sub-command."""
     parser = _Parser(prog="askidcpc", description="Ask questions of a collection of news articles.")
+    parser.add_argument("--version", action="version", version=f"askidcpc {__version__}")
     _add_corpus(parser)
     _add_semantic(parser)
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
