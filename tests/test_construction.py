@@ -83,3 +83,21 @@ def test_ask_corpus_reads_every_format_in_one_folder(
     assert main(["ask", "--corpus", str(tmp_path), "--json", question]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert answer["citations"][0]["doc_id"] == doc_id
+
+
+@pytest.mark.parametrize(
+    ("in_source_tree", "installed", "expected"),
+    [(True, True, "source"), (True, False, "source"), (False, True, "installed"), (False, False, "source")],
+)
+def test_the_bundled_corpus_is_found_in_a_source_tree_or_where_pip_installs_it(
+    in_source_tree: bool, installed: bool, expected: str, tmp_path: Path
+) -> None:
+    from askidcpc.config import bundled_corpus
+
+    root, prefix = tmp_path / "project", tmp_path / "prefix"
+    if in_source_tree:
+        (root / "corpus").mkdir(parents=True)
+    if installed:
+        (prefix / "share" / "askidcpc" / "corpus").mkdir(parents=True)
+    found = bundled_corpus(root, prefix)
+    assert found == (root / "corpus" if expected == "source" else prefix / "share" / "askidcpc" / "corpus")

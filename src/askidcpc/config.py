@@ -14,6 +14,7 @@ the environment. Importing this module loads no numpy, numba, scipy, FastAPI or 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,10 +32,19 @@ __all__ = [
     "BM25Params",
     "RankParams",
     "Settings",
+    "bundled_corpus",
 ]
 
-# The bundled corpus sits at the project root, beside src/ (an editable install keeps it there).
-DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+
+def bundled_corpus(project_root: Path, prefix: Path) -> Path:
+    """The bundled articles: ``corpus/`` at the project root beside src/ (a source tree, an editable install), else
+    where a regular install puts them (``<prefix>/share/askidcpc/corpus``)."""
+    source_tree = project_root / "corpus"
+    installed = prefix / "share" / "askidcpc" / "corpus"
+    return source_tree if source_tree.is_dir() or not installed.is_dir() else installed
+
+
+DEFAULT_CORPUS = bundled_corpus(Path(__file__).resolve().parents[2], Path(sys.prefix))
 
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 20
