@@ -24,10 +24,12 @@ model (or model version) made, as it refuses an index of another tokenizer: thei
 this askidcpc's model would mean nothing.
 
 Writes are atomic: everything is written into a temporary folder beside the target, each file and the folder are
-fsynced, then the folder takes the target's place in one ``rename`` (or an atomic exchange with the old one).
-A crash or Ctrl-C at any moment leaves the old index whole. Loading checks the format version, the manifest
-checksum, every file's size, dtype and shape, and (by default) every file's SHA-256; anything else is refused with
-:class:`~askidcpc.errors.IndexFormatError`.
+fsynced, then the folder takes the target's place in one ``rename`` (or an atomic exchange with the old one). A
+crash or Ctrl-C at any moment leaves the old index whole. One writer per index: every write takes the index's lock
+(``.NAME.lock`` beside it) before it reads or tokenizes anything and holds it through the swap; a second writer of
+the same index is refused at once with :class:`~askidcpc.errors.IndexBusyError`. Loading checks the format version,
+the manifest checksum, every file's size, dtype and shape, and (by default) every file's SHA-256; anything else is
+refused with :class:`~askidcpc.errors.IndexFormatError`.
 
 :func:`add_documents` and :func:`remove_documents` update an index without re-tokenizing what it holds: the result
 has exactly the counts, and so exactly the IDF and scores, of a fresh build over the same documents in the same
@@ -293,8 +295,8 @@ def save_index(
     at ``path`` is replaced; any other existing file or folder there is refused (AskError). Returns the manifest.
     """
     target = _target(path)
-    tables = tables_from_pipeline_parts(documents, passages, index, passage_vectors, vector_model)
-    with _atomic.locked(target):
+    with _atomic.locked(target):  # before any work: a second writer of the same index is refused at once
+        tables = tables_from_pipeline_parts(documents, passages, index, passage_vectors, vector_model)
         return _write_tables(target, tables)
 
 
@@ -311,8 +313,8 @@ def build_saved_index(
     if not documents:
         raise AskError("cannot build an index over no documents")
     target = _target(path)
-    tables = with_documents(empty_tables(params or BM25Params()), documents, progress, encoder)
-    with _atomic.locked(target):
+    with _atomic.locked(target):  # before any work: a second writer of the same index is refused at once
+        tables = with_documents(empty_tables(params or BM25Params()), documents, progress, encoder)
         return _write_tables(target, tables)
 
 
