@@ -174,7 +174,13 @@ def answer(
     probability /= probability.sum()
     hits = [replace(found.hits[i], score=float(probability[i])) for i in [chosen, *order]]
     figures = figure_query(query, hits)
-    figure_hits = retriever.retrieve(figures, policy.conflict_depth) if figures is not None else []
+    # Another article's figure found by the second retrieval keeps the reader's probability when it was a candidate,
+    # else 0: the reader did not score it.
+    scored = {hit.passage.pid: hit.score for hit in hits}
+    figure_hits = [
+        replace(hit, score=scored.get(hit.passage.pid, 0.0))
+        for hit in (retriever.retrieve(figures, policy.conflict_depth) if figures is not None else [])
+    ]
     threshold = model.threshold if policy.threshold is None else policy.threshold
     return compose_answer(
         question, hits, sure, sure >= threshold, query, retriever.documents_by_id, top_k, policy, figure_hits
