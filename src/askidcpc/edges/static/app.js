@@ -1,13 +1,17 @@
 // The askidcpc chat page: POST /ask with the conversation's earlier questions as `history`, show each answer with
 // its citations, and each cited sentence highlighted among its neighbours (GET /documents/{id}/context).
+// Before the first question it lists the corpus's articles (GET /documents); a citation's title opens the article
+// (GET /documents/{id}) in a side panel with the cited sentence highlighted.
 // No framework and no network beyond this server; all text is inserted with textContent, never as HTML.
 "use strict";
 
 const MAX_HISTORY = 20;
 const ABSTAIN_MESSAGE = "The articles do not answer this question.";
 
-const state = { history: [] };
+const state = { history: [], opener: null };
 const contexts = new Map();
+const documents = new Map();
+const EMPTY_MESSAGE = "Type a question first.";
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -21,6 +25,88 @@ function errorMessage(status, body) {
   return `The server answered ${status}.`;
 }
 
+function fetchDocument(docId) {
+  if (!documents.has(docId)) {
+    const url = `/documents/${encodeURIComponent(docId)}`;
+    const found = fetch(url).then((response) => (response.ok ? response.json() : null)).catch(() => null);
+    documents.set(docId, found);
+    found.then((body) => { if (body === null) documents.delete(docId); });
+  }
+  return documents.get(docId);
+}
+
+function docMeta(meta) {
+  return [meta.date, meta.source, meta.author].filter(Boolean).join(" · ");
+}
+
+// The article in the side panel; with a span [start, end) that is `sentence`, that span is marked and scrolled to.
+async function openDocument(docId, span, opener) {
+  const view = document.getElementById("doc-view");
+  const title = document.getElementById("doc-title");
+  const meta = document.getElementById("doc-meta");
+  const text = document.getElementById("doc-text");
+  view.dataset.docId = docId;
+  title.textContent = "Loading the article…";
+  meta.textContent = "";
+  text.replaceChildren();
+  text.dataset.state = "loading";
+  view.hidden = false;
+  state.opener = opener || null;
+  document.getElementById("doc-close").focus();
+  const found = await fetchDocument(docId);
+  if (view.dataset.docId !== docId) return; // another article was opened meanwhile
+  if (found === null) {
+    title.textContent = "The article could not be loaded.";
+    text.dataset.state = "missing";
+    return;
+  }
+  title.textContent = found.title;
+  meta.textContent = docMeta(found);
+  let start = -1;
+  let end = -1;
+  if (span) {
+    if (found.text.slice(span.start, span.end) === span.sentence) {
+      ({ start, end } = span);
+    } else {
+      start = found.text.indexOf(span.sentence);
+      end = start < 0 ? -1 : start + span.sentence.length;
+    }
+  }
+  if (start < 0) {
+    text.textContent = found.text;
+    text.dataset.state = span ? "unmarked" : "loaded";
+    text.scrollTop = 0;
+    return;
+  }
+  const mark = el("mark", "cited", found.text.slice(start, end));
+  text.replaceChildren(document.createTextNode(found.text.slice(0, start)), mark,
+    document.createTextNode(found.text.slice(end)));
+  text.dataset.state = "marked";
+  mark.scrollIntoView({ block: "center" });
+}
+
+function closeDocument() {
+  const view = document.getElementById("doc-view");
+  if (view.hidden) return;
+  view.hidden = true;
+  delete view.dataset.docId;
+  if (state.opener && document.contains(state.opener)) state.opener.focus();
+  else document.getElementById("question").focus();
+  state.opener = null;
+}
+
+function docLink(docId, text, span) {
+  const link = el("a", "doc-link", text);
+  link.href = `#document-${encodeURIComponent(docId)}`;
+  link.dataset.docId = docId;
+  link.title = span ? "Read the article, the cited sentence highlighted" : "Read the article";
+  link.addEventListener("click", (event) => {
+    event.preventDefault();
+    openDocument(docId, span, link);
+  });
+  return link;
+}
+
 async function fetchContext(citation) {
   const key = `${citation.doc_id}:${citation.start}:${citation.end}`;
   if (!contexts.has(key)) {
@@ -30,10 +116,23 @@ async function fetchContext(citation) {
   return contexts.get(key);
 }
 
-function renderCitation(citation) {
+// The newest turn in view: the whole of it if it fits above the input bar, else from its question down.
+function showTurn(turn) {
+  const conversation = document.getElementById("conversation");
+  if (conversation.lastElementChild !== turn) return;
+  const scroller = document.getElementById("scroller");
+  const room = scroller.clientHeight;
+  const box = turn.getBoundingClientRect();
+  turn.scrollIntoView({ block: box.height + 16 > room ? "start" : "end" });
+}
+
+function renderCitation(citation, turn) {
   const item = el("li", "citation");
   const head = el("div", "citation-head");
-  head.append(el("span", "citation-title", citation.title));
+  const span = { start: citation.start, end: citation.end, sentence: citation.sentence };
+  const title = el("span", "citation-title");
+  title.append(docLink(citation.doc_id, citation.title, span));
+  head.append(title);
   if (citation.date) head.append(el("span", "citation-date", ` (${citation.date})`));
   const where = [citation.source, citation.doc_id].filter(Boolean).join(", ");
   head.append(el("span", "citation-where", ` — ${where}`));
@@ -54,6 +153,7 @@ function renderCitation(citation) {
     } else {
       context.dataset.context = "missing";
     }
+    if (turn) showTurn(turn);
   });
   return item;
 }
@@ -71,7 +171,7 @@ function renderAnswer(turn, reply, answer) {
   }
   if (answer.citations.length) {
     const list = el("ol", "citations");
-    for (const citation of answer.citations) list.append(renderCitation(citation));
+    for (const citation of answer.citations) list.append(renderCitation(citation, turn));
     reply.append(list);
   }
 }
@@ -83,6 +183,7 @@ function renderError(turn, reply, message) {
 
 async function ask(question, topK) {
   const conversation = document.getElementById("conversation");
+  document.getElementById("intro").hidden = true;
   const turn = el("li", "turn");
   turn.dataset.state = "pending";
   const reply = el("div", "reply");
@@ -108,7 +209,29 @@ async function ask(question, topK) {
   } catch (error) {
     renderError(turn, reply, `Could not reach the server (${error.message}).`);
   }
-  turn.scrollIntoView({ block: "end" });
+  showTurn(turn);
+}
+
+async function showArticles() {
+  const list = document.getElementById("articles");
+  try {
+    const response = await fetch("/documents");
+    if (!response.ok) throw new Error(`status ${response.status}`);
+    const found = await response.json();
+    list.replaceChildren();
+    for (const meta of found) {
+      const item = el("li", "article");
+      item.dataset.docId = meta.doc_id;
+      const title = el("span", "article-title");
+      title.append(docLink(meta.doc_id, meta.title, null));
+      item.append(title, el("span", "article-meta", docMeta(meta)));
+      list.append(item);
+    }
+    list.dataset.state = "loaded";
+  } catch (error) {
+    list.replaceChildren(el("li", "meta", "The list of articles could not be loaded."));
+    list.dataset.state = "error";
+  }
 }
 
 async function showCorpus() {
@@ -129,11 +252,26 @@ document.addEventListener("DOMContentLoaded", () => {
   const input = document.getElementById("question");
   const button = document.getElementById("ask");
   const topK = document.getElementById("top-k");
+  const message = document.getElementById("form-message");
+
+  function showMessage(text) {
+    message.textContent = text || "";
+    message.hidden = !text;
+    if (text) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+  }
+
+  input.addEventListener("input", () => { if (!message.hidden && input.value.trim()) showMessage(null); });
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const question = input.value.trim();
-    if (!question) return;
+    if (!question) {
+      showMessage(EMPTY_MESSAGE);
+      input.focus();
+      return;
+    }
+    showMessage(null);
     input.value = "";
     button.disabled = true;
     try {
@@ -147,9 +285,16 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("new-conversation").addEventListener("click", () => {
     state.history = [];
     document.getElementById("conversation").replaceChildren();
+    document.getElementById("intro").hidden = false;
+    showMessage(null);
+    closeDocument();
     input.focus();
   });
 
+  document.getElementById("doc-close").addEventListener("click", closeDocument);
+  document.addEventListener("keydown", (event) => { if (event.key === "Escape") closeDocument(); });
+
+  showArticles();
   showCorpus();
   input.focus();
 });
