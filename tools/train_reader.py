@@ -42,7 +42,7 @@ from squad import DATA_DIR, load_squad  # noqa: E402
 
 from askidcpc.config import Settings  # noqa: E402
 from askidcpc.index.bm25 import build_index  # noqa: E402
-from askidcpc.metrics import gold_rank  # noqa: E402
+from askidcpc.metrics import gold_rank, roc_auc  # noqa: E402
 from askidcpc.pipeline import Pipeline  # noqa: E402
 from askidcpc.reader.candidates import candidates  # noqa: E402
 from askidcpc.reader.features import FAMILIES, FEATURES, RANKING_FEATURES, SEMANTIC, SEMANTIC_LIST  # noqa: E402
@@ -434,22 +434,6 @@ def train(
 # ----------------------------------------------------------------------------------------------- metrics
 
 
-def auc(pos: FloatArray, neg: FloatArray) -> float:
-    """ROC AUC (Mann-Whitney, ties half)."""
-    if not len(pos) or not len(neg):
-        return float("nan")
-    allv = np.concatenate([pos, neg])
-    order = allv.argsort(kind="mergesort")
-    ranks = np.empty(len(allv))
-    sorted_v = allv[order]
-    # average ranks for ties
-    _, inv, counts = np.unique(sorted_v, return_inverse=True, return_counts=True)
-    cum = np.cumsum(counts)
-    avg = cum - (counts - 1) / 2
-    ranks[order] = avg[inv]
-    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
-
-
 def ece(conf: FloatArray, y: FloatArray, bins: int = 10) -> tuple[float, list[tuple[float, float, int]]]:
     edges = np.linspace(0, 1, bins + 1)
     table = []
@@ -545,8 +529,8 @@ def abstention(d: Data, conf: FloatArray, right: BoolArray, baseline: FloatArray
     t10 = threshold_for(conf[d.answerable], 0.10)
     t15 = threshold_for(conf[d.answerable], 0.15)
     return {
-        "auc": auc(conf[pos], conf[neg]),
-        "auc_bm25": auc(baseline[pos], baseline[neg]),
+        "auc": roc_auc(conf[pos].tolist(), conf[neg].tolist()),
+        "auc_bm25": roc_auc(baseline[pos].tolist(), baseline[neg].tolist()),
         "noans@fa.10": float(np.mean(conf[neg] < t10)),
         "noans@fa.15": float(np.mean(conf[neg] < t15)),
     }
@@ -607,7 +591,7 @@ def run_fit(args: argparse.Namespace) -> None:
             "top1_answerable_before": float(np.mean(e.before_rank[single] == 1)),
             "top1_answerable": float(np.mean(e.rank_of_gold[single] == 1)),
             "top1_all_has": float(np.mean(e.rank_of_gold[has] == 1)),
-            "auc": auc(conf[has & e.right], conf[~has]),
+            "auc": roc_auc(conf[has & e.right].tolist(), conf[~has].tolist()),
             "threshold@fa.05": t05,
             "noans@fa.05": float(np.mean(conf[~has] < t05)),
             "ece": ece_value,

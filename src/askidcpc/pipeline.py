@@ -27,6 +27,7 @@ from askidcpc.config import MAX_HISTORY, MAX_QUESTION_CHARS, MAX_TOP_K, AnswerPo
 from askidcpc.errors import AskError, QuestionError, SemanticUnavailableError
 from askidcpc.index.bm25 import BM25Index, TermIdf, build_index
 from askidcpc.index.memory import DocumentTable, MemoryDocuments, MemoryPassages, PassageTable
+from askidcpc.index.paragraphs import paragraph_members
 from askidcpc.index.store import VectorModel, is_saved_index, load_index
 from askidcpc.reader import semantic
 from askidcpc.reader.answer import answer
@@ -217,11 +218,9 @@ class Pipeline:
 
     def paragraph(self, pid: int) -> Sequence[Passage]:
         """The passages of ``pid``'s paragraph (a run of consecutive pids), in text order."""
-        paragraph_of = np.asarray(self.passages.paragraph_of)
-        number = paragraph_of[pid]
-        first = int(np.searchsorted(paragraph_of, number, side="left"))
-        end = int(np.searchsorted(paragraph_of, number, side="right"))
-        return [self.passages[member] for member in range(first, end)]
+        paragraph_of = self.passages.paragraph_of
+        members = paragraph_members(paragraph_of, np.asarray([paragraph_of[pid]], dtype=np.int64))
+        return [self.passages[member] for member in members.tolist()]
 
     def ask(self, question: str, top_k: int | None = None, history: Sequence[str] = ()) -> Answer:
         """Answer ``question`` from the corpus, with ``history`` (earlier questions, oldest first) for follow-ups;

@@ -15,7 +15,7 @@ from askidcpc.config import BM25Params
 from askidcpc.index.bm25 import BM25Index, index_from_counts
 from askidcpc.types import Document, Passage
 
-__all__ = ["paragraph_ids", "paragraph_index", "row_scores"]
+__all__ = ["paragraph_ids", "paragraph_index", "paragraph_members", "row_scores"]
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
@@ -40,6 +40,19 @@ def paragraph_ids(passages: Sequence[Passage], documents: Mapping[str, Document]
         ids[i] = current
         previous = passage
     return ids
+
+
+def paragraph_members(paragraph_of: npt.NDArray[Any], paragraphs: IntArray) -> IntArray:
+    """The passage ids of ``paragraphs``, given each passage's paragraph (non-decreasing: paragraphs are runs of
+    consecutive passages), in order."""
+    if not len(paragraphs):
+        return np.zeros(0, dtype=np.int64)
+    paragraph_of = np.asarray(paragraph_of)
+    # Keys of the array's dtype: searchsorted would otherwise convert the whole array first.
+    paragraphs = paragraphs.astype(paragraph_of.dtype, copy=False)
+    starts = np.searchsorted(paragraph_of, paragraphs, side="left")
+    ends = np.searchsorted(paragraph_of, paragraphs, side="right")
+    return np.concatenate([np.arange(lo, hi, dtype=np.int64) for lo, hi in zip(starts, ends, strict=True)])
 
 
 def paragraph_index(sentence_index: BM25Index, paragraph_of: npt.NDArray[Any], params: BM25Params) -> BM25Index:

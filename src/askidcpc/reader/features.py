@@ -39,7 +39,7 @@ import numpy.typing as npt
 from askidcpc.reader.answer_type import AnswerType, answers_type
 from askidcpc.reader.evidence import RELATED_CREDIT, counts_asked, highest_idf, is_known, support
 from askidcpc.reader.query import Query
-from askidcpc.text.tokenize import STOP_WORDS, normalize, stem_word, words
+from askidcpc.text.tokenize import STOP_WORDS, normalize, stem_word
 
 __all__ = [
     "AGGREGATES",
@@ -411,8 +411,3 @@ def semantic_block(cos: FloatArray, para_max: FloatArray, neighbour: FloatArray)
     second = float(cos[order[1]]) if len(cos) > 1 else top
     best = np.full(len(cos), top)
     return np.column_stack([cos, 1.0 / rank, cos - best, para_max, neighbour, best, np.full(len(cos), top - second)])
-
-
-def feature_words(text: str) -> list[str]:
-    """The normalized words a :class:`Candidate` carries (:func:`askidcpc.text.tokenize.words`)."""
-    return words(text)

@@ -24,7 +24,7 @@ import numpy.typing as npt
 from askidcpc.config import BM25Params, RankParams
 from askidcpc.index.bm25 import BM25Index, top_k
 from askidcpc.index.memory import PassageTable
-from askidcpc.index.paragraphs import paragraph_index, row_scores
+from askidcpc.index.paragraphs import paragraph_index, paragraph_members, row_scores
 from askidcpc.reader.answer_type import AnswerType, has_answer_type, ranking_type
 from askidcpc.reader.query import Query, effective_terms
 
@@ -83,17 +83,6 @@ class Ranker:
         """Whether passage ``pid`` holds an answer of type ``kind``: its text is checked now (nothing precomputed)."""
         return has_answer_type(self.passages[pid].text, kind)
 
-    def _paragraph_members(self, paragraphs: IntArray) -> IntArray:
-        """The passage ids of ``paragraphs`` (paragraphs are runs of consecutive passages)."""
-        if not len(paragraphs):
-            return np.zeros(0, dtype=np.int64)
-        paragraph_of = np.asarray(self.paragraph_of)
-        # Keys of the array's dtype: searchsorted would otherwise convert the whole array first.
-        paragraphs = paragraphs.astype(paragraph_of.dtype, copy=False)
-        starts = np.searchsorted(paragraph_of, paragraphs, side="left")
-        ends = np.searchsorted(paragraph_of, paragraphs, side="right")
-        return np.concatenate([np.arange(lo, hi, dtype=np.int64) for lo, hi in zip(starts, ends, strict=True)])
-
     def rank(self, query: Query, k: int, params: RankParams) -> list[tuple[int, float]]:
         """The ``k`` best sentences matching at least one query term, as ``(pid, score)``, best first (ties to the
         lower pid): sentence score over the best one's, plus ``paragraph_weight`` times the paragraph's score over
@@ -112,7 +101,8 @@ class Ranker:
         best_paragraphs: list[int] = []
         if params.paragraph_weight > 0:
             best_paragraphs = [p for p, _ in self.paragraphs.search(terms, max(1, params.paragraph_candidates))]
-            candidates.update(self._paragraph_members(np.asarray(best_paragraphs, dtype=np.int64)).tolist())
+            members = paragraph_members(self.paragraph_of, np.asarray(best_paragraphs, dtype=np.int64))
+            candidates.update(members.tolist())
         pids = np.asarray(sorted(candidates), dtype=np.int64)
         scores, matched = row_scores(index, pids, terms)
         pids, scores = pids[matched], scores[matched]
