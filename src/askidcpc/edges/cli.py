@@ -9,6 +9,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,9 +17,10 @@ from typing import Any, TextIO
 
 from askidcpc import __version__
 from askidcpc.config import DEFAULT_TOP_K, MAX_TOP_K, Settings
-from askidcpc.edges.render import render_answer
+from askidcpc.edges.render import render_answer, terminal_width
 from askidcpc.errors import AskError, QuestionError
 from askidcpc.pipeline import Pipeline, validate_request
+from askidcpc.types import Answer
 
 __all__ = ["build_parser", "main"]
 
@@ -77,6 +79,13 @@ def ask_json_lines(pipeline: Pipeline, lines: TextIO, out: TextIO, default_top_k
     return 0
 
 
+def _show(answer: Answer, out: TextIO) -> str:
+    """The answer as text for ``out``, wrapped to the terminal's width now, in colour on a terminal unless
+    ``NO_COLOR`` is set."""
+    color = out.isatty() and not os.environ.get("NO_COLOR")
+    return render_answer(answer, terminal_width(), color)
+
+
 def ask_text_lines(pipeline: Pipeline, lines: TextIO, out: TextIO, err: TextIO, top_k: int) -> int:
     """Answer one question a line, as text, a blank line between answers; a question that cannot be asked gets a
     message on ``err`` and the rest still answer. Blank lines are skipped."""
@@ -89,7 +98,7 @@ def ask_text_lines(pipeline: Pipeline, lines: TextIO, out: TextIO, err: TextIO, 
         except QuestionError as exc:
             err.write(f"askidcpc: {exc}\n")
             continue
-        out.write(("" if first else "\n") + render_answer(answer) + "\n")
+        out.write(("" if first else "\n") + _show(answer, out) + "\n")
         out.flush()
         first = False
     return 0
@@ -111,7 +120,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
-        print(render_answer(answer))
+        print(_show(answer, sys.stdout))
     return 0
 
 

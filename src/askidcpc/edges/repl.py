@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
@@ -32,10 +32,21 @@ from prompt_toolkit.styles import Style
 
 from askidcpc.config import DEFAULT_TOP_K, MAX_HISTORY, MAX_TOP_K
 from askidcpc.edges.context import ContextFinder
-from askidcpc.edges.render import ABSTAIN_MESSAGE
+from askidcpc.edges.render import (
+    MAX_WIDTH,
+    Fragments,
+    answer_fragments,
+    answer_pieces,
+    citation_head,
+    citation_meta,
+    plain_text,
+    plural,
+    terminal_width,
+    wrap,
+)
 from askidcpc.errors import AskError
 from askidcpc.pipeline import Pipeline
-from askidcpc.types import Answer, Citation
+from askidcpc.types import Answer
 
 __all__ = [
     "COMMANDS",
@@ -50,10 +61,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Fragments = tuple[tuple[str, str], ...]
-
 PROMPT = "ask> "
-MAX_WIDTH = 100
 
 COMMANDS: Mapping[str, str] = {
     "/help": "this list",
@@ -74,6 +82,7 @@ STYLE = Style.from_dict(
         "context": "ansibrightblack",
         "error": "ansired",
         "prompt": "ansicyan bold",
+        "match": "bold",
     }
 )
 
@@ -101,123 +110,49 @@ class Reply:
     done: bool = False
 
 
-def plain_text(fragments: Iterable[tuple[str, str]]) -> str:
-    """The text of styled fragments, without the styles."""
-    return "".join(text for _, text in fragments)
-
-
-def _wrap(parts: Sequence[tuple[str, str]], width: int, indent: str = "") -> list[tuple[str, str]]:
-    """Word-wrap styled text to ``width`` columns, keeping each word's style; whitespace is collapsed."""
-    words = [(style, word) for style, text in parts for word in text.split()]
-    out: list[tuple[str, str]] = []
-    column = 0
-    for style, word in words:
-        if column and column + 1 + len(word) > width:
-            out.append(("", "\n"))
-            column = 0
-        if column == 0:
-            out.append(("", indent))
-            column = len(indent)
-        else:
-            out.append(("", " "))
-            column += 1
-        out.append((style, word))
-        column += len(word)
-    if out:
-        out.append(("", "\n"))
-    return _merge(out)
-
-
-def _merge(fragments: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Join neighbouring fragments of one style, so a terminal gets one style change per run of text."""
-    merged: list[tuple[str, str]] = []
-    for style, text in fragments:
-        if merged and merged[-1][0] == style:
-            merged[-1] = (style, merged[-1][1] + text)
-        else:
-            merged.append((style, text))
-    return merged
-
-
-def _citation_head(number: int, citation: Citation) -> list[tuple[str, str]]:
-    """``[1] Title (date)``, as :func:`askidcpc.edges.render.citation_line` writes it, with styles."""
-    head = [("class:number", f"[{number}] "), ("class:title", citation.title)]
-    if citation.date:
-        head.append(("class:meta", f" ({citation.date})"))
-    return head
-
-
-def answer_fragments(answer: Answer, width: int) -> Fragments:
-    """The answer, then short numbered citations; an abstention says so and shows the nearest sentences."""
-    out: list[tuple[str, str]] = []
-    if answer.answer is None:
-        out.append(("class:abstain", ABSTAIN_MESSAGE + "\n"))
-        if not answer.citations:
-            out.append(("class:meta", "No sentence in the articles is close to it.\n"))
-            return tuple(out)
-        out.append(("class:meta", "Nearest sentences:\n"))
-        for number, citation in enumerate(answer.citations, start=1):
-            out.extend(_citation_head(number, citation))
-            out.append(("", "\n"))
-            out.extend(_wrap([("class:context", citation.sentence)], width, indent="    "))
-        return tuple(out)
-    out.extend(_wrap([("", answer.answer)], width))
-    out.append(("class:meta", f"(confidence {answer.confidence:.2f})\n"))
-    for number, citation in enumerate(answer.citations, start=1):
-        out.extend(_citation_head(number, citation))
-        out.append(("", "\n"))
-    return tuple(out)
-
-
 def sources_fragments(answer: Answer, finder: ContextFinder, width: int) -> Fragments:
-    """Full citations: title, date, document, offsets, score, and the cited sentence («marked») in context."""
-    out: list[tuple[str, str]] = []
-    if not answer.citations:
+    """Full citations, numbered as the answer numbers them: title, date, document, offsets, score, and the cited
+    sentence («marked») between its neighbours."""
+    _, citations = answer_pieces(answer)
+    if not citations:
         return (("class:meta", "The last answer cites nothing.\n"),)
-    for number, citation in enumerate(answer.citations, start=1):
+    out: list[tuple[str, str]] = []
+    for number, citation in enumerate(citations, start=1):
         if number > 1:
             out.append(("", "\n"))
-        out.extend(_citation_head(number, citation))
-        out.append(
-            ("class:meta", f" — {citation.doc_id} [{citation.start}:{citation.end}] score {citation.score:.2f}\n")
-        )
+        out.extend(wrap(citation_head(number, citation), width, hang="    "))
+        out.extend(wrap(citation_meta(citation), width, indent="    "))
         context = finder.context(citation.doc_id, citation.start, citation.end)
         before, after = (context.before, context.after) if context is not None else ("", "")
-        out.extend(
-            _wrap(
-                [("class:context", before), ("class:highlight", f"«{citation.sentence}»"), ("class:context", after)],
-                width,
-                indent="    ",
-            )
-        )
+        marked = [("class:context", before + " "), ("class:highlight", f"«{citation.sentence}»")]
+        out.extend(wrap([*marked, ("class:context", " " + after)], width, indent="    "))
     return tuple(out)
 
 
 def docs_fragments(pipeline: Pipeline, width: int) -> Fragments:
-    """One entry per document: id, title, date, source and length."""
+    """One entry per document: title, date, then id, source and length."""
     out: list[tuple[str, str]] = []
     for document in pipeline.documents:
-        out.append(("class:title", document.title))
-        out.append(("class:meta", f" ({document.date or 'undated'})\n"))
-        details = [document.doc_id, document.source or "", f"{len(document.text):,} characters"]
-        out.extend(_wrap([("class:meta", ", ".join(d for d in details if d))], width, indent="    "))
+        head = [("class:title", document.title), ("class:meta", f" ({document.date or 'undated'})")]
+        out.extend(wrap(head, width, hang="    "))
+        details = [document.doc_id, document.source or "", plural(len(document.text), "character")]
+        out.extend(wrap([("class:meta", ", ".join(d for d in details if d))], width, indent="    "))
     return tuple(out)
 
 
-def help_fragments() -> Fragments:
-    out: list[tuple[str, str]] = [("", "Type a question and press Enter; follow-up questions use the earlier ones.\n")]
+def help_fragments(width: int = MAX_WIDTH) -> Fragments:
+    out = wrap([("", "Type a question and press Enter; follow-up questions use the earlier ones.")], width)
     for name, text in COMMANDS.items():
-        out.append(("class:number", f"  {name:<9}"))
-        out.append(("", f"{text}\n"))
-    out.append(
-        ("class:meta", "Tab completes commands; Up and Down recall earlier questions; Ctrl-C clears the line.\n")
-    )
+        out.extend(wrap([("class:number", f"{name:<9}"), ("", f" {text}")], width, indent="  ", hang=" " * 12))
+    tips = "Tab completes commands; Up and Down recall earlier questions; Ctrl-C clears the line."
+    out.extend(wrap([("class:meta", tips)], width))
     return tuple(out)
 
 
 @dataclass(frozen=True)
 class Chat:
-    """The chat logic over one pipeline; :meth:`step` turns (state, line) into a :class:`Reply`."""
+    """The chat logic over one pipeline; :meth:`step` turns (state, line) into a :class:`Reply`, wrapped to the
+    width it is given (``width`` when none is)."""
 
     pipeline: Pipeline
     finder: ContextFinder = field(init=False)
@@ -226,52 +161,58 @@ class Chat:
     def __post_init__(self) -> None:
         object.__setattr__(self, "finder", ContextFinder.from_pipeline(self.pipeline))
 
-    def banner(self) -> Fragments:
-        documents = len(self.pipeline.documents)
-        return (
-            ("class:title", "askidcpc"),
-            ("", f": ask about {documents} article{'s' if documents != 1 else ''} "),
-            ("class:meta", f"({len(self.pipeline.passages):,} sentences). "),
-            ("", "/help lists the commands; Ctrl-D leaves.\n"),
+    def banner(self, width: int | None = None) -> Fragments:
+        articles = plural(len(self.pipeline.documents), "article")
+        return tuple(
+            wrap(
+                [
+                    ("class:title", "askidcpc"),
+                    ("", f": ask about {articles} "),
+                    ("class:meta", f"({plural(len(self.pipeline.passages), 'sentence')})."),
+                    ("", " /help lists the commands; Ctrl-D leaves."),
+                ],
+                width or self.width,
+            )
         )
 
-    def step(self, state: ChatState, line: str) -> Reply:
-        """Handle one input line: a command or a question."""
+    def step(self, state: ChatState, line: str, width: int | None = None) -> Reply:
+        """Handle one input line: a command or a question; its reply is wrapped to ``width`` columns."""
+        width = width or self.width
         text = line.strip()
         if not text:
             return Reply(state)
         if text.startswith("/"):
-            return self._command(state, text)
+            return self._command(state, text, width)
         try:
             answer = self.pipeline.ask(text, top_k=state.top_k, history=state.history)
         except AskError as exc:
             return Reply(state, error=str(exc))
         history = (*state.history, answer.question)[-MAX_HISTORY:]
-        return Reply(replace(state, history=history, last=answer), answer_fragments(answer, self.width), answer)
+        return Reply(replace(state, history=history, last=answer), answer_fragments(answer, width), answer)
 
-    def _command(self, state: ChatState, text: str) -> Reply:
+    def _command(self, state: ChatState, text: str, width: int) -> Reply:
         name, _, argument = text.partition(" ")
         argument = argument.strip()
         if name in ("/quit", "/exit"):
             return Reply(state, done=True)
         if name == "/help":
-            return Reply(state, help_fragments())
+            return Reply(state, help_fragments(width))
         if name == "/new":
             return Reply(ChatState(top_k=state.top_k), (("class:meta", "New conversation.\n"),))
         if name == "/docs":
-            return Reply(state, docs_fragments(self.pipeline, self.width))
+            return Reply(state, docs_fragments(self.pipeline, width))
         if name == "/sources":
             if state.last is None:
                 return Reply(state, error="no answer yet; ask a question first")
-            return Reply(state, sources_fragments(state.last, self.finder, self.width))
+            return Reply(state, sources_fragments(state.last, self.finder, width))
         if name == "/k":
             if not argument:
-                return Reply(state, (("", f"Showing {state.top_k} citations; /k N changes it (1-{MAX_TOP_K}).\n"),))
+                shown = f"Showing {plural(state.top_k, 'citation')}; /k N changes it (1-{MAX_TOP_K})."
+                return Reply(state, tuple(wrap([("", shown)], width)))
             if not argument.isdigit() or not 1 <= int(argument) <= MAX_TOP_K:
                 return Reply(state, error=f"/k needs a whole number from 1 to {MAX_TOP_K}, not {argument!r}")
             top_k = int(argument)
-            shown = f"Showing {top_k} citation{'s' if top_k != 1 else ''}.\n"
-            return Reply(replace(state, top_k=top_k), (("class:meta", shown),))
+            return Reply(replace(state, top_k=top_k), (("class:meta", f"Showing {plural(top_k, 'citation')}.\n"),))
         return Reply(state, error=f"unknown command {name!r}; /help lists the commands")
 
 
@@ -313,13 +254,14 @@ def _run_terminal(chat: Chat, state: ChatState, history_path: Path) -> int:
         complete_while_typing=False,
         style=STYLE,
     )
-    columns = session.output.get_size().columns
-    chat = replace(chat, width=max(40, min(MAX_WIDTH, columns - 1)))
+
+    def width() -> int:  # measured for each reply, so output follows a resized terminal
+        return terminal_width(session.output.get_size().columns)
 
     def show(fragments: Fragments) -> None:
         print_formatted_text(FormattedText(list(fragments)), end="", style=STYLE)
 
-    show(chat.banner())
+    show(chat.banner(width()))
     while True:
         try:
             line = session.prompt(FormattedText([("class:prompt", PROMPT)]))
@@ -328,7 +270,7 @@ def _run_terminal(chat: Chat, state: ChatState, history_path: Path) -> int:
         except EOFError:  # Ctrl-D
             return 0
         try:
-            reply = chat.step(state, line)
+            reply = chat.step(state, line, width())
         except KeyboardInterrupt:  # Ctrl-C while answering: drop this question, keep the conversation
             show((("class:meta", "(interrupted)\n"),))
             continue
