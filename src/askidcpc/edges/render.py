@@ -126,8 +126,9 @@ def wrap(parts: Sequence[Fragment], width: int, indent: str = "", hang: str | No
             out.append(("", "\n"))
             out.append(("", hang))
             column = len(hang)
-        elif column:
-            out.append(("", " "))
+        elif column:  # the space takes the style around it, so that a styled run stays one fragment
+            space = styles[word.start()] if styles[word.start()] == out[-1][0] else ""
+            out.append((space, " "))
             column += 1
         else:
             out.append(("", indent))
@@ -156,25 +157,25 @@ def emphasise(text: str, question: str) -> list[Fragment]:
 
 def snippet(sentence: str, question: str, limit: int = SNIPPET_CHARS) -> list[Fragment]:
     """At most about ``limit`` characters of ``sentence``, whole words: the stretch with the most words the question
-    matched (the earliest of equals), with ``…`` where words were left out, matches emphasised."""
+    matched, those as near its middle as can be (else the start), with ``…`` where words were left out, the matches
+    emphasised."""
     if len(sentence) <= limit:
         return emphasise(sentence, question)
     words = sentence.split()
     asked = set(tokenize(question))
-    hits = [1 if asked.intersection(tokenize(word)) else 0 for word in words]
-    best = (-1, 0, 0)  # (matches, -start, end): most matches, then earliest
+    matched = [n for n, word in enumerate(words) if asked.intersection(tokenize(word))]
+    best = (-1, 0, 0, 0)  # (matches, margin, -start, end)
     end = 0
     size = -1  # characters of words[start:end] joined by spaces
-    matches = 0
     for start in range(len(words)):
         while end < len(words) and (end == start or size + 1 + len(words[end]) <= limit - 2):
             size += 1 + len(words[end])
-            matches += hits[end]
             end += 1
-        best = max(best, (matches, -start, end))
+        inside = [n for n in matched if start <= n < end]
+        margin = min(inside[0] - start, end - 1 - inside[-1]) if inside else 0  # words kept either side
+        best = max(best, (len(inside), margin, -start, end))
         size -= len(words[start]) + 1
-        matches -= hits[start]
-    _, first, last = best
+    _, _, first, last = best
     text = " ".join(words[-first:last])
     return emphasise(("…" if first else "") + text + ("…" if last < len(words) else ""), question)
 
@@ -229,7 +230,7 @@ def answer_pieces(answer: Answer) -> tuple[tuple[AnswerPiece, ...], tuple[Citati
 
 def citation_line(number: int, citation: Citation) -> str:
     """``[1] Title (date)``."""
-    return plain_text(citation_head(number, citation))
+    return plain_text(citation_head(number, citation)).replace(KEEP, " ")
 
 
 def citation_head(number: int, citation: Citation) -> list[Fragment]:
