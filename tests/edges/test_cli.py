@@ -3,8 +3,10 @@ HTTP app then serve; `serve` defaults to loopback and takes CORS origins."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ import pytest
 from askidcpc.config import DEFAULT_CORPUS, Settings
 from askidcpc.edges import server as server_module
 from askidcpc.edges.cli import build_parser, main
+from askidcpc.edges.render import render_answer
 from askidcpc.edges.server import run as run_module
 from askidcpc.errors import AskError
 from askidcpc.index import store
@@ -252,11 +255,43 @@ def test_a_question_that_cannot_be_asked_is_a_usage_error(
 def test_ask_dash_answers_one_question_a_line_as_text(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import io
-
     lines = "When was the International Department founded?\n\n" + "x" * 2001 + "\nWho is Song Tao?\n"
     monkeypatch.setattr("sys.stdin", io.StringIO(lines))
     assert main(["ask", "-", "--top-k", "1"]) == 0
     captured = capsys.readouterr()
     assert captured.out.count("[1] ") == 2 and "Established in 1951" in captured.out
     assert "2,001 characters" in captured.err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("columns", "tty", "no_color", "colored"),
+    [("60", False, None, False), ("100", False, None, False), ("60", True, None, True), ("80", True, "1", False)],
+)
+def test_ask_prints_to_the_terminal_width_in_colour_on_a_terminal(
+    columns: str,
+    tty: bool,
+    no_color: str | None,
+    colored: bool,
+    bundled: Pipeline,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    question = "How many political parties does the CPC have relations with?"
+    monkeypatch.setenv("COLUMNS", columns)
+    if no_color is None:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    else:
+        monkeypatch.setenv("NO_COLOR", no_color)
+    out = _Terminal() if tty else io.StringIO()
+    monkeypatch.setattr("sys.stdout", out)
+    assert main(["ask", question]) == 0
+    text = out.getvalue()
+    assert ("\x1b[" in text) == colored
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    assert plain == render_answer(bundled.ask(question), int(columns) - 1) + "\n"
+    assert max(len(line) for line in plain.splitlines()) in range(int(columns) - 12, int(columns))

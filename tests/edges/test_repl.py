@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -291,3 +294,51 @@ def test_repl_in_a_terminal(pipeline: Pipeline, tmp_path: Path) -> None:
     # Ctrl-C dropped the partial line: only the four accepted lines are in the history file.
     history = (tmp_path / "state" / "askidcpc" / "history").read_text(encoding="utf-8")
     assert re.findall(r"^\+(.*)$", history, flags=re.M) == [FIRST, FOLLOW_UP, "/sources", UNRELATED]
+
+
+def _tmux(socket: str, *args: str) -> str:
+    return subprocess.run(["tmux", "-L", socket, *args], capture_output=True, text=True, check=True).stdout
+
+
+def _wait_for(socket: str, pane: str, text: str, count: int, timeout: float = 60.0) -> str:
+    """The pane's whole history once ``text`` shows ``count`` times (lines the terminal wrapped joined, so a line
+    longer than the pane shows as one long line)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        shown = _tmux(socket, "capture-pane", "-p", "-J", "-S", "-", "-t", pane)
+        if shown.count(text) >= count:
+            return shown
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} did not show {count} times:\n{shown}")
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_repl_wraps_each_answer_to_the_terminal_width_after_a_resize(chat: Chat, tmp_path: Path) -> None:
+    """The REPL in tmux at 100 columns, then resized to 60: each answer fills the width it is printed at, and no
+    line is wider than the terminal (so the terminal never breaks a word)."""
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed")
+    socket = f"askidcpc-test-{os.getpid()}"
+    env = {**_env(tmp_path), "PROMPT_TOOLKIT_NO_CPR": "1", "NO_COLOR": "1", "TERM": "xterm-256color"}
+    command = " ".join(
+        ["env", *(f"{key}={shlex.quote(value)}" for key, value in env.items()), sys.executable, "-m", "askidcpc"]
+    )
+    _tmux(socket, "new-session", "-d", "-s", "repl", "-x", "100", "-y", "200", command)
+    try:
+        _wait_for(socket, "repl", PROMPT, 1)
+        questions = [(100, "How many political parties does the CPC have relations with?"), (60, FIRST)]
+        state = ChatState()
+        for number, (columns, question) in enumerate(questions, start=1):
+            _tmux(socket, "resize-window", "-t", "repl", "-x", str(columns), "-y", "200")
+            _tmux(socket, "send-keys", "-t", "repl", question, "Enter")
+            shown = _wait_for(socket, "repl", PROMPT, number + 1)
+            reply = shown.split(PROMPT + question, 1)[1].split(PROMPT, 1)[0]
+            lines = reply.strip("\n").splitlines()
+            step = chat.step(state, question, columns - 1)  # the same conversation, so the same answer
+            state = step.state
+            expected = plain_text(step.fragments).splitlines()
+            assert [line.rstrip() for line in lines if line.strip()] == [line for line in expected if line], reply
+            assert max(len(line.rstrip()) for line in lines) in range(columns - 12, columns), reply
+    finally:
+        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, check=False)
