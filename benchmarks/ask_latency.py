@@ -132,6 +132,9 @@ def main() -> None:
     parser.add_argument("--index", type=Path, required=True, help="the saved index (built first when missing)")
     parser.add_argument("--n", type=int, default=1000, help="questions asked (after the first)")
     args = parser.parse_args()
+    for path in (args.questions, args.lines if not args.index.exists() else None):
+        if path is not None and not path.exists():
+            raise SystemExit(f"{path}: not found; benchmarks/gen_corpus.py writes the sentences and questions")
     if not args.index.exists():
         if args.lines is None:
             parser.error(f"{args.index} does not exist; give --lines to build it")

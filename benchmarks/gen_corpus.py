@@ -6,9 +6,11 @@ Two kinds, both seeded so every run and every engine sees the same text:
   (``p(rank) ∝ 1 / (rank + 2.7) ** 1.0``, close to English word frequencies), sentence lengths log-normal with a
   median of 17 tokens (mean ≈ 19, clipped to 3..80), as in news text. Queries: four tokens drawn from random positions
   of the corpus, so common words are as common in queries as in text (the hard case for pruning).
-- ``squad``: natural text. The SQuAD v1.1 dev contexts (``/work/shared/data``) split into sentences, lowercased, words
-  only; repeated with variation until the size is reached (each copy after the first drops each word with
-  probability 0.1 and inserts one to three words drawn from the SQuAD vocabulary), so sentences stay distinct.
+- ``squad``: natural text. The SQuAD v1.1 dev contexts (``dev-v1.1.json`` from
+  https://rajpurkar.github.io/SQuAD-explorer/, zipped as ``squad-dev-v1.1.json.zip`` in the ``shared/data`` folder
+  beside the repository) split into sentences, lowercased, words only; repeated with variation until the size is
+  reached (each copy after the first drops each word with probability 0.1 and inserts one to three words drawn from
+  the SQuAD vocabulary), so sentences stay distinct.
   Queries: the SQuAD dev questions, tokenized the same way.
 
 Usage: ``python benchmarks/gen_corpus.py --kind zipf --sentences 1000000 --out /tmp/askidcpc-bench``
@@ -64,6 +66,11 @@ def zipf_corpus(n_sentences: int, vocab_size: int, seed: int = SEED) -> tuple[li
 
 def squad_text() -> tuple[list[list[str]], list[list[str]]]:
     """SQuAD dev contexts as tokenized sentences, and its questions tokenized the same way."""
+    if not SQUAD_ZIP.exists():
+        raise SystemExit(
+            f"{SQUAD_ZIP}: not found; the squad kind needs SQuAD dev-v1.1.json from "
+            "https://rajpurkar.github.io/SQuAD-explorer/ zipped there (or use --kind zipf)"
+        )
     with zipfile.ZipFile(SQUAD_ZIP) as archive, archive.open("dev-v1.1.json") as raw:
         squad = json.load(io.TextIOWrapper(raw, encoding="utf-8"))
     sentences: list[list[str]] = []

@@ -1,16 +1,18 @@
 """ReQA-SQuAD: sentence retrieval on SQuAD v1.1 dev through askidcpc's own pipeline, beside plain BM25.
 
-Run from the repository root (about a minute per configuration on two cores):
+Data: SQuAD v1.1's development set, ``dev-v1.1.json`` ("Dev Set v1.1" on
+https://rajpurkar.github.io/SQuAD-explorer/), or a zip holding it, passed with ``--data``. Run from the repository
+root (about a minute per configuration on two cores):
 
-    python benchmarks/reqa_squad.py                 # the default configuration and plain BM25Okapi
+    python benchmarks/reqa_squad.py --data dev-v1.1.json    # the default configuration and plain BM25Okapi
     python benchmarks/reqa_squad.py --ablation      # each technique added in turn (the table in RESULTS.md)
     python benchmarks/reqa_squad.py --k1 0.6 --paragraph-weight 1.0 ...   # one configuration
 
-The task follows ReQA (Ahmad et al. 2019) as ../shared/data/README.md describes: every SQuAD context becomes one
-askidcpc ``Document``; askidcpc splits them into sentence passages (``sentences.split_spans``); the candidate
-pool is all sentences of all 2,067 contexts; a question's gold sentences are those of its own context that hold the
-start of one of its answers; P@1 and MRR@10 over all 10,570 questions. Ranking goes through the code users get:
-``answer.build_query`` (tokenizer, question words, answer types, WordNet synonyms) and ``Pipeline.retrieve``
+The task follows ReQA (Ahmad et al. 2019, arXiv:1907.04780), retrieval of the answer sentence: every SQuAD
+context becomes one askidcpc ``Document``; askidcpc splits them into sentence passages (``sentences.split_spans``);
+the candidate pool is all sentences of all 2,067 contexts; a question's gold sentences are those of its own context
+that hold the start of one of its answers; P@1 and MRR@10 over all 10,570 questions. Ranking goes through the code
+users get: ``answer.build_query`` (tokenizer, question words, answer types, WordNet synonyms) and ``Pipeline.retrieve``
 (``rank.Ranker``: sentence BM25 blended with paragraph BM25 and answer-type bonuses).
 
 In the same run, the baseline: rank-bm25's ``BM25Okapi`` formula (k1=1.5, b=0.75, epsilon=0.25) over the same

@@ -12,13 +12,16 @@ with surrounding whitespace stripped, so ``text[start:end]`` is the sentence.
 
 Measurements:
 
-1. a hand-written table of news edge cases plus the two seed articles in ``shared/seeds``;
+1. a hand-written table of news edge cases, plus two raw scraped articles from ``--seeds-dir`` when it holds them
+   (the project's developers keep them beside the repository; skipped with a note when absent);
 2. offsets on every SQuAD v1.1 dev context (exact slices, all non-whitespace characters covered);
 3. ReQA-style sentence retrieval on SQuAD v1.1 dev (pool = the sentences of all contexts, gold = the
    sentences of the question's own context that hold an ``answer_start``), BM25Okapi k1=1.5 b=0.75 over
    lowercase ``\\w+`` tokens, scored with scipy sparse matrices and checked against ``rank_bm25``;
 4. speed in sentences per second over all SQuAD contexts.
 
+Measurements 2-4 need SQuAD v1.1's development set, ``dev-v1.1.json`` ("Dev Set v1.1" on
+https://rajpurkar.github.io/SQuAD-explorer/) or a zip holding it, passed with ``--squad``.
 Optional splitters (pysbd, syntok, blingfire) are skipped with a note when not installed.
 """
 
@@ -479,6 +482,11 @@ class Question:
 
 def load_squad(path: Path) -> tuple[list[str], list[Question]]:
     """Contexts and questions from the SQuAD v1.1 dev zip (or the bare JSON)."""
+    if not path.exists():
+        raise SystemExit(
+            f"{path}: not found; download SQuAD dev-v1.1.json from https://rajpurkar.github.io/SQuAD-explorer/ "
+            "and pass it with --squad"
+        )
     if path.suffix == ".zip":
         with zipfile.ZipFile(path) as archive:
             raw = json.loads(archive.read("dev-v1.1.json"))

@@ -4,8 +4,8 @@ answers; none for an unanswerable SQuAD 2.0 question).
 
 Used by ``benchmarks/reqa_squad.py`` (SQuAD v1.1: sentence retrieval), ``benchmarks/squad2_abstention.py`` (SQuAD 2.0:
 abstention) and ``tools/train_reader.py`` (fitting the reader). The files are not part of askidcpc: pass ``--data``
-(the official ``dev-v1.1.json`` / ``dev-v2.0.json``, or a zip holding one), e.g. from the SQuAD site
-(rajpurkar.github.io/SQuAD-explorer).
+(the official ``dev-v1.1.json`` / ``dev-v2.0.json``, or a zip holding one), downloaded from the SQuAD site,
+https://rajpurkar.github.io/SQuAD-explorer/ ("Dev Set v1.1" and "Dev Set v2.0").
 """
 
 from __future__ import annotations
@@ -49,7 +49,10 @@ class Squad:
 
 def _read(path: Path) -> dict[str, Any]:
     if not path.exists():
-        raise SystemExit(f"{path}: not found; pass --data with a SQuAD dev JSON file (or a zip holding one)")
+        raise SystemExit(
+            f"{path}: not found; download SQuAD dev-v1.1.json or dev-v2.0.json from "
+            "https://rajpurkar.github.io/SQuAD-explorer/ and pass it (or a zip holding it) with --data"
+        )
     if path.suffix == ".zip":
         with zipfile.ZipFile(path) as archive:
             names = [name for name in archive.namelist() if name.endswith(".json")]

@@ -19,6 +19,8 @@ When the reader was fitted on this data (tools/train_reader.py), these figures a
 prints the cross-validated ones (by article).
 
     python benchmarks/squad2_abstention.py --data dev-v2.0.json      # or a zip holding it
+
+``dev-v2.0.json`` is SQuAD 2.0's development set, "Dev Set v2.0" on https://rajpurkar.github.io/SQuAD-explorer/.
 """
 
 from __future__ import annotations

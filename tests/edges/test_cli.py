@@ -295,3 +295,18 @@ def test_ask_prints_to_the_terminal_width_in_colour_on_a_terminal(
     plain = re.sub(r"\x1b\[[0-9;]*m", "", text)
     assert plain == render_answer(bundled.ask(question), int(columns) - 1) + "\n"
     assert max(len(line) for line in plain.splitlines()) in range(int(columns) - 12, int(columns))
+
+
+def test_docs_stand_alone() -> None:
+    """README and the OpenAPI description point to docs/api.md, which is in the repository; none of the docs a user
+    reads points outside it (to the developers' ../shared folder)."""
+    from askidcpc.edges.server import create_app
+
+    root = Path(__file__).resolve().parents[2]
+    assert (root / "docs" / "api.md").is_file()
+    schema = create_app(Settings()).openapi()
+    assert "docs/api.md" in schema["info"]["description"]
+    assert "docs/api.md" in (root / "README.md").read_text(encoding="utf-8")
+    user_docs = [root / "README.md", *(root / "docs").glob("*.md"), *(root / "benchmarks").glob("*.md")]
+    for text in [*(path.read_text(encoding="utf-8") for path in user_docs), json.dumps(schema)]:
+        assert "shared/" not in text and "CONTRACT" not in text

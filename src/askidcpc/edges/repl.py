@@ -3,7 +3,7 @@
 On a terminal it is a prompt-toolkit session: persistent history in ``$XDG_STATE_HOME/askidcpc/history``,
 auto-suggest from history, emacs keys, Tab completes commands, Ctrl-C clears the line, Ctrl-D or ``/quit`` leaves.
 With piped input (or output) it reads one line at a time and writes plain text, so scripts can use it; with
-``json_lines`` each answer is printed as the CONTRACT's answer object, one a line.
+``json_lines`` each answer is printed as the answer object (docs/api.md), one a line.
 
 Every line is either a command (``/help``, ``/sources``, ``/k N``, ``/docs``, ``/new``, ``/quit``) or a question,
 asked with the conversation's earlier questions as ``history`` so that follow-ups work. :meth:`Chat.step` holds all

@@ -107,6 +107,7 @@ def create_app(settings: Settings, *, pipeline: Pipeline | None = None, limits: 
     app = FastAPI(
         title="askidcpc",
         summary="Extractive question answering with citations over a collection of news articles.",
+        description="The objects, limits and errors are described in docs/api.md of the askidcpc repository.",
         version="0.1.0",
         lifespan=lifespan,
         docs_url=None,
@@ -151,7 +152,7 @@ def create_app(settings: Settings, *, pipeline: Pipeline | None = None, limits: 
 
     @app.post("/ask", response_model=AnswerModel, responses=errors, summary="Answer a question")
     async def ask(request: AskRequest) -> JSONResponse:
-        """The answer object for a request object (see CONTRACT.md). Follow-ups carry ``history``."""
+        """The answer object for a request object (see docs/api.md). Follow-ups carry ``history``."""
         pipeline_, _ = ready()
         admission = served.admission
         assert admission is not None  # set with the pipeline
