@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -342,3 +343,22 @@ def test_repl_wraps_each_answer_to_the_terminal_width_after_a_resize(chat: Chat,
             assert max(len(line.rstrip()) for line in lines) in range(columns - 12, columns), reply
     finally:
         subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, check=False)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("tty", "columns", "width"), [(True, "60", 59), (True, "80", 79), (False, "60", 100)])
+def test_piped_questions_wrap_to_the_terminal_the_answers_go_to(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tty: bool, columns: str, width: int
+) -> None:
+    from askidcpc.edges.repl import run_chat
+
+    monkeypatch.setenv("COLUMNS", columns)
+    out = _Terminal() if tty else io.StringIO()
+    questions = "How many political parties does the CPC have relations with?\n/sources\n"
+    run_chat(pipeline, stdin=io.StringIO(questions), stdout=out, stderr=io.StringIO(), history_path=tmp_path / "h")
+    lines = out.getvalue().splitlines()
+    assert max(len(line) for line in lines) in range(width - 12, width + 1)

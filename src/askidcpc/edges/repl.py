@@ -285,7 +285,8 @@ def _run_terminal(chat: Chat, state: ChatState, history_path: Path) -> int:
 
 def _run_lines(chat: Chat, state: ChatState, lines: TextIO, out: TextIO, err: TextIO, json_lines: bool) -> int:
     for line in lines:
-        reply = chat.step(state, line)
+        # Questions piped in, answers to a terminal: wrapped to its width now; to a pipe or file: chat.width.
+        reply = chat.step(state, line, terminal_width() if out.isatty() else None)
         state = reply.state
         if json_lines:
             if reply.answer is not None:
