@@ -32,8 +32,9 @@ import scipy.sparse as sp
 
 from askidcpc.config import VARIANTS, BM25Params
 from askidcpc.index import _kernels
+from askidcpc.index._kernels import use_compiled
 
-__all__ = ["VARIANTS", "BM25Index", "BM25Params", "TermIdf", "build_index", "query_weights", "top_k"]
+__all__ = ["VARIANTS", "BM25Index", "BM25Params", "TermIdf", "build_index", "query_weights", "top_k", "use_compiled"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -139,9 +140,7 @@ class BM25Index:
         exactly when its sum is). A weight is the term's idf times a tf part that is above 0 (for ``plus`` and
         ``l``: when ``delta >= 0``), so the idf decides: only okapi's can be 0 or below. Checked on the idf (one value
         a term), not on every posting of a memory-mapped index."""
-        if not _kernels.use_compiled(self.weights.nnz) or (
-            self.params.variant in ("plus", "l") and self.params.delta < 0
-        ):
+        if not use_compiled(self.weights.nnz) or (self.params.variant in ("plus", "l") and self.params.delta < 0):
             return False
         idf = self.idf()
         return len(idf) == 0 or float(idf.min()) > 0.0
