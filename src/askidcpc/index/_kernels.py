@@ -83,7 +83,7 @@ NUMBA_AVAILABLE = importlib.util.find_spec("numba") is not None
 COMPILE_MIN_POSTINGS = 1_000_000
 # A first call (compiling, or loading numba's disk cache) that takes longer than this is announced.
 _NOTICE_AFTER = 1.0
-COMPILE_NOTICE = "compiling the search kernels once (about 20 s; later runs load them from a cache)…"
+COMPILE_NOTICE = "compiling the search kernels once (15-30 s; later runs load them from a cache)…"
 
 
 def use_compiled(postings: int) -> bool:
