@@ -242,3 +242,33 @@ def test_a_slow_first_call_is_announced(monkeypatch: pytest.MonkeyPatch, caplog:
         with _kernels.first_call_notice("test-kernel", arrays):
             time.sleep(0.2)
     assert [record.getMessage() for record in caplog.records] == [_kernels.COMPILE_NOTICE]
+
+
+def _add_one(values: np.ndarray) -> None:
+    for i in range(len(values)):
+        values[i] += 1.0
+
+
+@pytest.mark.skipif(not _kernels.NUMBA_AVAILABLE, reason="numba is not installed")
+def test_where_numba_cannot_cache_it_compiles_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No writable cache folder (a read-only install and a read-only home): numba refuses ``cache=True`` with a
+    RuntimeError; the kernel is compiled without a disk cache instead of failing the search."""
+    import numba
+
+    real_njit = numba.njit
+    calls: list[bool] = []
+
+    def njit(**options: object) -> object:
+        calls.append(bool(options.get("cache")))
+        if options.get("cache"):
+            raise RuntimeError("cannot cache function '_add_one': no locator available for file")
+        return real_njit(**options)
+
+    monkeypatch.setattr(numba, "njit", njit)
+    monkeypatch.setattr(_kernels, "_compiled", {})
+    kernel = _kernels.compiled(_add_one)
+    values = np.zeros(3)
+    kernel(values)
+    assert values.tolist() == [1.0, 1.0, 1.0]
+    assert calls == [True, False]
+    assert kernel is not _add_one and _kernels.compiled(_add_one) is kernel  # compiled once, then reused

@@ -79,7 +79,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 NUMBA_AVAILABLE = importlib.util.find_spec("numba") is not None
 # Below this many postings in an index, searches use numpy (a few milliseconds at most: measured 0.1-0.4 ms for
 # 12-term queries at 1k-100k passages, 3 ms for queries of common terms at 1.8M postings, against 0.03-0.6 ms
-# compiled), so a small corpus never waits for numba to compile (15-25 s once after installing) nor pays its import.
+# compiled), so a small corpus never waits for numba to compile (15-30 s once after installing) nor pays its import.
 COMPILE_MIN_POSTINGS = 1_000_000
 # A first call (compiling, or loading numba's disk cache) that takes longer than this is announced.
 _NOTICE_AFTER = 1.0
