@@ -4,6 +4,7 @@ lines stay out of the output unless --verbose; a large index has its search kern
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from askidcpc.edges import indexer
+from askidcpc.edges import cli, indexer
 from askidcpc.edges.cli import main
 from askidcpc.index import _kernels
 from tests.text.conftest import page, write
@@ -117,3 +118,29 @@ def test_a_large_index_has_its_kernels_compiled_when_built(tmp_path: Path, monke
     assert main(["index", str(sources(tmp_path / "src")), "--out", str(tmp_path / "index")]) == 0
     read_only = {key[0] for key in _kernels._first_calls if not key[1][2]}  # (kernel, (dtype, ndim, writeable), ...)
     assert {"top_k", "score_rows"} <= read_only
+
+
+@pytest.mark.parametrize(
+    ("verbose", "tty", "shown"),
+    [
+        (False, False, ["askidcpc: skipped a.txt"]),
+        (True, False, ["trafilatura.core: parsed tree length: 1", "askidcpc: skipped a.txt"]),
+        (False, True, ["askidcpc: skipped a.txt", "askidcpc: " + _kernels.COMPILE_NOTICE]),
+    ],
+)
+def test_what_the_command_line_logs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], verbose: bool, tty: bool, shown: list[str]
+) -> None:
+    """askidcpc's warnings always; another library's only with --verbose; the compiling notice (INFO) on a terminal."""
+    root = logging.getLogger()
+    kernels_log = logging.getLogger(_kernels.__name__)
+    monkeypatch.setattr(root, "handlers", [])  # as in a fresh process (pytest's own handlers come back afterwards)
+    monkeypatch.setattr(root, "level", root.level)
+    monkeypatch.setattr(kernels_log, "level", kernels_log.level)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: tty)
+    cli._configure_logging(verbose)
+    logging.getLogger("trafilatura.core").error("parsed tree length: 1")
+    logging.getLogger("askidcpc.text.corpus").warning("skipped a.txt")
+    kernels_log.info(_kernels.COMPILE_NOTICE)
+    root.handlers[0].flush()
+    assert capsys.readouterr().err.splitlines() == shown
