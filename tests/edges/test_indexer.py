@@ -135,12 +135,19 @@ def test_what_the_command_line_logs(
     root = logging.getLogger()
     kernels_log = logging.getLogger(_kernels.__name__)
     monkeypatch.setattr(root, "handlers", [])  # as in a fresh process (pytest's own handlers come back afterwards)
-    monkeypatch.setattr(root, "level", root.level)
-    monkeypatch.setattr(kernels_log, "level", kernels_log.level)
     monkeypatch.setattr(sys.stderr, "isatty", lambda: tty)
-    cli._configure_logging(verbose)
-    logging.getLogger("trafilatura.core").error("parsed tree length: 1")
-    logging.getLogger("askidcpc.text.corpus").warning("skipped a.txt")
-    kernels_log.info(_kernels.COMPILE_NOTICE)
-    root.handlers[0].flush()
+    # As in a fresh process, no askidcpc logger has a level of its own (`serve`, run by other tests, sets one).
+    # setLevel, not the attribute: it also clears the loggers' cached levels.
+    loggers = [root, logging.getLogger("askidcpc"), kernels_log]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers[1:]:
+        logger.setLevel(logging.NOTSET)
+    try:
+        cli._configure_logging(verbose)
+        logging.getLogger("trafilatura.core").error("parsed tree length: 1")
+        logging.getLogger("askidcpc.text.corpus").warning("skipped a.txt")
+        kernels_log.info(_kernels.COMPILE_NOTICE)
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
     assert capsys.readouterr().err.splitlines() == shown
