@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import random
+import time
 
 import numpy as np
 import pytest
@@ -12,6 +14,14 @@ from hypothesis import strategies as st
 from askidcpc.config import VARIANTS, BM25Params
 from askidcpc.index import _kernels
 from askidcpc.index.bm25 import BM25Index, build_index
+
+
+@pytest.fixture(autouse=True)
+def compiled_at_any_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These small test corpora exercise the compiled kernels, which only indexes of a million postings use."""
+    monkeypatch.setattr(_kernels, "COMPILE_MIN_POSTINGS", 0)
+    if _kernels.NUMBA_AVAILABLE:
+        _kernels.compile_kernels()
 
 
 def zipf_corpus(seed: int, n_docs: int, vocab: int) -> list[list[str]]:
@@ -190,3 +200,75 @@ def test_term_bounds_bound_every_weight(seed: int) -> None:
         assert bounds.upper[column] == (matrix.data[lo:hi].max() if hi > lo else 0.0)
     for p, weight in enumerate(matrix.data.tolist()):
         assert bounds.block_max[p // _kernels.BLOCK] >= weight
+
+
+@pytest.mark.parametrize(
+    ("threshold", "postings", "expected"),
+    [(1_000_000, 999_999, False), (1_000_000, 1_000_000, True), (0, 0, True)],
+)
+def test_compiled_only_from_the_threshold(
+    monkeypatch: pytest.MonkeyPatch, threshold: int, postings: int, expected: bool
+) -> None:
+    monkeypatch.setattr(_kernels, "COMPILE_MIN_POSTINGS", threshold)
+    assert _kernels.use_compiled(postings) is (expected and _kernels.NUMBA_AVAILABLE)
+
+
+def test_a_small_index_is_searched_with_numpy_and_agrees(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under the threshold (the bundled corpus, any corpus of up to tens of thousands of sentences) nothing is
+    compiled; the numpy search gives the compiled one's results."""
+    docs = zipf_corpus(5, 2000, 300)
+    fast = build_index(docs)
+    assert fast._prunable is _kernels.NUMBA_AVAILABLE  # decided once per index, at its first search
+    monkeypatch.setattr(_kernels, "COMPILE_MIN_POSTINGS", fast.weights.nnz + 1)
+    plain = build_index(docs)
+    assert not plain._prunable
+    rng = random.Random(5)
+    queries = [random_query(rng, 300, ties=True) for _ in range(30)]
+    for query in queries:
+        plain_hits, fast_hits = plain.search(query, 10), fast.search(query, 10)
+        assert [pid for pid, _ in plain_hits] == [pid for pid, _ in fast_hits]
+        np.testing.assert_allclose([s for _, s in plain_hits], [s for _, s in fast_hits], rtol=0, atol=1e-9)
+    assert plain.search_many(queries, 10, workers=2) == [plain.search(query, 10) for query in queries]
+
+
+def test_a_slow_first_call_is_announced(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A first call that takes longer than the notice delay (compiling) logs the notice once; a later call with the
+    same array types does not."""
+    monkeypatch.setattr(_kernels, "_NOTICE_AFTER", 0.0)
+    arrays = (np.zeros(3, dtype=np.int16), np.zeros(2, dtype=np.float32))
+    with caplog.at_level(logging.INFO, logger=_kernels.__name__):
+        with _kernels.first_call_notice("test-kernel", arrays):
+            time.sleep(0.2)
+        with _kernels.first_call_notice("test-kernel", arrays):
+            time.sleep(0.2)
+    assert [record.getMessage() for record in caplog.records] == [_kernels.COMPILE_NOTICE]
+
+
+def _add_one(values: np.ndarray) -> None:
+    for i in range(len(values)):
+        values[i] += 1.0
+
+
+@pytest.mark.skipif(not _kernels.NUMBA_AVAILABLE, reason="numba is not installed")
+def test_where_numba_cannot_cache_it_compiles_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No writable cache folder (a read-only install and a read-only home): numba refuses ``cache=True`` with a
+    RuntimeError; the kernel is compiled without a disk cache instead of failing the search."""
+    import numba
+
+    real_njit = numba.njit
+    calls: list[bool] = []
+
+    def njit(**options: object) -> object:
+        calls.append(bool(options.get("cache")))
+        if options.get("cache"):
+            raise RuntimeError("cannot cache function '_add_one': no locator available for file")
+        return real_njit(**options)
+
+    monkeypatch.setattr(numba, "njit", njit)
+    monkeypatch.setattr(_kernels, "_compiled", {})
+    kernel = _kernels.compiled(_add_one)
+    values = np.zeros(3)
+    kernel(values)
+    assert values.tolist() == [1.0, 1.0, 1.0]
+    assert calls == [True, False]
+    assert kernel is not _add_one and _kernels.compiled(_add_one) is kernel  # compiled once, then reused

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from askidcpc.config import Settings
-from askidcpc.index import store
+from askidcpc.index import _kernels, store
 from askidcpc.index.bm25 import build_index
 from askidcpc.index.paragraphs import paragraph_ids, paragraph_index, row_scores
 from askidcpc.pipeline import Pipeline
@@ -43,7 +43,10 @@ def test_paragraph_index_equals_indexing_the_paragraph_text() -> None:
 
 @pytest.mark.parametrize("query", [{"river": 1.0}, {"river": 1.0, "flood": 0.2, "nowher": 3.0}, {"the": 1.0}, {}])
 @pytest.mark.parametrize("compiled", [True, False])
-def test_row_scores_equal_dense_scores(query: dict[str, float], compiled: bool) -> None:
+def test_row_scores_equal_dense_scores(
+    monkeypatch: pytest.MonkeyPatch, query: dict[str, float], compiled: bool
+) -> None:
+    monkeypatch.setattr(_kernels, "COMPILE_MIN_POSTINGS", 0)  # the compiled path, on a small corpus
     pipeline = Pipeline.from_documents(corpus(5, 8))
     index = pipeline.index
     dense = index.scores(query)

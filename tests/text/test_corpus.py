@@ -11,7 +11,7 @@ import pytest
 
 from askidcpc.config import DEFAULT_CORPUS
 from askidcpc.errors import CorpusError
-from askidcpc.text.corpus import ingest, load_corpus
+from askidcpc.text.corpus import ingest, keeps_name, load_corpus
 from tests.text.conftest import GOOD, page, write
 
 
@@ -100,11 +100,12 @@ def test_ingest_a_mixed_folder(tmp_path: Path) -> None:
     (root / "link.md").symlink_to(outside)
     seen: list[tuple[str, int]] = []
     result = ingest([root, tmp_path / "missing"], on_file=lambda path, total: seen.append((path.name, total)))
-    assert [d.doc_id for d in result.documents] == ["a", "copy-of-b", "a1", "c"]
-    assert [(d.doc_id, d.kept) for d in result.duplicates] == [("dup", "a1"), ("b", "copy-of-b")]
+    assert [d.doc_id for d in result.documents] == ["a", "a1", "b", "c"]
+    assert [(d.doc_id, d.kept) for d in result.duplicates] == [("copy-of-b", "b"), ("dup", "a1")]
     reasons = {error.path.name: error.reason for error in result.skipped}
-    assert set(reasons) == {"missing", "link.md", "a.txt", "binary.txt"}
+    assert set(reasons) == {"missing", "link.md", "a.txt", "binary.txt", "notes.pdf"}
     assert "not found" in reasons["missing"] and "outside" in reasons["link.md"]
+    assert "unsupported file type .pdf" in reasons["notes.pdf"]
     assert "already taken" in reasons["a.txt"] and "binary" in reasons["binary.txt"]
     assert result.files == len(seen) == 7 and {total for _, total in seen} == {7}
 
@@ -118,3 +119,50 @@ def test_nothing_readable_is_an_error(tmp_path: Path, files: dict[str, str]) -> 
         write(tmp_path / name, content)
     with pytest.raises(CorpusError, match="no readable documents"):
         ingest([tmp_path])
+
+
+@pytest.mark.parametrize(
+    ("names", "kept"),
+    [
+        (["copy-of-warsaw", "warsaw"], "warsaw"),
+        (["Copy of warsaw", "warsaw"], "warsaw"),
+        (["warsaw - Copy", "warsaw"], "warsaw"),
+        (["warsaw (1)", "warsaw"], "warsaw"),
+        (["warsaw_copy2", "warsaw"], "warsaw"),
+        (["warsaw-2", "warsaw"], "warsaw"),  # the shorter name
+        (["copy", "warsaw-2016"], "warsaw-2016"),  # a name that marks a copy loses even when shorter
+        (["photocopy-rules", "copy"], "photocopy-rules"),  # "copy" inside a word does not mark a copy
+        (["alfa", "beta"], "alfa"),  # as long: the first read
+        (["copy-a", "copy-of-a"], "copy-a"),  # both copies: the shorter
+    ],
+)
+def test_which_duplicate_keeps_its_name(tmp_path: Path, names: list[str], kept: str) -> None:
+    assert names[keeps_name(names)[0]] == kept
+    for name in names:  # read in this order: files sorted by name
+        write(tmp_path / f"{name}.txt", "The same article under two names.\n")
+    result = ingest([tmp_path])
+    assert [d.doc_id for d in result.documents] == [kept]
+    assert [(d.doc_id, d.kept) for d in result.duplicates] == [(name, kept) for name in sorted(names) if name != kept]
+
+
+def test_a_duplicate_whose_preferred_name_is_taken_keeps_the_next(tmp_path: Path) -> None:
+    """When the preferred name of a text is the doc_id of another text read earlier, the next name is kept, and
+    neither text is lost."""
+    write(tmp_path / "a" / "warsaw.md", "---\ntitle: First\n---\nThe first article.\n")
+    write(tmp_path / "b" / "warsaw.txt", "The second article.\n")
+    write(tmp_path / "b" / "warsaw-copy.txt", "The second article.\n")
+    result = ingest([tmp_path / "a", tmp_path / "b"])
+    assert [d.doc_id for d in result.documents] == ["warsaw", "warsaw-copy"]
+    assert [d.text for d in result.documents] == ["The first article.", "The second article."]
+    assert [(d.doc_id, d.kept) for d in result.duplicates] == [("warsaw", "warsaw-copy")]
+    assert not result.skipped
+
+
+@pytest.mark.parametrize("name", ["notes.docx", "photo.jpg", "README"])
+def test_a_file_of_another_type_is_listed_as_skipped(tmp_path: Path, name: str) -> None:
+    write(tmp_path / "article.txt", "An article.\n")
+    write(tmp_path / name, "not an article")
+    write(tmp_path / ".git" / "config", "hidden: left out without a word")
+    result = ingest([tmp_path])
+    assert [d.doc_id for d in result.documents] == ["article"]
+    assert [(error.path.name, "unsupported file type" in error.reason) for error in result.skipped] == [(name, True)]

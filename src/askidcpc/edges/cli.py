@@ -26,6 +26,8 @@ __all__ = ["build_parser", "main"]
 
 log = logging.getLogger("askidcpc")
 
+_KERNELS_LOGGER = "askidcpc.index._kernels"  # its notice of compiling, shown on a terminal
+
 Command = Callable[[argparse.Namespace, Settings], int]
 
 
@@ -186,6 +188,15 @@ def _add_corpus(parser: argparse.ArgumentParser, default: object = None) -> None
     )
 
 
+def _add_verbose(parser: argparse.ArgumentParser, default: object = False) -> None:
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        default=default,
+        help="also show the messages of the libraries askidcpc uses (such as the HTML extractor's)",
+    )
+
+
 def _add_semantic(parser: argparse.ArgumentParser, default: object = False) -> None:
     parser.add_argument(
         "--semantic",
@@ -200,6 +211,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     """The argument parser and the function of each sub-command."""
     parser = _Parser(prog="askidcpc", description="Ask questions of a collection of news articles.")
     parser.add_argument("--version", action="version", version=f"askidcpc {__version__}")
+    _add_verbose(parser)
     _add_corpus(parser)
     _add_semantic(parser)
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
@@ -247,15 +259,44 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
         help="store every passage's sentence vector in the index (--out, or --add to an index without them: every "
         "passage is encoded; an index that holds them always has new passages encoded); needs the semantic extra",
     )
+    _add_verbose(index, default=argparse.SUPPRESS)
     handlers["index"] = cmd_index
     return parser, handlers
 
 
+class _LogFormat(logging.Formatter):
+    """askidcpc's own messages as ``askidcpc: ...``; another library's (shown with --verbose) under its name."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        source = "askidcpc" if record.name.split(".")[0] == "askidcpc" else record.name
+        return f"{source}: {record.getMessage()}"
+
+
+def _own_messages(record: logging.LogRecord) -> bool:
+    return record.name.split(".")[0] == "askidcpc"
+
+
+def _configure_logging(verbose: bool) -> None:
+    """Warnings on standard error: askidcpc's own; the libraries' too (trafilatura's remarks on every page it
+    parses, ...) only with ``--verbose``. On a terminal, also the notice that a one-time step (compiling the search
+    kernels) is running."""
+    root = logging.getLogger()
+    if not root.handlers:  # as logging.basicConfig does: a host that set up logging (a test runner) keeps its own
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_LogFormat())
+        if not verbose:
+            handler.addFilter(_own_messages)
+        root.addHandler(handler)
+        root.setLevel(logging.WARNING)
+    if sys.stderr.isatty():
+        logging.getLogger(_KERNELS_LOGGER).setLevel(logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="askidcpc: %(message)s", stream=sys.stderr)
     parser, handlers = build_parser()
     try:
         args = parser.parse_args(argv)
+        _configure_logging(args.verbose)
         command = args.command or "chat"
         if command not in handlers:
             raise UsageError(f"askidcpc: no command {command!r}; try 'askidcpc ask \"QUESTION\"'")

@@ -8,6 +8,7 @@ to the store, which only stores them.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,9 +19,17 @@ import numpy.typing as npt
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from askidcpc.config import BM25Params
-from askidcpc.index.store import VectorModel, add_documents, build_saved_index, remove_documents
-from askidcpc.pipeline import VECTOR_MODEL, encode_passages, semantic_encoder
+from askidcpc.config import BM25Params, Settings
+from askidcpc.index.bm25 import use_compiled
+from askidcpc.index.store import (
+    MANIFEST,
+    VectorModel,
+    add_documents,
+    build_saved_index,
+    check_replaceable,
+    remove_documents,
+)
+from askidcpc.pipeline import VECTOR_MODEL, Pipeline, encode_passages, semantic_encoder
 from askidcpc.text.corpus import IngestResult, ingest
 
 __all__ = ["run_add", "run_build", "run_remove"]
@@ -70,15 +79,34 @@ def _with_vectors(model: VectorModel | None) -> str:
     return "" if model is None else f", sentence vectors by {model.name}"
 
 
+def _count(number: int, noun: str) -> str:
+    """``1 document``, ``2 documents``."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
 def _report_input(result: IngestResult, out: TextIO) -> None:
+    """Every file or line read but not indexed, with why: the same text as a document indexed under another name,
+    or not usable (a type askidcpc does not read, unreadable, not UTF-8, empty, ...)."""
     if result.duplicates:
-        out.write(f"{len(result.duplicates):,} duplicate(s) indexed once:\n")
+        out.write(f"{_count(len(result.duplicates), 'duplicate')} indexed once, under another name:\n")
         for duplicate in result.duplicates:
             out.write(f"  {duplicate.origin} ({duplicate.doc_id}): same text as {duplicate.kept}\n")
     if result.skipped:
-        out.write(f"{len(result.skipped):,} skipped:\n")
+        out.write(f"{len(result.skipped):,} not used:\n")
         for error in result.skipped:
             out.write(f"  {error}\n")
+
+
+def _prepare_search(index: Path) -> None:
+    """Compile the search kernels for ``index`` now, when it is large enough to use them, so that the first question
+    asked of it does not wait for them (numba keeps them in its disk cache); a terminal is told by the kernels' own
+    notice (shown by the logging :mod:`askidcpc.edges.cli` sets up)."""
+    manifest = json.loads((index / MANIFEST).read_text(encoding="utf-8"))
+    if not use_compiled(int(manifest["arrays"]["weights"]["shape"][0])):
+        return
+    pipeline = Pipeline.load(Settings(corpus=index))
+    first = pipeline.documents[0]
+    pipeline.ask(first.title or first.doc_id)  # any question: it runs every compiled kernel an ask runs
 
 
 def _size(path: Path) -> str:
@@ -89,9 +117,11 @@ def _size(path: Path) -> str:
 def run_build(
     sources: Sequence[Path], index: Path, params: BM25Params, out: TextIO, err: TextIO, semantic: bool = False
 ) -> int:
-    """``askidcpc index SOURCE... --out INDEX [--semantic]``. Raises CorpusError when nothing could be read,
-    SemanticUnavailableError (before reading anything) when ``semantic`` and the encoder is not installed."""
+    """``askidcpc index SOURCE... --out INDEX [--semantic]``. Raises AskError (before reading anything) when ``index``
+    exists and is neither an empty folder nor a saved index, SemanticUnavailableError (likewise) when ``semantic``
+    and the encoder is not installed, CorpusError when nothing could be read."""
     started = time.perf_counter()
+    check_replaceable(index)  # before reading anything: refusing after reading an archive wastes the wait
     if semantic:
         semantic_encoder()
     with _progress(err) as progress:
@@ -106,11 +136,12 @@ def run_build(
     counts = manifest["counts"]
     model = VectorModel.from_record(manifest["vectors"]) if "vectors" in manifest else None
     out.write(
-        f"Indexed {counts['documents']:,} documents ({counts['passages']:,} passages, {counts['terms']:,} terms"
-        f"{_with_vectors(model)}) from {result.files:,} file(s) into {index} ({_size(index)}) "
-        f"in {time.perf_counter() - started:.1f} s.\n"
+        f"Indexed {_count(counts['documents'], 'document')} ({_count(counts['passages'], 'passage')}, "
+        f"{_count(counts['terms'], 'term')}{_with_vectors(model)}) from {_count(result.files, 'file')} into {index} "
+        f"({_size(index)}) in {time.perf_counter() - started:.1f} s.\n"
     )
     _report_input(result, out)
+    _prepare_search(index)
     return 0
 
 
@@ -140,6 +171,7 @@ def run_add(sources: Sequence[Path], index: Path, out: TextIO, err: TextIO, sema
         for doc_id, reason in update.skipped:
             out.write(f"  {doc_id}: {reason}\n")
     _report_input(result, out)
+    _prepare_search(index)
     return 0
 
 

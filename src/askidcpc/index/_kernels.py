@@ -7,9 +7,11 @@ weights; a passage's score is ``sum(weight * data)`` over the query terms it con
 Three implementations, one contract (the ``k`` best matching passages, best first, ties to the lower passage id):
 
 - :func:`reference_top_k`: exhaustive and plain; the oracle for the other two.
-- :func:`numpy_top_k`: exhaustive with numpy (scatter-add over the matched passages, then selection); the fallback
-  when numba is not installed, and the path for queries with negative weights.
-- :func:`maxscore_top_k`: exact dynamic pruning, compiled with numba (``nogil``, cached on disk). Document-at-a-time
+- :func:`numpy_top_k`: exhaustive with numpy (scatter-add over the matched passages, then selection); the path for
+  indexes under :data:`COMPILE_MIN_POSTINGS` postings, for queries with negative weights, and when numba is not
+  installed.
+- :func:`maxscore_top_k`: exact dynamic pruning, compiled with numba (``nogil``, cached on disk; numba is imported
+  and the kernels compiled on first use, see :func:`compiled`). Document-at-a-time
   MaxScore (Turtle & Flood 1995) with block-max bounds on the essential list (Ding & Suel 2011): terms sorted by
   their upper bound; once the k-th best score so far (``theta``) exceeds the sum of the smallest bounds, those terms
   are *non-essential*: a passage is only considered when it is in an essential term's list, and non-essential lists
@@ -25,10 +27,12 @@ the posting counts), :func:`_exhaustive` accumulates every posting into a dense 
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
 import numpy as np
@@ -36,13 +40,19 @@ import numpy.typing as npt
 
 __all__ = [
     "BLOCK",
+    "COMPILE_MIN_POSTINGS",
+    "COMPILE_NOTICE",
     "NUMBA_AVAILABLE",
     "TermBounds",
+    "compile_kernels",
+    "compiled",
+    "first_call_notice",
     "maxscore_top_k",
     "maxscore_top_k_many",
     "numpy_top_k",
     "reference_top_k",
     "select_top_k",
+    "use_compiled",
 ]
 
 log = logging.getLogger(__name__)
@@ -64,19 +74,67 @@ _SLACK = 1e-9  # relative slack on every pruning bound; summation error is ~1e-1
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-try:
-    import numba
+# numba is found without importing it: importing it costs about 0.3 s, which every start (the REPL's prompt) would
+# pay though only large indexes use the compiled kernels.
+NUMBA_AVAILABLE = importlib.util.find_spec("numba") is not None
+# Below this many postings in an index, searches use numpy (a few milliseconds at most: measured 0.1-0.4 ms for
+# 12-term queries at 1k-100k passages, 3 ms for queries of common terms at 1.8M postings, against 0.03-0.6 ms
+# compiled), so a small corpus never waits for numba to compile (15-30 s once after installing) nor pays its import.
+COMPILE_MIN_POSTINGS = 1_000_000
+# A first call (compiling, or loading numba's disk cache) that takes longer than this is announced.
+_NOTICE_AFTER = 1.0
+COMPILE_NOTICE = "compiling the search kernels once (15-30 s; later runs load them from a cache)…"
 
-    NUMBA_AVAILABLE = True
 
-    def _jit(function: F) -> F:
-        return cast(F, numba.njit(nogil=True, cache=True)(function))
+def use_compiled(postings: int) -> bool:
+    """Whether an index of ``postings`` postings is searched with the compiled kernels."""
+    return NUMBA_AVAILABLE and postings >= COMPILE_MIN_POSTINGS
 
-except ImportError:  # pragma: no cover - exercised only where numba is not installed
-    NUMBA_AVAILABLE = False
 
-    def _jit(function: F) -> F:
-        return function
+_compile_lock = threading.RLock()
+_compiled: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+
+def compiled(function: F) -> F:
+    """``function`` compiled with numba (``nogil``, cached on disk), made on the first request.
+
+    numba caches compiled code beside the module (``__pycache__``) or, where that is read-only (a system-wide
+    install), in the user's cache folder (``$XDG_CACHE_HOME/numba``, default ``~/.cache/numba``); ``NUMBA_CACHE_DIR``
+    overrides both. Where no folder is writable, the code is compiled in memory only, once per process."""
+    with _compile_lock:
+        dispatcher = _compiled.get(function)
+        if dispatcher is None:
+            import numba
+
+            try:
+                dispatcher = numba.njit(nogil=True, cache=True)(function)
+            except RuntimeError:  # "no locator available": no cache folder can be written
+                log.debug("numba cannot cache %s; compiling it in memory", function.__name__)
+                dispatcher = numba.njit(nogil=True)(function)
+            _compiled[function] = dispatcher
+        return cast(F, dispatcher)
+
+
+_first_calls: set[tuple[Any, ...]] = set()
+
+
+@contextmanager
+def first_call_notice(kernel: str, arrays: Sequence[npt.NDArray[Any]]) -> Iterator[None]:
+    """Around a call of a compiled kernel: the first call with arrays of these types compiles it (or loads it from
+    numba's cache); when that takes over a second, :data:`COMPILE_NOTICE` is logged (at INFO, for an edge to show
+    a person waiting)."""
+    key = (kernel, *((array.dtype.str, array.ndim, array.flags.writeable) for array in arrays))
+    if key in _first_calls:
+        yield
+        return
+    timer = threading.Timer(_NOTICE_AFTER, log.info, (COMPILE_NOTICE,))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        _first_calls.add(key)
 
 
 def reference_top_k(
@@ -373,16 +431,6 @@ def _seed_theta(
     return float(scores[len(scores) - k])
 
 
-_advance = _jit(_advance)
-_heap_push = _jit(_heap_push)
-_heap_sift_down = _jit(_heap_sift_down)
-_offer = _jit(_offer)
-_complete = _jit(_complete)
-_exact_score = _jit(_exact_score)
-_seed_theta = _jit(_seed_theta)
-_maxscore = _jit(_maxscore)
-
-
 def _exhaustive(
     indptr: IndexArray,
     indices: IndexArray,
@@ -411,9 +459,6 @@ def _exhaustive(
             if size == k:
                 threshold = heap_scores[0]
     return size
-
-
-_exhaustive = _jit(_exhaustive)
 
 
 def _top_k(
@@ -516,9 +561,33 @@ def _top_k_batch(
             out_sizes[i] = 0
 
 
-_top_k_fast = _jit(_top_k)
-_top_k = _top_k_fast
-_top_k_batch_fast = _jit(_top_k_batch)
+# The kernels that call one another: compiling binds each module name to its numba dispatcher, so that compiled
+# code calls compiled code (numba resolves a kernel's globals when it compiles it, at its first call).
+_KERNELS = (
+    "_advance",
+    "_heap_push",
+    "_heap_sift_down",
+    "_offer",
+    "_complete",
+    "_exact_score",
+    "_seed_theta",
+    "_maxscore",
+    "_exhaustive",
+    "_top_k",
+    "_top_k_batch",
+)
+
+
+_PLAIN = {name: globals()[name] for name in _KERNELS}
+
+
+def compile_kernels() -> None:
+    """Bind the search kernels to their numba dispatchers (each compiles, or loads from numba's cache, at its
+    first call). Idempotent; called by the compiled searches, and by tests that call a kernel directly."""
+    with _compile_lock:
+        namespace = globals()
+        for name, function in _PLAIN.items():
+            namespace[name] = compiled(function)
 
 
 _buffers = threading.local()
@@ -565,22 +634,24 @@ def maxscore_top_k(
     Same result as :func:`reference_top_k` (scores may differ in the last bits: terms are summed in another order)."""
     if len(columns) == 0 or k <= 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+    compile_kernels()
     out_pids = np.empty(k, dtype=np.int64)
     out_scores = np.empty(k, dtype=np.float64)
-    size = _top_k_fast(
-        indptr,
-        indices,
-        data,
-        bounds.block_max,
-        bounds.upper,
-        columns,
-        weights,
-        k,
-        n_docs,
-        _accumulator(n_docs),
-        out_pids,
-        out_scores,
-    )
+    with first_call_notice("top_k", (indptr, indices, data)):
+        size = _top_k(
+            indptr,
+            indices,
+            data,
+            bounds.block_max,
+            bounds.upper,
+            columns,
+            weights,
+            k,
+            n_docs,
+            _accumulator(n_docs),
+            out_pids,
+            out_scores,
+        )
     return out_pids[:size], out_scores[:size]
 
 
@@ -610,7 +681,7 @@ def maxscore_top_k_many(
 
         def run(share: int) -> None:
             lo, hi = int(cuts[share]), int(cuts[share + 1])
-            _top_k_batch_fast(
+            _top_k_batch(
                 indptr,
                 indices,
                 data,
@@ -627,9 +698,11 @@ def maxscore_top_k_many(
                 out_sizes[lo:hi],
             )
 
-        if len(cuts) > 2:
-            with ThreadPoolExecutor(max_workers=len(cuts) - 1) as pool:
-                list(pool.map(run, range(len(cuts) - 1)))
-        else:
-            run(0)
+        compile_kernels()
+        with first_call_notice("top_k_batch", (indptr, indices, data)):
+            if len(cuts) > 2:
+                with ThreadPoolExecutor(max_workers=len(cuts) - 1) as pool:
+                    list(pool.map(run, range(len(cuts) - 1)))
+            else:
+                run(0)
     return [(out_pids[i, : out_sizes[i]], out_scores[i, : out_sizes[i]]) for i in range(n)]

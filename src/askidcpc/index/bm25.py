@@ -11,8 +11,9 @@ Variants (``BM25Params.variant``):
 
 The index stores, per (term, passage) posting, the term's BM25 contribution for a query weight of 1, in a CSC
 matrix (one column a term). :meth:`BM25Index.scores` is a scatter-add over the query terms' postings;
-:meth:`BM25Index.search` finds the top k exactly with dynamic pruning (MaxScore with block-max bounds, compiled with
-numba; see :mod:`askidcpc.index._kernels`) and falls back to the exhaustive numpy path when numba is not installed.
+:meth:`BM25Index.search` finds the top k exactly: with dynamic pruning (MaxScore with block-max bounds, compiled with
+numba; see :mod:`askidcpc.index._kernels`) on an index of a million postings or more, else (or when numba is not
+installed) exhaustively with numpy, which is as fast there and needs no compiling.
 A query is a mapping ``term -> weight``; repeating a term in rank-bm25 equals weight 2.
 """
 
@@ -31,8 +32,9 @@ import scipy.sparse as sp
 
 from askidcpc.config import VARIANTS, BM25Params
 from askidcpc.index import _kernels
+from askidcpc.index._kernels import use_compiled
 
-__all__ = ["VARIANTS", "BM25Index", "BM25Params", "TermIdf", "build_index", "query_weights", "top_k"]
+__all__ = ["VARIANTS", "BM25Index", "BM25Params", "TermIdf", "build_index", "query_weights", "top_k", "use_compiled"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -133,11 +135,12 @@ class BM25Index:
 
     @cached_property
     def _prunable(self) -> bool:
-        """The compiled kernel needs every posting weight above 0 (a passage matches exactly when its sum is).
-        A weight is the term's idf times a tf part that is above 0 (for ``plus`` and ``l``: when ``delta >= 0``),
-        so the idf decides: only okapi's can be 0 or below. Checked on the idf (one value a term), not on every
-        posting of a memory-mapped index."""
-        if not _kernels.NUMBA_AVAILABLE or (self.params.variant in ("plus", "l") and self.params.delta < 0):
+        """Whether searches use the compiled kernel: the index is large enough to be worth compiling it
+        (:func:`askidcpc.index._kernels.use_compiled`), and every posting weight is above 0 (a passage matches
+        exactly when its sum is). A weight is the term's idf times a tf part that is above 0 (for ``plus`` and
+        ``l``: when ``delta >= 0``), so the idf decides: only okapi's can be 0 or below. Checked on the idf (one value
+        a term), not on every posting of a memory-mapped index."""
+        if not use_compiled(self.weights.nnz) or (self.params.variant in ("plus", "l") and self.params.delta < 0):
             return False
         idf = self.idf()
         return len(idf) == 0 or float(idf.min()) > 0.0

@@ -1,17 +1,18 @@
 """Paragraphs: each passage's paragraph number, the paragraphs' BM25 index (summed from their sentences'
-counts), and exact BM25 scores of chosen rows of an index (a binary search per query term, compiled with numba when
-installed)."""
+counts), and exact BM25 scores of chosen rows of an index (a binary search per query term, compiled with numba for
+large indexes)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
 from askidcpc.config import BM25Params
+from askidcpc.index import _kernels
 from askidcpc.index.bm25 import BM25Index, index_from_counts
 from askidcpc.types import Document, Passage
 
@@ -100,25 +101,14 @@ def _score_rows(
                 matched[i] = True
 
 
-_ScoreRows = Callable[
-    [npt.NDArray[Any], npt.NDArray[Any], FloatArray, IntArray, FloatArray, IntArray, FloatArray, BoolArray], None
-]
-_compiled_score_rows: _ScoreRows | None
-try:
-    import numba
-
-    _compiled_score_rows = cast(_ScoreRows, numba.njit(nogil=True, cache=True)(_score_rows))
-except ImportError:  # pragma: no cover - exercised only where numba is not installed
-    _compiled_score_rows = None
-
-
 def row_scores(
     index: BM25Index, rows: IntArray, terms: Mapping[str, float], compiled: bool = True
 ) -> tuple[FloatArray, BoolArray]:
     """The scores of ``rows`` (ascending, distinct passage ids of ``index``) for ``terms``, and which rows match a
     term; exactly what :meth:`BM25Index.scores` gives them (the same additions in the same order). Each query term's
     postings are searched for the rows (binary search), so the cost does not grow with the index. ``compiled``: with
-    numba when it is installed, else (or when False) with numpy."""
+    numba when the index is large enough to use compiled kernels (:func:`askidcpc.index._kernels.use_compiled`),
+    else (or when False) with numpy."""
     scores = np.zeros(len(rows), dtype=np.float64)
     matched = np.zeros(len(rows), dtype=np.bool_)
     # Plain views of (possibly memory-mapped) arrays, and rows of the postings' dtype: searchsorted would otherwise
@@ -126,10 +116,11 @@ def row_scores(
     indptr, indices, data = (np.asarray(a) for a in (index.weights.indptr, index.weights.indices, index.weights.data))
     rows = np.asarray(rows).astype(indices.dtype, copy=False)
     pairs = [(index.vocab[t], w) for t, w in terms.items() if t in index.vocab and w != 0]
-    if compiled and _compiled_score_rows is not None:
+    if compiled and _kernels.use_compiled(len(data)):
         columns = np.fromiter((column for column, _ in pairs), dtype=np.int64, count=len(pairs))
         weights = np.fromiter((weight for _, weight in pairs), dtype=np.float64, count=len(pairs))
-        _compiled_score_rows(indptr, indices, data, columns, weights, rows, scores, matched)
+        with _kernels.first_call_notice("score_rows", (indptr, indices, data, rows)):
+            _kernels.compiled(_score_rows)(indptr, indices, data, columns, weights, rows, scores, matched)
         return scores, matched
     for column, weight in pairs:
         lo, hi = int(indptr[column]), int(indptr[column + 1])

@@ -92,6 +92,7 @@ __all__ = [
     "VectorModel",
     "add_documents",
     "build_saved_index",
+    "check_replaceable",
     "is_saved_index",
     "load_index",
     "remove_documents",
@@ -208,7 +209,8 @@ def _manifest_digest(manifest: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _check_replaceable(target: Path) -> None:
+def check_replaceable(target: Path) -> None:
+    """AskError unless ``target`` is free, an empty folder or a saved index (one that a write may replace)."""
     if not target.exists():
         return
     if not target.is_dir():
@@ -229,7 +231,7 @@ def _write_tables(target: Path, tables: Tables) -> dict[str, Any]:
     for term in tables.terms:
         if "\n" in term:
             raise ValueError(f"index term {term!r} contains a newline; the vocabulary file cannot hold it")
-    _check_replaceable(target)
+    check_replaceable(target)
     arrays = tables.arrays()
     building = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:

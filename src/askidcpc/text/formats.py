@@ -43,6 +43,7 @@ __all__ = [
     "read_html",
     "read_jsonl",
     "read_source",
+    "unsupported_type",
 ]
 
 log = logging.getLogger(__name__)
@@ -207,7 +208,8 @@ def parse_html(doc_id: str, html: str | bytes) -> Document:
     if title and lines and lines[0].strip() == title:  # the headline is metadata, not a sentence of the article
         text = "\n".join(lines[1:]).strip()
     if len(text.split()) < MIN_HTML_WORDS:
-        raise DocumentError(doc_id, f"no article text found in the page (only {len(text.split())} words)")
+        words = len(text.split())
+        raise DocumentError(doc_id, f"no article text found in the page (only {words} word{'' if words == 1 else 's'})")
     return Document(
         doc_id=doc_id,
         title=title or doc_id,
@@ -278,6 +280,11 @@ def read_jsonl(path: Path) -> Iterator[Document | DocumentError]:
                 yield DocumentError(where, str(exc))
 
 
+def unsupported_type(path: Path) -> str:
+    """Why a file of a type askidcpc does not read is not used."""
+    return f"unsupported file type {path.suffix.lower() or '(no suffix)'}; askidcpc reads {', '.join(SUFFIXES)}"
+
+
 def read_source(path: Path) -> Iterator[Document | DocumentError]:
     """The documents in one file, by its suffix; what cannot be used comes as a DocumentError."""
     suffix = path.suffix.lower()
@@ -289,6 +296,6 @@ def read_source(path: Path) -> Iterator[Document | DocumentError]:
         elif suffix in (".md", ".txt"):
             yield read_document(path)
         else:
-            yield DocumentError(path, f"unsupported file type {suffix or '(none)'}; use {', '.join(SUFFIXES)}")
+            yield DocumentError(path, unsupported_type(path))
     except DocumentError as exc:
         yield exc
