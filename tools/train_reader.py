@@ -24,7 +24,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -73,6 +73,33 @@ THRESHOLDS = np.asarray([0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5])
 # Features the confidence model leaves out by default (see --confidence-drop).
 CONFIDENCE_DROP = ""
 SEED = 0
+# The direction each piece of evidence must pull the confidence, where it has one by its meaning: what the question
+# asks for found (+1), or missing or contradicted (-1). The confidence model is fitted within these signs (--signed),
+# so correlated features cannot flip one into evidence for the opposite; features not listed are free.
+SIGNS: dict[str, int] = {
+    **dict.fromkeys(
+        ("coverage", "matched_share", "blended", "sent_norm", "typed", "counts_asked", "entities_present"), 1
+    ),
+    **dict.fromkeys(("rerank_prob", "rerank_margin", "margin", "context_coverage"), 1),
+    **dict.fromkeys(
+        (
+            "missing_idf",
+            "entities_missing",
+            "figures_missing",
+            "para_entities_missing",
+            "untyped",
+            "role_extra",
+            "negation_mismatch",
+            "unknown",
+            "unknown_attribute",
+        ),
+        -1,
+    ),
+}
+SIGNED = True
+# Whether the confidence model's rerank_prob comes from an answerability model with a null ("no answer") candidate
+# (see fit_ranker), rather than the ranker's softmax among the candidates only; --no-null turns it off.
+NULL = True
 
 
 @dataclass(frozen=True)
@@ -314,44 +341,77 @@ def softmax_by(scores: FloatArray, starts: IntArray) -> FloatArray:
     return e / np.repeat(np.add.reduceat(e, starts), sizes)
 
 
-def fit_ranker(X: FloatArray, label: BoolArray, qidx: IntArray, weight: FloatArray, l2: float) -> FloatArray:
+def fit_ranker(
+    X: FloatArray,
+    label: BoolArray,
+    qidx: IntArray,
+    weight: FloatArray,
+    l2: float,
+    unanswerable: BoolArray | None = None,
+) -> FloatArray:
     """Listwise logistic (softmax over a question's candidates), maximising the log-probability of its gold
-    candidates; questions without a gold candidate are dropped. ``weight``: per row (constant within a question)."""
+    candidates; answerable questions without a gold candidate are dropped. ``weight``: per row (constant within a
+    question).
+
+    With ``unanswerable`` (per row, constant within a question) every question also gets a *null* candidate whose
+    score is a fitted constant (returned as the last weight, unpenalised): the target of the unanswerable questions,
+    as SQuAD 2.0 readers score "no answer". Its scores then have an absolute scale: how far the best candidate
+    stands above "no answer", not only above the other candidates."""
+    unanswerable = np.zeros(len(qidx), dtype=bool) if unanswerable is None else unanswerable
     starts, _ = segments(qidx)
     has_gold = np.add.reduceat(label.astype(np.float64), starts) > 0
-    keep = np.repeat(has_gold, np.diff(np.r_[starts, len(qidx)]))
-    X, label, qidx, weight = X[keep], label[keep], qidx[keep], weight[keep]
+    keep = np.repeat(has_gold | unanswerable[starts], np.diff(np.r_[starts, len(qidx)]))
+    X, label, qidx, weight, unanswerable = X[keep], label[keep], qidx[keep], weight[keep], unanswerable[keep]
     starts, _ = segments(qidx)
     sizes = np.diff(np.r_[starts, len(qidx)])
     qweight = weight[starts]
-    y = label.astype(np.float64)
+    y = label.astype(np.float64) * ~unanswerable
+    null_target = unanswerable[starts].astype(np.float64)
+    with_null = bool(null_target.any())
 
-    def loss(w: FloatArray) -> tuple[float, FloatArray]:
-        p = softmax_by(X @ w, starts)
-        gold_mass = np.add.reduceat(p * y, starts)
-        r = p * y / np.repeat(gold_mass, sizes)
-        value = -float(qweight @ np.log(gold_mass + 1e-300)) + 0.5 * l2 * float(w @ w)
+    def loss(params: FloatArray) -> tuple[float, FloatArray]:
+        w, b = (params[:-1], params[-1]) if with_null else (params, -np.inf)
+        s = X @ w
+        top = np.maximum(np.maximum.reduceat(s, starts), b)
+        e = np.exp(s - np.repeat(top, sizes))
+        e_null = np.exp(b - top)
+        total = np.add.reduceat(e, starts) + e_null
+        p = e / np.repeat(total, sizes)
+        p_null = e_null / total
+        gold = np.add.reduceat(p * y, starts) + p_null * null_target
+        r = p * y / np.repeat(np.maximum(gold, 1e-300), sizes)
+        value = -float(qweight @ np.log(gold + 1e-300)) + 0.5 * l2 * float(w @ w)
         grad = X.T @ ((p - r) * weight) + l2 * w
-        return value, grad
+        if not with_null:
+            return value, grad
+        r_null = p_null * null_target / np.maximum(gold, 1e-300)
+        return value, np.r_[grad, qweight @ (p_null - r_null)]
 
-    result = minimize(loss, np.zeros(X.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    start = np.zeros(X.shape[1] + (1 if with_null else 0))
+    result = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": 1000, "gtol": 1e-7})
     return np.asarray(result.x)
 
 
-def fit_logistic(X: FloatArray, y: FloatArray, weight: FloatArray, l2: float) -> FloatArray:
-    """Weighted L2 logistic regression by Newton's method; column 0 (intercept) unpenalised."""
+def fit_logistic(
+    X: FloatArray, y: FloatArray, weight: FloatArray, l2: float, signs: FloatArray | None = None
+) -> FloatArray:
+    """Weighted L2 logistic regression; column 0 (intercept) unpenalised. ``signs`` (per column: +1, -1 or 0)
+    constrains a weight to be >= 0, <= 0 or leaves it free (L-BFGS-B with bounds)."""
     penalty = np.full(X.shape[1], l2)
     penalty[0] = 0.0
-    w = np.zeros(X.shape[1])
-    for _ in range(50):
-        p = 1 / (1 + np.exp(-np.clip(X @ w, -30, 30)))
-        grad = X.T @ ((p - y) * weight) + penalty * w
-        hess = (X.T * (p * (1 - p) * weight)) @ X + np.diag(penalty)
-        step = np.linalg.solve(hess, grad)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return w
+
+    def loss(w: FloatArray) -> tuple[float, FloatArray]:
+        z = np.clip(X @ w, -30, 30)
+        p = 1 / (1 + np.exp(-z))
+        value = float(weight @ (np.logaddexp(0.0, z) - y * z)) + 0.5 * float(penalty @ (w * w))
+        return value, X.T @ ((p - y) * weight) + penalty * w
+
+    signs = np.zeros(X.shape[1]) if signs is None else signs
+    bounds = [(0.0, None) if sign > 0 else (None, 0.0) if sign < 0 else (None, None) for sign in signs]
+    result = minimize(
+        loss, np.zeros(X.shape[1]), jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 2000, "gtol": 1e-8}
+    )
+    return np.asarray(result.x)
 
 
 @dataclass(frozen=True)
@@ -364,6 +424,11 @@ class Reader:
     scale: FloatArray
     rank_w: FloatArray
     conf_w: FloatArray  # intercept, conf_columns, CONFIDENCE_EXTRA
+    # The answerability model (see fit_ranker's null candidate): its columns, weights and null score; without one
+    # (-inf), the ranker's own softmax.
+    answer_columns: tuple[int, ...] = ()
+    answer_w: FloatArray = field(default_factory=lambda: np.zeros(0))
+    null: float = -np.inf
 
 
 def rank_scores(reader: Reader, X: FloatArray) -> FloatArray:
@@ -371,12 +436,22 @@ def rank_scores(reader: Reader, X: FloatArray) -> FloatArray:
     return Z[:, list(reader.columns)] @ reader.rank_w
 
 
+def answer_scores(reader: Reader, X: FloatArray) -> FloatArray:
+    if not np.isfinite(reader.null):
+        return rank_scores(reader, X)
+    Z = (X - reader.mean) / reader.scale
+    return Z[:, list(reader.answer_columns)] @ reader.answer_w
+
+
 def choose(reader: Reader, d: Data) -> tuple[IntArray, IntArray, FloatArray]:
     """Per question with candidates: the question, the row chosen, and the confidence design matrix."""
     s = rank_scores(reader, d.X)
     starts, questions = segments(d.qidx)
-    p = softmax_by(s, starts)
     sizes = np.diff(np.r_[starts, len(s)])
+    a = answer_scores(reader, d.X)
+    top = np.maximum(np.maximum.reduceat(a, starts), reader.null)
+    e = np.exp(a - np.repeat(top, sizes))
+    p = e / np.repeat(np.add.reduceat(e, starts) + np.exp(reader.null - top), sizes)
     best = np.maximum.reduceat(s, starts)
     is_best = s == np.repeat(best, sizes)
     # first row of each question attaining its maximum
@@ -403,8 +478,11 @@ def train(
 ) -> Reader:
     """Fit on the questions selected by each (data, question mask, ranking weight, confidence weight) per question."""
     kept_rank = tuple(i for i, f in enumerate(NAMES) if f in RANKING and f not in drop)
+    # The answerability model weighs list features too: the same for every candidate, they move all of them
+    # against the null candidate.
+    kept_answer = tuple(i for i, f in enumerate(NAMES) if f not in drop)
     kept_conf = tuple(i for i, f in enumerate(NAMES) if f not in drop and f not in conf_drop)
-    Xs, ls, qs, ws = [], [], [], []
+    Xs, ls, qs, ws, us = [], [], [], [], []
     offset = 0
     for d, mask, w, _ in parts:
         rows = mask[d.qidx]
@@ -412,14 +490,22 @@ def train(
         ls.append(d.label[rows])
         qs.append(d.qidx[rows] + offset)
         ws.append(np.full(int(rows.sum()), w))
+        us.append(~d.answerable[d.qidx[rows]])
         offset += d.n
     X = np.vstack(Xs)
     mean = X.mean(axis=0)
     scale = X.std(axis=0)
     scale[scale == 0] = 1.0
     Z = (X - mean) / scale
-    rank_w = fit_ranker(Z[:, list(kept_rank)], np.concatenate(ls), np.concatenate(qs), np.concatenate(ws), l2_rank)
-    reader = Reader(kept_rank, kept_conf, mean, scale, rank_w, np.zeros(1 + len(kept_conf) + 2))
+    labels, questions, weights = np.concatenate(ls), np.concatenate(qs), np.concatenate(ws)
+    rank_w = fit_ranker(Z[:, list(kept_rank)], labels, questions, weights, l2_rank)
+    answer_w, null = np.zeros(0), -np.inf
+    if NULL:
+        fitted = fit_ranker(Z[:, list(kept_answer)], labels, questions, weights, l2_rank, np.concatenate(us))
+        answer_w, null = fitted[:-1], float(fitted[-1])
+    reader = Reader(
+        kept_rank, kept_conf, mean, scale, rank_w, np.zeros(1 + len(kept_conf) + 2), kept_answer, answer_w, null
+    )
     designs, ys, cw = [], [], []
     for d, mask, _, w in parts:
         questions, chosen, design = choose(reader, d)
@@ -427,8 +513,10 @@ def train(
         designs.append(design[sel])
         ys.append((d.answerable[questions] & d.label[chosen])[sel].astype(np.float64))
         cw.append(np.full(int(sel.sum()), w))
-    conf_w = fit_logistic(np.vstack(designs), np.concatenate(ys), np.concatenate(cw), l2_conf)
-    return Reader(kept_rank, kept_conf, mean, scale, rank_w, conf_w)
+    names = ["intercept", *(NAMES[i] for i in kept_conf), *CONFIDENCE_EXTRA]
+    signs = np.asarray([SIGNS.get(name, 0) for name in names], dtype=np.float64) if SIGNED else None
+    conf_w = fit_logistic(np.vstack(designs), np.concatenate(ys), np.concatenate(cw), l2_conf, signs)
+    return replace(reader, conf_w=conf_w)
 
 
 # ----------------------------------------------------------------------------------------------- metrics
@@ -635,14 +723,15 @@ def run_fit(args: argparse.Namespace) -> None:
         )
 
     main_results = []
-    for tag, train_on, weight in (
+    runs = (
         ("SQuAD only (v1 + 2.0), applied to eval", ("squad1", "squad2", "squad2_article"), (0.0, 0.0)),
         (
             f"SQuAD + eval (eval share: ranking {args.eval_share_rank}, confidence {args.eval_share})",
             ("squad1", "squad2", "squad2_article", "eval"),
             eval_weight,
         ),
-    ):
+    )
+    for tag, train_on, weight in runs[1:] if args.quick else runs:
         r = summary(tag, train_on, weight)
         show(r)
         main_results.append(r)
@@ -679,6 +768,12 @@ def run_fit(args: argparse.Namespace) -> None:
         "scale": dict(zip(NAMES, np.round(reader.scale, 6).tolist(), strict=True)),
         "ranking": {NAMES[i]: round(float(w), 6) for i, w in zip(reader.columns, reader.rank_w, strict=True)},
         "confidence": {n: round(float(w), 6) for n, w in zip(conf_names, reader.conf_w, strict=True)},
+        "answerability": (
+            {NAMES[i]: round(float(w), 6) for i, w in zip(reader.answer_columns, reader.answer_w, strict=True)}
+            if NULL
+            else None
+        ),
+        "null": round(reader.null, 6) if NULL else None,
         "threshold": round(final["eval"]["threshold@fa.05"], 4),
         "threshold_note": "cross-validated eval confidences: highest threshold with false abstention <= 0.05",
         "candidates": DEPTH,
@@ -691,6 +786,8 @@ def run_fit(args: argparse.Namespace) -> None:
             "eval_weight_confidence": round(eval_weight[1], 3),
             "l2_rank": args.l2_rank,
             "l2_conf": args.l2_conf,
+            "null_candidate": NULL,
+            "signed_confidence": SIGNED,
             "cv": {k: v for k, v in final.items() if k != "tag"},
         },
     }
@@ -723,6 +820,9 @@ def main() -> None:
         "--l2-conf", type=float, default=None, help="the confidence model's L2 penalty (1; 100 with --semantic)"
     )
     parser.add_argument("--ablation", action="store_true")
+    parser.add_argument("--no-null", action="store_true", help="rerank_prob from the ranker, no null candidate")
+    parser.add_argument("--unsigned", action="store_true", help="a confidence model without sign constraints")
+    parser.add_argument("--quick", action="store_true", help="skip the SQuAD-only run")
     parser.add_argument(
         "--semantic",
         action="store_true",
@@ -738,6 +838,9 @@ def main() -> None:
         # Measured: with the cosine features a strong penalty keeps SQuAD 2.0 AUC and raises NoAns at a fixed false
         # abstention (1 -> 100: eval NoAns at FA .05 .30 -> .37); the lexical model hardly changes with it.
         args.l2_conf = 100.0 if args.semantic else 1.0
+    global NULL, SIGNED
+    NULL = not args.no_null
+    SIGNED = not args.unsigned
     if args.semantic:
         global NAMES, RANKING, WEIGHTS, SUFFIX
         NAMES = FEATURES + SEMANTIC

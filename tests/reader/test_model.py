@@ -24,6 +24,8 @@ def test_the_shipped_weights_name_exactly_this_versions_features() -> None:
     spec = shipped()
     assert spec["features"] == list(FEATURES)
     assert set(spec["ranking"]) <= set(FEATURES)
+    assert set(spec["answerability"]) <= set(FEATURES)
+    assert math.isfinite(spec["null"])
     assert {"intercept", *CONFIDENCE_EXTRA} <= set(spec["confidence"]) <= {"intercept", *FEATURES, *CONFIDENCE_EXTRA}
     assert 0.0 < spec["threshold"] < 1.0
     assert load_model().threshold == spec["threshold"]
@@ -44,7 +46,8 @@ def reference(spec: dict[str, Any], rows: list[list[float]]) -> tuple[int, float
 
     scores = [sum(w * standard(row, name) for name, w in spec["ranking"].items()) for row in rows]
     chosen = max(range(len(rows)), key=lambda i: (scores[i], -i))
-    probability = math.exp(scores[chosen]) / sum(math.exp(s) for s in scores)
+    verdicts = [sum(w * standard(row, name) for name, w in spec["answerability"].items()) for row in rows]
+    probability = math.exp(verdicts[chosen]) / (sum(math.exp(v) for v in verdicts) + math.exp(spec["null"]))
     others = [s for i, s in enumerate(scores) if i != chosen]
     margin = scores[chosen] - max(others) if others else LONE_MARGIN
     extra = {"rerank_prob": probability, "rerank_margin": margin}
@@ -69,3 +72,15 @@ def test_inference_equals_the_weights_applied_by_hand(seed: int, n: int) -> None
     expected_row, expected = reference(spec, rows.tolist())
     assert chosen == expected_row
     assert sure == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_lone_candidate_is_not_certain_by_being_alone() -> None:
+    """The null candidate ("no answer") competes with every list: one candidate at the training data's average
+    features gets an answerability probability well under 1 (a plain softmax over one candidate would give 1)."""
+    spec = shipped()
+    model = load_model()
+    row = np.asarray([[spec["mean"][name] for name in FEATURES]])
+    assert model.answerability is not None
+    verdict = float((((row - model.mean) / model.scale) @ model.answerability)[0])
+    probability = math.exp(verdict) / (math.exp(verdict) + math.exp(model.null))
+    assert probability < 0.9

@@ -3,8 +3,11 @@
 
 - the **ranker**: a linear score over the standardised candidate features; the reader answers from the best one;
 - the **confidence**: a logistic regression over the chosen candidate's features, the question's list features and
-  the ranker's own verdict (``rerank_prob``, the chosen candidate's softmax probability among the candidates, and
-  ``rerank_margin``, its lead over the runner-up): the probability that the answer is right. Below ``threshold``
+  two verdicts on the chosen candidate: ``rerank_prob``, its probability under the **answerability** model (a
+  second linear score, over every feature, in a softmax among the candidates and a *null* candidate, "no answer",
+  whose score ``null`` was fitted with the unanswerable questions as its targets; without one, the ranker's own
+  softmax), and ``rerank_margin``, the ranker's lead over the runner-up. The result is the probability that the
+  answer is right. Below ``threshold``
   (chosen by the training script for a stated false-abstention rate) the reader abstains.
 
 Inference is numpy over a question's candidates only.
@@ -49,6 +52,8 @@ class ReaderModel:
     confidence: FloatArray
     confidence_extra: FloatArray  # weights of CONFIDENCE_EXTRA
     threshold: float
+    answerability: FloatArray | None = None  # weights of the answerability score (None: the ranker's)
+    null: float = -np.inf  # the "no answer" candidate's score (-inf: none)
 
     @classmethod
     def from_json(cls, spec: dict[str, Any]) -> ReaderModel:
@@ -56,7 +61,7 @@ class ReaderModel:
         compute (weights from another version)."""
         names = tuple(spec["features"])
         known = set(names) | set(CONFIDENCE_EXTRA) | {"intercept"}
-        unknown = (set(spec["ranking"]) | set(spec["confidence"])) - known
+        unknown = (set(spec["ranking"]) | set(spec["confidence"]) | set(spec.get("answerability") or ())) - known
         if unknown or names not in (FEATURES, FEATURES + SEMANTIC):
             raise ValueError(f"reader weights do not match this version's features (unknown: {sorted(unknown)})")
 
@@ -72,6 +77,8 @@ class ReaderModel:
             confidence=column(spec["confidence"]),
             confidence_extra=np.asarray([float(spec["confidence"][name]) for name in CONFIDENCE_EXTRA]),
             threshold=float(spec["threshold"]),
+            answerability=None if spec.get("answerability") is None else column(spec["answerability"]),
+            null=-np.inf if spec.get("null") is None else float(spec["null"]),
         )
 
     @property
@@ -87,12 +94,14 @@ class ReaderModel:
         """The row of the best candidate (the first of equals) and the probability the answer from it is right."""
         scores = self.scores(features)
         chosen = int(np.argmax(scores))
-        shifted = np.exp(scores - scores[chosen])
-        probability = float(1.0 / shifted.sum())
+        standard = (features - self.mean) / self.scale
+        verdict = scores if self.answerability is None else standard @ self.answerability
+        top = max(float(verdict.max()), self.null)
+        shifted = np.exp(verdict - top)
+        probability = float(shifted[chosen] / (shifted.sum() + np.exp(self.null - top)))
         others = np.delete(scores, chosen)
         margin = float(scores[chosen] - others.max()) if len(others) else LONE_MARGIN
-        standard = (features[chosen] - self.mean) / self.scale
-        logit = self.confidence_bias + float(standard @ self.confidence)
+        logit = self.confidence_bias + float(standard[chosen] @ self.confidence)
         logit += float(self.confidence_extra @ np.asarray([probability, margin]))
         return chosen, float(1.0 / (1.0 + np.exp(-np.clip(logit, -30.0, 30.0))))
 
