@@ -195,7 +195,7 @@ def _write_array(path: Path, array: npt.NDArray[Any]) -> dict[str, Any]:
         # What np.save writes, but the data through the file's own write(): np.save's tofile() turns a full disk
         # into "N requested and M written", losing the reason (ENOSPC, EIO, EFBIG) a user needs.
         np.lib.format.write_array_header_1_0(handle, np.lib.format.header_data_from_array_1_0(array))
-        handle.write(memoryview(array.reshape(-1)).cast("B"))
+        handle.write(array.reshape(-1).data.cast("B"))
         handle.flush()
         os.fsync(handle.fileno())
     return {
