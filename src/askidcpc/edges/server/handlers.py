@@ -45,11 +45,22 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{_location(loc)}: {error.get('msg', 'invalid')}"
 
 
+def _listed(error: dict[str, Any]) -> dict[str, Any]:
+    """One item of a 422's ``errors``: ``loc`` names the field (["body", "history", "0"]); for a body that is not
+    JSON it is ["body"], with the character offset where parsing failed as ``position``."""
+    loc = list(error.get("loc", ()))
+    item: dict[str, Any] = {"msg": _describe(error)}
+    if error.get("type") == "json_invalid" and len(loc) > 1 and isinstance(loc[-1], int):
+        item["position"] = loc.pop()
+    item["loc"] = [str(part) for part in loc]
+    return item
+
+
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [dict(error) for error in exc.errors()]
     detail = "; ".join(dict.fromkeys(_describe(error) for error in errors)) or "invalid request"
-    listed = [{"loc": [str(part) for part in error.get("loc", ())], "msg": _describe(error)} for error in errors]
+    listed = [_listed(error) for error in errors]
     return JSONResponse({"detail": detail, "errors": listed}, status_code=422)
 
 
