@@ -69,6 +69,9 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeError):
         # FastAPI's body reader: bytes that are no text at all are an invalid body like any other bad JSON.
         return _invalid("the body is not valid JSON: it is not UTF-8 text")
+    if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):
+        # JSON nested deeper than Python's json reads (about 1,000 levels, well under the body limit).
+        return _invalid("the body is not valid JSON for this API: it is nested too deeply")
     return await http_exception_handler(request, exc)
 
 
