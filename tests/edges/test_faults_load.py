@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 
 from benchmarks.load import HOSTILE, mixed, requests_from_question_set, rss_kib, run_load, valid_probes
-from tests.edges.conftest import running_server
+from tests.edges.test_faults_serve import logged_server
 
 pytestmark = pytest.mark.slow
 
@@ -21,9 +22,10 @@ TIME_LIMIT_S = 900.0  # a bound on the run, not a performance assertion: the run
 RSS_GROWTH_MIB = 16.0  # flat: far less than the bodies sent (over 100 MB) or one per-request leak would add
 
 
-def test_ten_thousand_hostile_and_valid_requests_at_64_concurrent() -> None:
+def test_ten_thousand_hostile_and_valid_requests_at_64_concurrent(tmp_path: Path) -> None:
     draw = mixed(valid_probes(requests_from_question_set()), hostile_fraction=0.5)
-    with running_server() as (url, server):
+    log = tmp_path / "serve.log"
+    with logged_server(log) as (url, server):
         asyncio.run(run_load(url, draw, 500, CONCURRENCY, 120.0))  # warm-up: caches, thread pools, allocator
         before = rss_kib(server.pid)
         started = time.monotonic()
@@ -36,3 +38,4 @@ def test_ten_thousand_hostile_and_valid_requests_at_64_concurrent() -> None:
     assert set(tally.statuses) >= {200, 204, 404, 405, 413, 422}  # the hostile kinds were all sent
     assert (after - before) / 1024 < RSS_GROWTH_MIB, (before, after)
     assert len(HOSTILE) >= 20
+    assert "Traceback" not in log.read_text(encoding="utf-8")

@@ -5,6 +5,7 @@ fails logs one line and keeps serving the old one."""
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import signal
 import subprocess
@@ -12,6 +13,8 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -22,7 +25,7 @@ from askidcpc.config import Settings
 from askidcpc.edges.server import create_app
 from askidcpc.index import store
 from askidcpc.types import Document
-from tests.edges.conftest import free_port, running_server
+from tests.edges.conftest import free_port
 from tests.index.test_store import random_documents
 
 WAIT = 60  # seconds: a bound on waits that should end soon, never a timing assertion
@@ -106,6 +109,40 @@ class Traffic:
             return sum(self.statuses.values())
 
 
+@contextmanager
+def logged_server(log: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``askidcpc serve`` on a free loopback port, its output going to ``log`` (a pipe nobody drains would fill with
+    the access log and stop the server); yields its URL once /health answers, stops it on leaving."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with open(log, "wb") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "askidcpc", "serve", "--port", str(port), *args],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    try:
+
+        def healthy() -> bool:
+            assert server.poll() is None, log.read_text(encoding="utf-8", errors="replace")
+            try:
+                return httpx.get(f"{url}/health", timeout=2.0).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_for(healthy, "the server to answer")
+        yield url, server
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGINT)
+            try:
+                server.wait(WAIT)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(WAIT)
+
+
 def wait_for(condition: object, what: str) -> None:
     deadline = time.monotonic() + WAIT
     while not condition():  # type: ignore[operator]
@@ -119,7 +156,8 @@ def documents_served(url: str) -> int:
 
 @pytest.mark.slow
 def test_a_served_index_replaced_deleted_and_reloaded_on_sighup_drops_no_request(index: Path) -> None:
-    with running_server("--corpus", str(index)) as (url, server), Traffic(url) as traffic:
+    log_file = index.parent / "serve.log"
+    with logged_server(log_file, "--corpus", str(index)) as (url, server), Traffic(url) as traffic:
         old_text = httpx.get(f"{url}/documents/old-50-0").json()["text"]
         wait_for(lambda: traffic.total() > 50, "traffic")
 
@@ -137,8 +175,7 @@ def test_a_served_index_replaced_deleted_and_reloaded_on_sighup_drops_no_request
         server.send_signal(signal.SIGHUP)  # fails: nothing there to load
         wait_for(lambda: traffic.total() > seen + 200, "more traffic")
         assert documents_served(url) == 30
-    server.send_signal(signal.SIGINT)
-    log = server.communicate(timeout=WAIT)[0]
+    log = log_file.read_text(encoding="utf-8")
     assert traffic.statuses[200] > 200 and set(traffic.statuses) == {200}, traffic.statuses
     assert "Traceback" not in log
     assert log.count("reloaded: 30 documents") == 1
