@@ -164,7 +164,9 @@ async def run_load(
     deadline = time.monotonic() + limit_s
     counter = iter(range(total))
     rng = random.Random(7)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # Idle connections kept under uvicorn's keep-alive timeout (5 s, httpx's default expiry too): at equal values a
+    # request sent on a connection the server is closing at that moment fails with ReadError, a client-side race.
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=2.0)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30.0) as client:
 
         async def worker() -> None:
