@@ -322,36 +322,32 @@ def test_sigkill_during_the_cli_write_leaves_the_index_as_before_or_as_after(
 
 @pytest.mark.slow
 def test_two_cli_builds_of_different_indexes_in_one_folder_both_succeed(tmp_path: Path) -> None:
-    first = _corpus_folder(tmp_path / "first", random_documents(40, 1500, prefix="first"))
-    second = _corpus_folder(tmp_path / "second", random_documents(41, 1500, prefix="second"))
+    """A small build runs from start to end while a big one of another index in the same folder holds its lock."""
+    sizes = {"big": 8000, "small": 200}
+    sources = {name: _corpus_folder(tmp_path / name, random_documents(40, n, prefix=name)) for name, n in sizes.items()}
     out = tmp_path / "indexes"
     out.mkdir()
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    builds = [
-        subprocess.Popen(
-            [sys.executable, "-m", "askidcpc", "index", str(source), "--out", str(out / source.name)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        for source in (first, second)
-    ]
-    # Both hold their locks at the same moment at some point: wait until both lock files exist.
+
+    def build(name: str) -> subprocess.Popen[str]:
+        command = [sys.executable, "-m", "askidcpc", "index", str(sources[name]), "--out", str(out / name)]
+        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+    big = build("big")
     deadline = time.monotonic() + WAIT
-    both = False
-    while time.monotonic() < deadline and all(build.poll() is None for build in builds):
-        if all(_atomic.lock_path(out / name).exists() for name in ("first", "second")):
-            both = True
-            break
+    while not _atomic.lock_path(out / "big").exists():
+        assert big.poll() is None and time.monotonic() < deadline, big.communicate()
         time.sleep(0.005)
-    results = [build.communicate(timeout=WAIT) for build in builds]
-    assert [build.returncode for build in builds] == [0, 0], results
-    assert both  # they did overlap
-    for name, seed in (("first", 40), ("second", 41)):
-        expected = [d.doc_id for d in random_documents(seed, 1500, prefix=name)]
+    small = build("small")
+    small_output = small.communicate(timeout=WAIT)
+    big_still_writing = big.poll() is None and _atomic.lock_path(out / "big").exists()
+    big_output = big.communicate(timeout=WAIT)
+    assert (small.returncode, big.returncode) == (0, 0), (small_output, big_output)
+    assert big_still_writing  # the small build ran entirely inside the big one's
+    for name, n in sizes.items():
+        expected = [d.doc_id for d in random_documents(40, n, prefix=name)]
         assert sorted(d.doc_id for d in store.load_index(out / name).documents) == sorted(expected)
-    assert sorted(p.name for p in out.iterdir()) == ["first", "second"]
+    assert sorted(p.name for p in out.iterdir()) == ["big", "small"]
 
 
 @pytest.mark.slow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -78,7 +79,9 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
                     timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
                 )
                 server = uvicorn.Server(config)
-                server.run(sockets=[sock])
+                # uvicorn re-raises Ctrl-C after its graceful shutdown: a normal stop, as under uvicorn.run.
+                with contextlib.suppress(KeyboardInterrupt):
+                    server.run(sockets=[sock])
                 if not server.started:
                     raise AskError(f"could not serve on {where} (see the error above)")
             else:
