@@ -265,6 +265,41 @@ def test_odd_bodies_get_an_answer_or_a_4xx(client: TestClient, body: bytes) -> N
         assert isinstance(payload["detail"], str) and payload["detail"]
 
 
+def _nested(depth: int, kind: str) -> bytes:
+    if kind == "array":
+        return b"[" * depth + b"]" * depth
+    return b'{"question": ' * depth + b'"x"' + b"}" * depth
+
+
+HOSTILE_BODIES = st.one_of(
+    st.builds(_nested, st.integers(1, 40_000), st.sampled_from(["array", "object"])),
+    st.lists(st.tuples(st.sampled_from(["question", "top_k", "history"]), JSON_VALUES), min_size=2, max_size=6).map(
+        lambda pairs: ("{" + ", ".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in pairs) + "}").encode()
+    ),  # duplicate keys: the last one counts
+    st.builds(
+        lambda head, cut, tail: head[:cut] + tail,
+        st.just(b'{"question": "When was the International Department founded?"}'),
+        st.integers(0, 60),
+        st.binary(max_size=8),
+    ),  # valid JSON cut short and followed by junk (invalid UTF-8 included)
+    st.integers(60_000, 200_000).map(lambda n: b'{"question": "' + b"\\ud800" * (n // 6) + b'"}'),
+)
+
+
+@pytest.mark.slow
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=HOSTILE_BODIES)
+def test_hostile_bodies_get_a_4xx_or_an_answer_never_a_5xx(client: TestClient, body: bytes) -> None:
+    response = client.post("/ask", content=body, headers={"content-type": "application/json"})
+    assert response.status_code in (200, 413, 422), response.text[:300]
+    payload = response.json()
+    if response.status_code == 200:
+        assert set(payload) >= {"question", "answer", "confidence", "citations"}
+    else:
+        assert isinstance(payload["detail"], str) and payload["detail"]
+        assert "Traceback" not in response.text
+
+
 def test_openapi_carries_the_contract_limits(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     request = schema["components"]["schemas"]["AskRequest"]["properties"]
