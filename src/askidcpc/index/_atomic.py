@@ -53,19 +53,35 @@ def backups(path: Path) -> list[Path]:
 
 
 def swap_into_place(built: Path, target: Path) -> None:
-    """Make ``built`` the folder at ``target``, atomically, and remove what was there."""
+    """Make ``built`` the folder at ``target``, atomically, and remove what was there.
+
+    An OSError raised here means ``target`` is as it was (the old index, or nothing); once ``built`` is in place,
+    failing to remove the old folder or to flush the parent folder is logged, not raised: the new index is there.
+    """
     if not target.exists():
         os.rename(built, target)
+        old = None
     elif exchange(built, target):
-        shutil.rmtree(built)  # it now holds the old index
+        old = built  # it now holds the old index
     else:
         # No atomic exchange here: two renames. A crash between them leaves the old index at the backup path,
         # which load_index names in its error message.
         backup = target.parent / f".{target.name}.old-{os.getpid()}"
         os.rename(target, backup)
-        os.rename(built, target)
-        shutil.rmtree(backup)
-    fsync_dir(target.parent)
+        try:
+            os.rename(built, target)
+        except OSError:
+            os.rename(backup, target)  # put the old index back; if even that fails, load_index names the backup
+            raise
+        old = backup
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+        if old.exists():
+            log.warning("could not remove %s after replacing the index; remove it by hand", old)
+    try:
+        fsync_dir(target.parent)
+    except OSError as exc:
+        log.warning("wrote %s, but could not flush its folder to disk (%s)", target, exc.strerror or exc)
 
 
 def lock_path(target: Path) -> Path:

@@ -190,8 +190,12 @@ def _sha256_file(path: Path) -> str:
 
 
 def _write_array(path: Path, array: npt.NDArray[Any]) -> dict[str, Any]:
+    array = np.ascontiguousarray(array)
     with open(path, "wb") as handle:
-        np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
+        # What np.save writes, but the data through the file's own write(): np.save's tofile() turns a full disk
+        # into "N requested and M written", losing the reason (ENOSPC, EIO, EFBIG) a user needs.
+        np.lib.format.write_array_header_1_0(handle, np.lib.format.header_data_from_array_1_0(array))
+        handle.write(array.reshape(-1).data.cast("B"))
         handle.flush()
         os.fsync(handle.fileno())
     return {
@@ -233,9 +237,17 @@ def _write_tables(target: Path, tables: Tables) -> dict[str, Any]:
             raise ValueError(f"index term {term!r} contains a newline; the vocabulary file cannot hold it")
     check_replaceable(target)
     arrays = tables.arrays()
-    building = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
-        entries = {name: _write_array(building / f"{name}.npy", array) for name, array in arrays.items()}
+        building = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    except OSError as exc:
+        raise _write_failed(target, exc, "creating its temporary folder") from exc
+    step = "writing its files"
+    try:
+        entries = {}
+        for name, array in arrays.items():
+            step = f"writing {name}.npy"
+            entries[name] = _write_array(building / f"{name}.npy", array)
+        step = f"writing {MANIFEST}"
         manifest: dict[str, Any] = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -263,14 +275,25 @@ def _write_tables(target: Path, tables: Tables) -> dict[str, Any]:
             json.dump(manifest, handle, ensure_ascii=False, indent=1)
             handle.flush()
             os.fsync(handle.fileno())
+        step = "flushing it to disk"
         os.chmod(building, 0o755)  # mkdtemp makes it private; an index is meant to be shared by readers
         fsync_dir(building)
+        step = "putting it in place"
         _atomic.swap_into_place(building, target)
+    except OSError as exc:  # a full disk, an I/O error: nothing was swapped in (see swap_into_place)
+        shutil.rmtree(building, ignore_errors=True)
+        raise _write_failed(target, exc, step) from exc
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
     log.info("wrote %s: %d documents, %d passages", target, len(tables.doc_ids), tables.doc_len.shape[0])
     return manifest
+
+
+def _write_failed(target: Path, exc: OSError, step: str) -> AskError:
+    reason = exc.strerror or str(exc) or exc.__class__.__name__
+    state = "the index there is unchanged" if target.exists() else "nothing was written"
+    return AskError(f"could not write the index {target}: {reason} ({step}); {state}")
 
 
 def _target(path: Path, create_parent: bool = True) -> Path:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,12 +24,13 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from askidcpc.config import Settings
 from askidcpc.edges.context import MAX_NEIGHBOURS, ContextFinder
 from askidcpc.edges.server.admission import ServerLimits, _Admission, _Ticket
 from askidcpc.edges.server.handlers import _on_ask_error, _on_http_error, _on_unexpected, _on_validation_error
-from askidcpc.edges.server.middleware import BodySizeLimit, CatchUnexpected
+from askidcpc.edges.server.middleware import BodySizeLimit, CatchUnexpected, HeadAndOptions
 from askidcpc.edges.server.models import (
     AnswerModel,
     AskRequest,
@@ -59,8 +62,10 @@ PAGE_HEADERS = {
 class _Served:
     """What the lifespan loads once and every request reads."""
 
-    pipeline: Pipeline | None = None
-    finder: ContextFinder | None = None
+    # The pipeline and its context finder, swapped together in one assignment by a reload; a request takes the pair
+    # once, so it answers from one index even while another is swapped in.
+    current: tuple[Pipeline, ContextFinder] | None = None
+    reloading: bool = False
     limiter: anyio.CapacityLimiter | None = None  # held by an ask from start to its thread's return
     pool: anyio.CapacityLimiter | None = None  # anyio's worker threads for asks (not its shared default pool)
     admission: _Admission | None = None
@@ -73,13 +78,67 @@ def _warm_up(pipeline: Pipeline) -> None:
         log.info("warm-up question not answered: %s", exc)
 
 
-def create_app(settings: Settings, *, pipeline: Pipeline | None = None, limits: ServerLimits | None = None) -> FastAPI:
+def _methods(app: FastAPI, scope: Any) -> set[str]:
+    """The methods the routes of ``app`` take at the path in ``scope`` (a mount of static files: GET); ``OPTIONS *``:
+    every method the app has."""
+    if scope.get("path") == "*":
+        return {method for route in app.router.routes for method in getattr(route, "methods", None) or ()}
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches({**scope, "method": "GET"})
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or {"GET"})
+    return methods
+
+
+def create_app(
+    settings: Settings,
+    *,
+    pipeline: Pipeline | None = None,
+    limits: ServerLimits | None = None,
+    reload_on_sighup: bool = False,
+) -> FastAPI:
     """The FastAPI app over the corpus ``settings`` names (or over ``pipeline``, already built).
 
-    The corpus is loaded and indexed at start-up (lifespan), once; a CorpusError then stops the start-up.
+    The corpus is loaded and indexed at start-up (lifespan), once; a CorpusError then stops the start-up. A saved
+    index is memory-mapped: replacing or deleting its folder does not disturb the loaded one, which keeps answering.
+    ``app.state.reload()`` (and SIGHUP, with ``reload_on_sighup``; only in the main thread's event loop) loads the
+    corpus ``settings`` names again in the background and swaps it in between requests: requests in flight finish on
+    the old one, none is dropped. A reload that fails logs one line and keeps serving the old one.
     """
     limits = limits or ServerLimits()
     served = _Served()
+    background: set[asyncio.Task[bool]] = set()
+
+    async def reload() -> bool:
+        """Load the corpus again and serve it from now on; False (logged) when it cannot be loaded."""
+        if served.reloading:
+            log.warning("reload: one is already running; this one is ignored")
+            return False
+        served.reloading = True
+        try:
+            fresh: Pipeline = await run_in_threadpool(Pipeline.load, settings)
+            await run_in_threadpool(_warm_up, fresh)
+            finder = await run_in_threadpool(ContextFinder.from_pipeline, fresh)
+        except (AskError, OSError) as exc:
+            old = served.current[0] if served.current else None
+            log.warning(
+                "reload failed, still serving the previous %s: %s",
+                f"{len(old.documents)} documents" if old else "corpus",
+                exc,
+            )
+            return False
+        finally:
+            served.reloading = False
+        served.current = (fresh, finder)
+        log.info("reloaded: %d documents, %d passages", len(fresh.documents), len(fresh.passages))
+        return True
+
+    def on_sighup() -> None:
+        log.info("SIGHUP: reloading %s", settings.corpus)
+        task = asyncio.ensure_future(reload())
+        background.add(task)  # a reference, so the task is not collected before it ends
+        task.add_done_callback(background.discard)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -90,19 +149,28 @@ def create_app(settings: Settings, *, pipeline: Pipeline | None = None, limits: 
             await run_in_threadpool(_warm_up, loaded)
         else:
             loaded = pipeline
-        served.pipeline = loaded
-        served.finder = ContextFinder.from_pipeline(loaded)
+        served.current = (loaded, ContextFinder.from_pipeline(loaded))
         served.limiter = anyio.CapacityLimiter(limits.ask_threads)
         served.pool = anyio.CapacityLimiter(limits.ask_threads)
         served.admission = _Admission(limits.max_pending)
         app.state.admission = served.admission  # read-only view for tests and diagnostics
+        app.state.reload = reload
         log.info("ready: %d documents, %d passages", len(loaded.documents), len(loaded.passages))
-        yield
+        if not reload_on_sighup:
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, on_sighup)
+        try:
+            yield
+        finally:
+            loop.remove_signal_handler(signal.SIGHUP)
 
     def ready() -> tuple[Pipeline, ContextFinder]:
-        if served.pipeline is None or served.finder is None:  # only before the lifespan has run
+        current = served.current
+        if current is None:  # only before the lifespan has run
             raise HTTPException(status_code=503, detail="starting up; try again in a moment")
-        return served.pipeline, served.finder
+        return current
 
     app = FastAPI(
         title="askidcpc",
@@ -117,7 +185,9 @@ def create_app(settings: Settings, *, pipeline: Pipeline | None = None, limits: 
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(AskError, _on_ask_error)
     app.add_exception_handler(Exception, _on_unexpected)
-    # Added first, so it runs inside the others: CORS headers and the body cap still apply to its 503.
+    # Innermost: HEAD and OPTIONS for every route (a CORS preflight is the CORS middleware's, outside it).
+    app.add_middleware(HeadAndOptions, allowed=lambda scope: _methods(app, scope))
+    # Added before the CORS one, so it runs inside it: CORS headers and the body cap still apply to its 503.
     app.add_middleware(CatchUnexpected, retry_after_s=limits.retry_after_s)
     if settings.cors_origins:
         app.add_middleware(

@@ -45,11 +45,22 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{_location(loc)}: {error.get('msg', 'invalid')}"
 
 
+def _listed(error: dict[str, Any]) -> dict[str, Any]:
+    """One item of a 422's ``errors``: ``loc`` names the field (["body", "history", "0"]); for a body that is not
+    JSON it is ["body"], with the character offset where parsing failed as ``position``."""
+    loc = list(error.get("loc", ()))
+    item: dict[str, Any] = {"msg": _describe(error)}
+    if error.get("type") == "json_invalid" and len(loc) > 1 and isinstance(loc[-1], int):
+        item["position"] = loc.pop()
+    item["loc"] = [str(part) for part in loc]
+    return item
+
+
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [dict(error) for error in exc.errors()]
     detail = "; ".join(dict.fromkeys(_describe(error) for error in errors)) or "invalid request"
-    listed = [{"loc": [str(part) for part in error.get("loc", ())], "msg": _describe(error)} for error in errors]
+    listed = [_listed(error) for error in errors]
     return JSONResponse({"detail": detail, "errors": listed}, status_code=422)
 
 
@@ -58,6 +69,9 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeError):
         # FastAPI's body reader: bytes that are no text at all are an invalid body like any other bad JSON.
         return _invalid("the body is not valid JSON: it is not UTF-8 text")
+    if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):
+        # JSON nested deeper than Python's json reads (about 1,000 levels, well under the body limit).
+        return _invalid("the body is not valid JSON for this API: it is nested too deeply")
     return await http_exception_handler(request, exc)
 
 

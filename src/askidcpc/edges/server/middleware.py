@@ -1,4 +1,5 @@
-"""The ASGI middlewares: CatchUnexpected (a bug becomes a generic 503) and BodySizeLimit (413)."""
+"""The ASGI middlewares: CatchUnexpected (a bug becomes a generic 503), BodySizeLimit (413), and HeadAndOptions
+(HEAD and OPTIONS answered for every route, as a web server does)."""
 
 from __future__ import annotations
 
@@ -59,6 +60,49 @@ class CatchUnexpected:
                 {"detail": INTERNAL_ERROR}, status_code=503, headers={"Retry-After": str(self.retry_after_s)}
             )
             await response(scope, _no_receive, send)
+
+
+class HeadAndOptions:
+    """ASGI middleware: ``HEAD`` is answered like ``GET`` without the body (same status and headers, including
+    Content-Length), and ``OPTIONS`` with 204 and an ``Allow`` header listing the path's methods; a path no route
+    takes goes on to the app (404). ``allowed(scope)`` names the methods of the path in ``scope``, or none. A CORS
+    preflight is answered by the CORS middleware outside this one, when origins are configured."""
+
+    def __init__(self, app: ASGIApp, allowed: Callable[[Scope], set[str]]) -> None:
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope.get("method")
+        if scope["type"] != "http" or method not in ("HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        methods = self.allowed(scope)
+        if "GET" in methods:
+            methods |= {"HEAD"}
+        if method == "OPTIONS" and methods:
+            allow = ", ".join(sorted(methods | {"OPTIONS"}))
+            await send({"type": "http.response.start", "status": 204, "headers": [(b"allow", allow.encode())]})
+            await send({"type": "http.response.body", "body": b""})
+        elif method == "HEAD" and "GET" in methods:
+            await self.app({**scope, "method": "GET"}, receive, _HeadersOnly(send))
+        else:
+            await self.app(scope, receive, send)
+
+
+class _HeadersOnly:
+    """An ASGI ``send`` that passes the response's start (status and headers) and drops its body."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.done = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] != "http.response.body":
+            await self.send(message)
+        elif not self.done and not message.get("more_body", False):
+            self.done = True
+            await self.send({"type": "http.response.body", "body": b""})
 
 
 class BodySizeLimit:

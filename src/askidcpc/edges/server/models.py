@@ -114,8 +114,11 @@ class ErrorModel(BaseModel):
 
 
 class InvalidItemModel(BaseModel):
-    loc: list[str] = Field(description='where, e.g. ["body", "top_k"]')
+    loc: list[str] = Field(description='where, e.g. ["body", "top_k"] or ["body", "history", "0"]')
     msg: str
+    position: int | None = Field(
+        default=None, description="for a body that is not valid JSON: the character offset where parsing failed"
+    )
 
 
 class InvalidModel(BaseModel):
