@@ -74,6 +74,8 @@ def ask_json_lines(pipeline: Pipeline, lines: TextIO, out: TextIO, default_top_k
             result = _answer_request(pipeline, json.loads(line), default_top_k)
         except json.JSONDecodeError as exc:
             result = {"error": f"invalid JSON: {exc.msg} at column {exc.colno}"}
+        except RecursionError:
+            result = {"error": "invalid JSON: nested too deeply"}
         except AskError as exc:
             result = {"error": str(exc)}
         out.write(json.dumps(result, ensure_ascii=False) + "\n")

@@ -276,6 +276,8 @@ def read_jsonl(path: Path) -> Iterator[Document | DocumentError]:
                 yield DocumentError(where, f"is not UTF-8 text (bad byte at offset {exc.start} of the line)")
             except json.JSONDecodeError as exc:
                 yield DocumentError(where, f"invalid JSON ({exc.msg} at column {exc.colno})")
+            except RecursionError:
+                yield DocumentError(where, "invalid JSON (nested too deeply)")
             except ValueError as exc:
                 yield DocumentError(where, str(exc))
 
