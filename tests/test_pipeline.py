@@ -109,4 +109,5 @@ def test_conflicting_figures_are_dated_newest_first() -> None:
     answer = Pipeline.from_documents(documents).ask("Club members in the towns?")
     assert answer.answer is not None
     assert answer.answer.startswith("As of 2016-06-26: The club has around 600")
-    assert answer.answer.index("600") < answer.answer.index("as of 2007: The club has about 400")
+    assert answer.answer.index("600") < answer.answer.index(" As of 2007: The club has about 400")
+    assert [citation.doc_id for citation in answer.citations[:2]] == ["new", "old"]  # in the answer's order

@@ -168,18 +168,18 @@ def _answer(text: str | None, *sentences: str) -> Answer:
         (_answer(OLD, OLD, OTHER), [AnswerPiece(OLD, 1)], [0, 1]),
         # Dated sources, newest first in the answer: the citations follow the answer's order, the rest after.
         (
-            _answer(f"As of 2016-06-26: {NEW}; as of 2007: {OLD}", OLD, NEW, OTHER),
+            _answer(f"As of 2016-06-26: {NEW} As of 2007: {OLD}", OLD, NEW, OTHER),
             [AnswerPiece(f"As of 2016-06-26: {NEW}", 1), AnswerPiece(f"As of 2007: {OLD}", 2)],
             [1, 0, 2],
         ),
         # top_k cut the newer sentence's citation: it is still its own piece, without a number.
         (
-            _answer(f"As of 2016-06-26: {NEW}; as of 2007: {OLD}", OLD),
+            _answer(f"As of 2016-06-26: {NEW} As of 2007: {OLD}", OLD),
             [AnswerPiece(f"As of 2016-06-26: {NEW}", None), AnswerPiece(f"As of 2007: {OLD}", 1)],
             [0],
         ),
         (
-            _answer(f"As of 2016-06-26: {NEW}; as of 2007: {OLD}", NEW),
+            _answer(f"As of 2016-06-26: {NEW} As of 2007: {OLD}", NEW),
             [AnswerPiece(f"As of 2016-06-26: {NEW}", 1), AnswerPiece(f"As of 2007: {OLD}", None)],
             [0],
         ),
@@ -199,7 +199,7 @@ def test_two_source_answer_reads_one_source_a_line_in_the_answers_order(
     pipeline: Pipeline, width: int, full: bool
 ) -> None:
     answer = pipeline.ask(TWO_SOURCES)
-    assert answer.answer is not None and "; as of " in answer.answer, "pick a question answered from two sources"
+    assert answer.answer is not None and " As of " in answer.answer, "pick a question answered from two sources"
     text = plain_text(answer_fragments(answer, width, full=full))
     lines = text.splitlines()
     assert all(len(line) <= width for line in lines), [line for line in lines if len(line) > width]

@@ -35,9 +35,9 @@ def test_a_conflicting_figure_is_found_below_the_top_three(newer: str, conflict:
     answer = compose_answer("Members?", ranked, 0.9, True, query, documents, 3, AnswerPolicy())
     assert answer.answer is not None
     if conflict:
-        assert answer.answer == f"As of 2016-06-26: {newer}; as of 2007: {_OLD}"
-        # The answer's sentences are cited first (best first), then the rest in rank order.
-        assert [c.sentence for c in answer.citations] == [_OLD, newer, "Filler."]
+        assert answer.answer == f"As of 2016-06-26: {newer} As of 2007: {_OLD}"
+        # The answer's sentences are cited first, in the answer's order (newest first), then the rest as ranked.
+        assert [c.sentence for c in answer.citations] == [newer, _OLD, "Filler."]
     else:
         assert answer.answer == _OLD
         assert [c.sentence for c in answer.citations] == [_OLD, "Filler.", "Filler."]
@@ -64,7 +64,7 @@ def test_a_conflict_found_by_the_figure_query_must_concern_the_question(
     assert figures is not None and figures.terms["member"] == 1.0 and figures.terms["town"] == 1.0
     figure_hits = [Hit(Passage(1, "new", 0, len(newer), newer), 0.4)]  # not among the question's own hits at all
     answer = compose_answer("?", ranked, 0.9, True, query, documents, 3, AnswerPolicy(), figure_hits)
-    expected = f"As of 2016-06-26: {newer}; as of 2007: {_OLD}" if two_sources else _OLD
+    expected = f"As of 2016-06-26: {newer} As of 2007: {_OLD}" if two_sources else _OLD
     assert answer.answer == expected
 
 

@@ -6,7 +6,7 @@ with its style sheet, the CLI as plain text or ANSI (:func:`to_text`). Callers m
 
 Wrapping (:func:`wrap`) breaks lines only at spaces, never inside a word or a document id; a unit that must stay on
 one line ("score 0.97") is joined by :data:`KEEP`, printed as a space. A dated, multi-source answer ("As of
-2016-06-26: …; as of 2007: …") is shown one source a line, each with the number of its citation, and the citations
+2016-06-26: … As of 2007: …") is shown one source a line, each with the number of its citation, and the citations
 are listed in the order the answer gives them (:func:`answer_pieces`).
 """
 
@@ -52,6 +52,8 @@ Fragment = tuple[str, str]
 Fragments = tuple[Fragment, ...]
 
 # A word to wrap: a run of anything but breaking white space (a no-break space does not break).
+# The label before each sentence of a dated answer from sources that disagree (reader.answer.compose_answer).
+_DATE_LABEL = re.compile(r"As of [^:]{1,40}: ")
 _WORD = re.compile(r"(?:[^\s]|\u00a0)+")
 # A word inside a token, for emphasis: letters and digits with inner apostrophes, or a number such as 3.5 or 1,000.
 _TERM = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+(?:['\u2019][^\W_]+)*")
@@ -197,8 +199,8 @@ def answer_pieces(answer: Answer) -> tuple[tuple[AnswerPiece, ...], tuple[Citati
     """The answer split into one piece per cited sentence, in the answer's order, and the citations reordered to
     match: those the answer quotes first, in the order it quotes them, then the others as ranked.
 
-    The text between two quoted sentences (``"; as of 2007: "``) starts the next piece, without the ``;`` that
-    joined them; text the citations do not cover (a sentence whose citation ``top_k`` left out) is a piece without
+    The text between two quoted sentences (``" As of 2007: "``, a date label) starts the next piece; text the
+    citations do not cover (a sentence whose citation ``top_k`` left out) is a piece without
     a number. An abstention has no pieces."""
     if answer.answer is None:
         return (), answer.citations
@@ -216,13 +218,14 @@ def answer_pieces(answer: Answer) -> tuple[tuple[AnswerPiece, ...], tuple[Citati
     pieces: list[AnswerPiece] = []
     position = 0
     for number, (start, end, _) in enumerate(spans, start=1):
-        lead = text[position:start].lstrip("; ")
-        if "; " in lead:  # a whole uncited piece, then this one's label
-            uncited, lead = lead.rsplit("; ", 1)
+        lead = text[position:start].lstrip()
+        labels = list(_DATE_LABEL.finditer(lead))
+        if labels and labels[-1].start() > 0:  # a whole uncited piece, then this one's label
+            uncited, lead = lead[: labels[-1].start()].rstrip(), lead[labels[-1].start() :]
             pieces.append(AnswerPiece(_capitalised(uncited), None))
         pieces.append(AnswerPiece(_capitalised(lead + text[start:end]), number))
         position = end
-    rest = text[position:].lstrip("; ").rstrip()
+    rest = text[position:].strip()
     if rest:
         pieces.append(AnswerPiece(_capitalised(rest), None))
     return tuple(pieces), tuple(answer.citations[index] for index in order)
