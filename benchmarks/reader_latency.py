@@ -39,7 +39,10 @@ from squad import DATA_DIR  # noqa: E402
 SQUAD2 = DATA_DIR / "squad-dev-v2.0-first17.json.zip"
 
 
-def _times(pipeline: Any, warm: list[tuple[str, tuple[str, ...]]], timed: list[tuple[str, tuple[str, ...]]]) -> list[float]:
+Asked = list[tuple[str, tuple[str, ...]]]  # questions with their history
+
+
+def _times(pipeline: Any, warm: Asked, timed: Asked) -> list[float]:
     for question, history in warm:
         pipeline.ask(question, history=history)
     elapsed = []

@@ -1,5 +1,6 @@
 """Paragraphs (index.paragraphs): numbered by line breaks, indexed exactly as their text, row scores equal to dense
-scores, and a saved index's stored paragraphs equal to those computed from its passages."""
+scores, a paragraph's members found by binary search, and a saved index's stored paragraphs equal to those computed from
+its passages."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from askidcpc.config import Settings
 from askidcpc.index import _kernels, store
 from askidcpc.index.bm25 import build_index
-from askidcpc.index.paragraphs import paragraph_ids, paragraph_index, row_scores
+from askidcpc.index.paragraphs import paragraph_ids, paragraph_index, paragraph_members, row_scores
 from askidcpc.pipeline import Pipeline
 from askidcpc.text.sentences import make_passages
 from askidcpc.text.tokenize import tokenize
@@ -96,3 +97,24 @@ def test_a_saved_index_stores_its_paragraphs(tmp_path: Path) -> None:
     assert saved.ranker.paragraph_of.tolist() == fresh.ranker.paragraph_of.tolist()
     for question in questions(8):
         assert saved.ask(question, top_k=5).to_dict() == fresh.ask(question, top_k=5).to_dict()
+
+
+@pytest.mark.parametrize(
+    ("paragraph_of", "paragraphs"),
+    [
+        ([0, 0, 1, 1, 1, 2], []),
+        ([0, 0, 1, 1, 1, 2], [1]),
+        ([0, 0, 1, 1, 1, 2], [2, 0]),  # in the order asked
+        ([0, 0, 1, 1, 1, 2], [0, 1, 2]),
+        ([0, 1, 1, 3, 3, 3, 4], [3, 2, 0]),  # a paragraph without passages gives none
+        (list(np.repeat(np.arange(50), np.arange(50) % 7 + 1)), [49, 3, 17, 0, 22]),
+    ],
+)
+def test_paragraph_members_are_each_paragraphs_passages_in_order(
+    paragraph_of: list[int], paragraphs: list[int]
+) -> None:
+    numbers = np.asarray(paragraph_of, dtype=np.int64)
+    expected = [pid for paragraph in paragraphs for pid in np.flatnonzero(numbers == paragraph).tolist()]
+    found = paragraph_members(numbers, np.asarray(paragraphs, dtype=np.int64))
+    assert found.dtype == np.int64
+    assert found.tolist() == expected

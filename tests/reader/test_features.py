@@ -5,20 +5,30 @@ from __future__ import annotations
 import pytest
 
 from askidcpc.config import AnswerPolicy
-from askidcpc.reader.features import BASE_FEATURES, FAMILIES, FEATURES, Candidate, candidate_row, list_context, profile
+from askidcpc.reader.features import (
+    BASE_FEATURES,
+    FAMILIES,
+    FEATURES,
+    Candidate,
+    Paragraph,
+    candidate_rows,
+    list_context,
+    profile,
+    sentence,
+)
 from askidcpc.reader.query import build_query
-from askidcpc.text.tokenize import tokenize, words
+from askidcpc.text.tokenize import tokenize
 
 
-def features_of(question: str, sentence: str) -> dict[str, float]:
-    """The features of ``sentence`` as the only candidate for ``question`` (every term at idf 1)."""
+def features_of(question: str, text: str) -> dict[str, float]:
+    """The features of the sentence ``text`` as the only candidate for ``question`` (every term at idf 1)."""
     query = build_query(question, (), AnswerPolicy())
-    idf = {term: 1.0 for term in tokenize(question + " " + sentence)}
+    idf = {term: 1.0 for term in tokenize(question + " " + text)}
     context = list_context(query, [2.0], 2.0, [2.0], idf)
-    candidate = Candidate(sentence, tokenize(sentence), words(sentence), 2.0, 2.0, 2.0, 1)
-    return dict(
-        zip(BASE_FEATURES, candidate_row(profile(query, question), candidate, context, idf).tolist(), strict=True)
-    )
+    found = sentence(text)
+    candidate = Candidate(found, 2.0, 2.0, 2.0, 1, Paragraph.of([found]))
+    rows = candidate_rows(profile(query, question), [candidate], context, idf)
+    return dict(zip(BASE_FEATURES, rows[0].tolist(), strict=True))
 
 
 def test_feature_names_are_unique_and_grouped_in_families() -> None:

@@ -51,9 +51,13 @@ def paragraph_members(paragraph_of: npt.NDArray[Any], paragraphs: IntArray) -> I
     paragraph_of = np.asarray(paragraph_of)
     # Keys of the array's dtype: searchsorted would otherwise convert the whole array first.
     paragraphs = paragraphs.astype(paragraph_of.dtype, copy=False)
-    starts = np.searchsorted(paragraph_of, paragraphs, side="left")
-    ends = np.searchsorted(paragraph_of, paragraphs, side="right")
-    return np.concatenate([np.arange(lo, hi, dtype=np.int64) for lo, hi in zip(starts, ends, strict=True)])
+    starts = paragraph_of.searchsorted(paragraphs, side="left").astype(np.int64)
+    ends = paragraph_of.searchsorted(paragraphs, side="right").astype(np.int64)
+    if len(paragraphs) == 1:  # the reader asks for one paragraph at a time
+        return np.arange(starts[0], ends[0], dtype=np.int64)
+    sizes = ends - starts
+    # Each member is its paragraph's first passage plus its place among the members (less those before it).
+    return np.repeat(starts - (np.cumsum(sizes) - sizes), sizes) + np.arange(int(sizes.sum()), dtype=np.int64)
 
 
 def paragraph_index(sentence_index: BM25Index, paragraph_of: npt.NDArray[Any], params: BM25Params) -> BM25Index:

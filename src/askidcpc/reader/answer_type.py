@@ -4,20 +4,24 @@ sentence holds such an answer.
 
 Two checks: :func:`has_answer_type` looks at a sentence alone (precomputed per sentence for ranking), and
 :func:`answers_type` also ignores what the question itself names ("Who heads the Foreign Ministry?" is not answered by
-"the Foreign Ministry"), which the reader uses as evidence for abstention.
+"the Foreign Ministry"), which the reader uses as evidence for abstention. What a sentence holds is computed once per
+sentence text and kind and kept (the same candidates come back question after question); only the comparison with
+the question's words is made per question.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from enum import Enum
+from functools import lru_cache
 
 __all__ = [
     "COUNT_WORDS",
     "NUMBER_WORDS",
     "AnswerType",
     "answers_type",
+    "answers_type_among",
     "attribute_words",
     "has_answer_type",
     "question_type",
@@ -156,6 +160,7 @@ def _clause_when(question_words: Sequence[str]) -> bool:
     return bool(_OTHER_WH & set(question_words[:at])) or question_words[0] in _AUXILIARIES
 
 
+@lru_cache(maxsize=1 << 17)
 def has_answer_type(sentence: str, kind: AnswerType | None) -> bool:
     """Whether ``sentence`` (original casing) holds something of type ``kind``. No type: False."""
     if kind is AnswerType.DATE:
@@ -175,20 +180,32 @@ def answers_type(sentence: str, kind: AnswerType | None, question_words: Sequenc
     """Whether ``sentence`` holds something of type ``kind`` that the question (its normalized words) does not
     already name. Names and places count from the sentence's start too; a capitalised run counts when one of its
     words is neither a function word nor in the question."""
+    return answers_type_among(sentence, kind, {word.lower() for word in question_words})
+
+
+def answers_type_among(sentence: str, kind: AnswerType | None, asked: Set[str]) -> bool:
+    """:func:`answers_type` with the question's words already lower-cased into a set (made once per question)."""
     if kind is None:
         return False
     if kind not in (AnswerType.PERSON, AnswerType.PLACE):
         return has_answer_type(sentence, kind)
-    asked = {word.lower() for word in question_words}
+    return any(word not in asked and bare not in asked for word, bare in _name_words(sentence, kind))
 
-    def new(name: str) -> bool:
-        return any(
-            word.lower() not in _NOT_NAMES and word.lower() not in asked and word.lower().rstrip("'’s") not in asked
-            for word in name.split()
-        )
 
+@lru_cache(maxsize=1 << 17)
+def _name_words(sentence: str, kind: AnswerType) -> tuple[tuple[str, str], ...]:
+    """The words of the names (``kind`` PERSON) or places (PLACE) that ``sentence`` could answer with, lower-cased,
+    each with its possessive stripped too, less function words: one of them the question does not name is an
+    answer. Names: runs of two or more capitalised words, and a single one that speaks or is spoken to; places: the
+    capitalised word after a preposition of place."""
     if kind is AnswerType.PLACE:
-        return any(new(match.group(1)) for match in _PLACE.finditer(sentence))
-    spans = [m.group(0) for m in _CAPITALISED.finditer(sentence) if len(m.group(0).split()) > 1]
-    speakers = [m.group(1) for m in _SPEAKER.finditer(sentence)]
-    return any(new(name) for name in spans + speakers)
+        names = [match.group(1) for match in _PLACE.finditer(sentence)]
+    else:
+        names = [m.group(0) for m in _CAPITALISED.finditer(sentence) if len(m.group(0).split()) > 1]
+        names += [m.group(1) for m in _SPEAKER.finditer(sentence)]
+    return tuple(
+        (lower, lower.rstrip("'’s"))
+        for name in names
+        for lower in (word.lower() for word in name.split())
+        if lower not in _NOT_NAMES
+    )

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -20,15 +19,17 @@ from askidcpc.reader.evidence import highest_idf
 from askidcpc.reader.features import (
     FEATURES,
     Candidate,
-    candidate_row,
+    Paragraph,
+    Sentence,
+    candidate_rows,
     list_context,
     profile,
     semantic_block,
+    sentence,
     with_aggregates,
 )
 from askidcpc.reader.query import Query
 from askidcpc.reader.retriever import Retriever
-from askidcpc.text.tokenize import tokenize, words
 from askidcpc.types import Hit, Passage
 
 __all__ = ["Candidates", "candidates"]
@@ -53,17 +54,9 @@ class Candidates:
 @dataclass(frozen=True)
 class _Paragraph:
     first: int  # pid of its first sentence
-    tokens: dict[int, tuple[str, ...]]  # pid -> index terms
-    words: dict[int, tuple[str, ...]]  # pid -> normalized words
-    token_set: frozenset[str]
-    word_set: frozenset[str]
-    pairs: frozenset[tuple[str, str]]
-
-
-@lru_cache(maxsize=65536)
-def _analysed(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """A sentence's index terms and normalized words (the same sentences come back question after question)."""
-    return tuple(tokenize(text)), tuple(words(text))
+    sentences: dict[int, Sentence]  # pid -> its analysis
+    context: Paragraph
+    neighbours: dict[int, frozenset[str]]  # pid -> the index terms of the sentences before and after it
 
 
 class _QuestionIdf(dict[str, float]):
@@ -75,23 +68,20 @@ class _QuestionIdf(dict[str, float]):
         self.ceiling = highest_idf(idf)
 
 
-def _paragraph(members: list[Passage]) -> _Paragraph:
-    return _paragraph_of(tuple((passage.pid, passage.text) for passage in members))
-
-
 @lru_cache(maxsize=16384)
-def _paragraph_of(members: tuple[tuple[int, str], ...]) -> _Paragraph:
-    """A paragraph's terms, words and term pairs, by its sentences' pids and texts (kept for the next question)."""
-    analysed = {pid: _analysed(text) for pid, text in members}
-    tokens = {pid: terms for pid, (terms, _) in analysed.items()}
-    words_of = {pid: normalized for pid, (_, normalized) in analysed.items()}
+def _paragraph(members: tuple[tuple[int, str], ...]) -> _Paragraph:
+    """A paragraph's sentences and context, by its sentences' pids and texts (kept for the next question)."""
+    sentences = {pid: sentence(text) for pid, text in members}
+    empty: frozenset[str] = frozenset()
     return _Paragraph(
         first=members[0][0],
-        tokens=tokens,
-        words=words_of,
-        token_set=frozenset(t for terms in tokens.values() for t in terms),
-        word_set=frozenset(w for ws in words_of.values() for w in ws),
-        pairs=frozenset(pair for terms in tokens.values() for pair in pairwise(terms)),
+        sentences=sentences,
+        context=Paragraph.of(list(sentences.values())),
+        neighbours={
+            pid: (sentences[pid - 1].token_set if pid - 1 in sentences else empty)
+            | (sentences[pid + 1].token_set if pid + 1 in sentences else empty)
+            for pid in sentences
+        },
     )
 
 
@@ -113,38 +103,36 @@ def candidates(
     asked = profile(query, question)
     question_idf = _QuestionIdf(query, idf)
     by_pid: dict[int, _Paragraph] = {}
+    passages: dict[int, Passage] = {}
     hits: list[Hit] = []
-    rows: list[FloatArray] = []
+    found: list[Candidate] = []
     paragraph_ids: list[int] = []
-    for rank, (pid, score, sentence, paragraph_score) in enumerate(
+    for rank, (pid, score, sentence_score, paragraph_score) in enumerate(
         zip(ranked.pids, ranked.scores, ranked.sentence_scores, ranked.paragraph_scores, strict=True), start=1
     ):
         if pid not in by_pid:
-            members = list(retriever.paragraph(pid))
-            found = _paragraph(members)
-            by_pid.update((member.pid, found) for member in members)
+            members = retriever.paragraph(pid)
+            paragraph = _paragraph(tuple((member.pid, member.text) for member in members))
+            by_pid.update((member.pid, paragraph) for member in members)
+            passages.update((member.pid, member) for member in members)
         paragraph = by_pid[pid]
-        passage = retriever.passage(pid)
-        neighbours = frozenset(t for other in (pid - 1, pid + 1) for t in paragraph.tokens.get(other, ()))
-        candidate = Candidate(
-            passage.text,
-            paragraph.tokens[pid],
-            paragraph.words[pid],
-            sentence,
-            paragraph_score,
-            score,
-            rank,
-            paragraph.token_set,
-            paragraph.word_set,
-            pid - paragraph.first,
-            neighbours,
-            paragraph.pairs,
+        found.append(
+            Candidate(
+                paragraph.sentences[pid],
+                sentence_score,
+                paragraph_score,
+                score,
+                rank,
+                paragraph.context,
+                pid - paragraph.first,
+                paragraph.neighbours[pid],
+            )
         )
-        rows.append(candidate_row(asked, candidate, context, question_idf))
-        hits.append(Hit(passage, score))
+        hits.append(Hit(passages[pid], score))
         paragraph_ids.append(paragraph.first)
     group = np.asarray(paragraph_ids, dtype=np.int64)
-    features = with_aggregates(np.vstack(rows), np.zeros(len(rows), dtype=np.int64), group)
+    rows = candidate_rows(asked, found, context, question_idf)
+    features = with_aggregates(rows, np.zeros(len(rows), dtype=np.int64), group)
     if vectors is not None:
         features = np.hstack([features, _semantic(ranked.pids, by_pid, *vectors)])
     return Candidates(tuple(hits), features, tuple(paragraph_ids))
@@ -157,7 +145,7 @@ def _semantic(
     question: npt.NDArray[Any],
 ) -> FloatArray:
     """The :data:`SEMANTIC` columns of the candidates ``pids`` (``paragraphs``: each one's paragraph)."""
-    members = sorted({member for pid in pids for member in paragraphs[pid].tokens})
+    members = sorted({member for pid in pids for member in paragraphs[pid].sentences})
     cosine = dict(
         zip(
             members,
@@ -166,10 +154,10 @@ def _semantic(
         )
     )
     own = np.asarray([cosine[pid] for pid in pids])
-    para_max = np.asarray([max(cosine[member] for member in paragraphs[pid].tokens) for pid in pids])
+    para_max = np.asarray([max(cosine[member] for member in paragraphs[pid].sentences) for pid in pids])
     neighbour = np.asarray(
         [
-            max((cosine[m] for m in (pid - 1, pid + 1) if m in paragraphs[pid].tokens), default=cosine[pid])
+            max((cosine[m] for m in (pid - 1, pid + 1) if m in paragraphs[pid].sentences), default=cosine[pid])
             for pid in pids
         ]
     )

@@ -21,8 +21,11 @@ Families (:data:`FAMILIES`, used for ablations):
   retriever's top-score margin, the share of question terms the corpus never uses, an unknown attribute word, the
   best raw sentence score, the number of own terms.
 
-Everything is plain Python / numpy over the candidates only; per-sentence tokens and words are passed in so that a
-caller can cache them.
+Everything is numpy over a question's candidates only (:func:`candidate_rows`: one table of which question terms
+each candidate, paragraph and neighbourhood holds, :class:`~askidcpc.reader.evidence.Coverage`), plus a little
+Python per candidate over its :class:`Sentence`: what a sentence holds (terms, words, term pairs, role words,
+negation, answer types) is computed once per sentence text (:func:`sentence`) and kept, since the same sentences
+come back question after question.
 """
 
 from __future__ import annotations
@@ -31,15 +34,17 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import pairwise
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from askidcpc.reader.answer_type import AnswerType, answers_type
-from askidcpc.reader.evidence import RELATED_CREDIT, counts_asked, highest_idf, is_known, support
+from askidcpc.reader.answer_type import AnswerType, answers_type_among
+from askidcpc.reader.evidence import RELATED_CREDIT, Coverage, counts_asked, highest_idf, is_known
 from askidcpc.reader.query import Query
-from askidcpc.text.tokenize import STOP_WORDS, normalize, stem_word
+from askidcpc.text.tokenize import STOP_WORDS, normalize, stem_word, tokenize, words
 
 __all__ = [
     "AGGREGATES",
@@ -51,11 +56,14 @@ __all__ = [
     "SEMANTIC_LIST",
     "Candidate",
     "ListContext",
+    "Paragraph",
     "Profile",
-    "candidate_row",
+    "Sentence",
+    "candidate_rows",
     "list_context",
     "profile",
     "semantic_block",
+    "sentence",
     "with_aggregates",
 ]
 
@@ -171,22 +179,83 @@ _QUESTION_OPENERS = frozenset(
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """One candidate sentence as the retriever left it. ``tokens``: its index terms (:func:`tokenize`); ``words``:
-    its normalized words (:func:`words`); scores raw; ``blended``: the retriever's ranking score; ``rank`` from 1."""
+class Sentence:
+    """What the features read of one sentence (:func:`sentence` makes it once per text). ``tokens``: its index terms
+    (:func:`~askidcpc.text.tokenize.tokenize`); ``words``: its normalized words
+    (:func:`~askidcpc.text.tokenize.words`)."""
 
     text: str
-    tokens: Sequence[str]
-    words: Sequence[str]
+    tokens: tuple[str, ...]
+    words: tuple[str, ...]
+    token_set: frozenset[str]
+    word_set: frozenset[str]
+    positions: Mapping[str, tuple[int, ...]]  # each index term's places in tokens
+    pairs: frozenset[tuple[str, str]]  # adjacent index terms, in order
+    near_pairs: frozenset[tuple[str, str]]  # index terms one to three places apart, in order
+    roles: tuple[tuple[str, frozenset[str]], ...]  # each role word and the stems of the two words either side
+    negated: bool
+
+
+@lru_cache(maxsize=1 << 16)
+def sentence(text: str) -> Sentence:
+    """The :class:`Sentence` of ``text`` (kept: the same sentences come back question after question)."""
+    tokens = tuple(tokenize(text))
+    normalized = tuple(words(text))
+    positions: dict[str, list[int]] = {}
+    for at, token in enumerate(tokens):
+        positions.setdefault(token, []).append(at)
+    roles = tuple(
+        (word, frozenset(stem_word(w) for w in (*normalized[max(0, at - 2) : at], *normalized[at + 1 : at + 3])))
+        for at, word in enumerate(normalized)
+        if word in _ROLES
+    )
+    word_set = frozenset(normalized)
+    return Sentence(
+        text=text,
+        tokens=tokens,
+        words=normalized,
+        token_set=frozenset(tokens),
+        word_set=word_set,
+        positions={token: tuple(places) for token, places in positions.items()},
+        pairs=frozenset(pairwise(tokens)),
+        near_pairs=frozenset((a, b) for at, a in enumerate(tokens) for b in tokens[at + 1 : at + 4]),
+        roles=roles,
+        negated=bool(word_set & _NEGATIONS) or "n't" in text,
+    )
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """A sentence's paragraph as context (the sentence included): every index term, every normalized word and every
+    adjacent index-term pair of its sentences."""
+
+    token_set: frozenset[str]
+    word_set: frozenset[str]
+    pairs: frozenset[tuple[str, str]]
+
+    @classmethod
+    def of(cls, sentences: Sequence[Sentence]) -> Paragraph:
+        return cls(
+            frozenset().union(*(s.token_set for s in sentences)),
+            frozenset().union(*(s.word_set for s in sentences)),
+            frozenset().union(*(s.pairs for s in sentences)),
+        )
+
+
+class Candidate(NamedTuple):
+    """One candidate sentence as the retriever left it: scores raw; ``blended``: the retriever's ranking score;
+    ``rank`` from 1; ``position``: its place in its paragraph, from 0; ``neighbour_tokens``: the index terms of the
+    sentences just before and after it in its paragraph. (A named tuple: thirty are made per question, and a frozen
+    dataclass takes several times as long to make.)"""
+
+    sentence: Sentence
     sentence_score: float
     paragraph_score: float
     blended: float
     rank: int
-    paragraph_tokens: frozenset[str] = frozenset()  # every index term of the sentence's paragraph
-    paragraph_words: frozenset[str] = frozenset()  # every normalized word of it
-    position: int = 0  # the sentence's place in its paragraph, from 0
-    neighbour_tokens: frozenset[str] = frozenset()  # the index terms of the sentences before and after it
-    paragraph_bigrams: frozenset[tuple[str, str]] = frozenset()  # adjacent index-term pairs of its paragraph
+    paragraph: Paragraph
+    position: int = 0
+    neighbour_tokens: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -214,6 +283,8 @@ class Profile:
     figures: frozenset[str]  # numbers and years named in the question
     negated: bool
     asked: frozenset[str]  # the question's normalized words
+    lowered: frozenset[str]  # the same lower-cased, as answer types compare them
+    pairs: tuple[tuple[str, str], ...]  # adjacent own stems in question order
 
 
 def profile(query: Query, question: str) -> Profile:
@@ -227,7 +298,9 @@ def profile(query: Query, question: str) -> Profile:
         entities.add(word)
     figures = frozenset(f.rstrip(".,").replace(",", "") for f in _FIGURE.findall(question))
     asked = frozenset(query.asked)
-    return Profile(query, ordered, frozenset(entities), figures, bool(asked & _NEGATIONS or "n't" in question), asked)
+    negated = bool(asked & _NEGATIONS or "n't" in question)
+    lowered = frozenset(word.lower() for word in query.asked)
+    return Profile(query, ordered, frozenset(entities), figures, negated, asked, lowered, tuple(pairwise(ordered)))
 
 
 def list_context(
@@ -259,107 +332,135 @@ def list_context(
     )
 
 
-def _window(tokens: Sequence[str], wanted: set[str]) -> int:
-    """The length of the shortest run of ``tokens`` holding every term of ``wanted`` (0 when ``wanted`` is empty)."""
-    if not wanted:
-        return 0
-    best = len(tokens)
+def _window(found: Sentence, wanted: Sequence[str]) -> int:
+    """The length of the shortest run of ``found``'s tokens holding every term of ``wanted`` (each one it holds; 0
+    when ``wanted`` is empty)."""
+    if len(wanted) < 2:
+        return len(wanted)
+    best = len(found.tokens)
     last: dict[str, int] = {}
-    for at, token in enumerate(tokens):
-        if token in wanted:
-            last[token] = at
-            if len(last) == len(wanted):
-                best = min(best, at - min(last.values()) + 1)
+    for at, token in sorted([(at, term) for term in wanted for at in found.positions[term]]):
+        last[token] = at
+        if len(last) == len(wanted):
+            best = min(best, at - min(last.values()) + 1)
     return best
 
 
-def candidate_row(prof: Profile, cand: Candidate, ctx: ListContext, idf: Mapping[str, float]) -> FloatArray:
-    """The features of ``cand`` for the question of ``prof``, in :data:`FEATURES` order."""
-    query = prof.query
-    tokens = cand.tokens
-    token_set = set(tokens)
-    ceiling = highest_idf(idf)
-    matched = [t for t in query.own if t in token_set]
-    related_only = [t for t in query.own if t not in token_set and query.related.get(t, frozenset()) & token_set]
-    missing = 0.0
-    for term, weight in query.own.items():
-        if term not in token_set and not query.related.get(term, frozenset()) & token_set:
-            missing = max(missing, weight * idf.get(term, ceiling) / ceiling)
-    n_own = max(1, len(query.own))
-    length = max(1, len(tokens))
-    window = _window(tokens, set(matched) | {s for t in related_only for s in query.related[t] & token_set})
-    pairs = list(pairwise(prof.ordered))
-    sentence_pairs = set(pairwise(tokens))
-    bigrams = sum(pair in sentence_pairs for pair in pairs) / len(pairs) if pairs else 0.0
-    para_bigrams = sum(pair in cand.paragraph_bigrams for pair in pairs) / len(pairs) if pairs else 0.0
-    near_pairs = {(a, b) for at, a in enumerate(tokens) for b in tokens[at + 1 : at + 4]}
-    skip_bigrams = sum(pair in near_pairs for pair in pairs) / len(pairs) if pairs else 0.0
+def _share(pairs: Sequence[tuple[str, str]], held: frozenset[tuple[str, str]]) -> float:
+    """The share of ``pairs`` in ``held`` (0 without pairs)."""
+    return sum(map(held.__contains__, pairs)) / len(pairs) if pairs else 0.0
 
-    typed = answers_type(cand.text, query.expected, query.asked)
-    counted = bool(query.counted) and counts_asked(query, cand.text)
+
+# The features candidate_rows computes per candidate in Python (over its cached Sentence), in _own_values' order.
+_OWN_VALUES = (
+    "window",
+    "bigrams",
+    "para_bigrams",
+    "skip_bigrams",
+    "typed",
+    "counts_asked",
+    "counts_other",
+    "entities_present",
+    "para_entities_missing",
+    "figures_missing",
+    "role_extra",
+    "negated",
+)
+
+
+def _own_values(prof: Profile, cand: Candidate, wanted: Sequence[str], own_hit: frozenset[str]) -> tuple[float, ...]:
+    """The :data:`_OWN_VALUES` of ``cand`` (``wanted``: the question terms it holds, synonyms standing in included;
+    ``own_hit``: the own terms it holds); entity counts raw, ``negated`` for the sentence alone."""
+    query = prof.query
+    found = cand.sentence
+    typed = answers_type_among(found.text, query.expected, prof.lowered)
+    counted = bool(query.counted) and counts_asked(query, found.text)
     if typed and query.counted:
         typed = counted
-    word_set = set(cand.words)
-    entities_present = sum(e in word_set for e in prof.entities)
-    figures_missing = sum(f not in word_set for f in prof.figures)
-    role_extra = 0.0
-    cand_words = cand.words
-    own_hit = set(matched)
-    for at, word in enumerate(cand_words):
-        if word in _ROLES and word not in prof.asked:
-            near = [*cand_words[max(0, at - 2) : at], *cand_words[at + 1 : at + 3]]
-            if any(stem_word(w) in own_hit for w in near):
-                role_extra = 1.0
-                break
-    negated = bool(word_set & _NEGATIONS) or "n't" in cand.text
-    para_tokens = cand.paragraph_tokens | token_set
-    para_words = cand.paragraph_words | word_set
-    para_missing = 0.0
-    for term, weight in query.own.items():
-        if term not in para_tokens and not query.related.get(term, frozenset()) & para_tokens:
-            para_missing = max(para_missing, weight * idf.get(term, ceiling) / ceiling)
-    sent_norm = cand.sentence_score / ctx.top_sentence if ctx.top_sentence > 0 else 0.0
-    para_norm = cand.paragraph_score / ctx.top_paragraph if ctx.top_paragraph > 0 else 0.0
-    coverage = support(query, token_set, idf, RELATED_CREDIT)
-    para_missing_share = sum(t not in para_tokens for t in query.own) / n_own
+    counts_other = bool(query.counted) and not counted and answers_type_among(found.text, query.expected, frozenset())
+    roles = [near for word, near in found.roles if word not in prof.asked]
+    return (
+        _window(found, wanted) / max(1, len(found.tokens)),
+        _share(prof.pairs, found.pairs),
+        _share(prof.pairs, cand.paragraph.pairs),
+        _share(prof.pairs, found.near_pairs),
+        typed,
+        counted,
+        counts_other,
+        sum(map(found.word_set.__contains__, prof.entities)),
+        len(prof.entities) - sum(map(cand.paragraph.word_set.__contains__, prof.entities)),
+        len(prof.figures) - sum(map(found.word_set.__contains__, prof.figures)),
+        any(near & own_hit for near in roles),
+        found.negated,
+    )
+
+
+def candidate_rows(prof: Profile, cands: Sequence[Candidate], ctx: ListContext, idf: Mapping[str, float]) -> FloatArray:
+    """The features of the question of ``prof``'s candidates ``cands``, one row each in :data:`BASE_FEATURES` order."""
+    query = prof.query
+    n = len(cands)
+    coverage = Coverage(query, idf, RELATED_CREDIT)
+    # Which question terms each candidate, its paragraph and its neighbours hold.
+    held = coverage.held([c.sentence.token_set for c in cands])
+    paragraph_held = coverage.held([c.paragraph.token_set for c in cands])
+    neighbour_held = coverage.held([c.neighbour_tokens for c in cands])
+    matched = held.present
+    wanted = coverage.counted_terms(held)
+    # The own terms held, only where a role word may need them.
+    own_hit = [
+        frozenset(coverage.own[j] for j in np.flatnonzero(matched[at])) if cand.sentence.roles else frozenset()
+        for at, cand in enumerate(cands)
+    ]
+    own = np.asarray(
+        [_own_values(prof, cand, wanted[at], own_hit[at]) for at, cand in enumerate(cands)], dtype=np.float64
+    ).reshape(n, len(_OWN_VALUES))
+    per_candidate = dict(zip(_OWN_VALUES, own.T, strict=True))
+    n_own = max(1, len(query.own))
+    n_entities = len(prof.entities)
     expected = query.expected
 
-    values: dict[str, float] = {
+    sentence_scores = np.asarray([c.sentence_score for c in cands], dtype=np.float64)
+    paragraph_scores = np.asarray([c.paragraph_score for c in cands], dtype=np.float64)
+    blended = np.asarray([c.blended for c in cands], dtype=np.float64)
+    sent_norm = sentence_scores / ctx.top_sentence if ctx.top_sentence > 0 else np.zeros(n)
+    para_norm = paragraph_scores / ctx.top_paragraph if ctx.top_paragraph > 0 else np.zeros(n)
+    sentence_coverage = coverage.support(held)
+    values: dict[str, FloatArray | float] = {
         "sent_norm": sent_norm,
         "para_norm": para_norm,
-        "blended": cand.blended / ctx.top_blended if ctx.top_blended > 0 else 0.0,
-        "rank_rr": 1.0 / cand.rank,
-        "sent_raw": math.log1p(max(0.0, cand.sentence_score)),
-        "para_raw": math.log1p(max(0.0, cand.paragraph_score)),
-        "coverage": coverage,
-        "matched_share": (len(matched) + RELATED_CREDIT * len(related_only)) / n_own,
-        "matched_count": float(len(matched)),
-        "missing_idf": missing,
-        "window": window / length,
-        "bigrams": bigrams,
-        "log_len": math.log(length),
-        "para_coverage": support(query, set(para_tokens), idf, RELATED_CREDIT),
-        "para_missing_idf": para_missing,
-        "para_entities_missing": float(sum(e not in para_words for e in prof.entities)),
-        "sent_share": cand.sentence_score / cand.paragraph_score if cand.paragraph_score > 0 else 0.0,
-        "first_in_paragraph": float(cand.position == 0),
+        "blended": blended / ctx.top_blended if ctx.top_blended > 0 else 0.0,
+        "rank_rr": np.asarray([1.0 / c.rank for c in cands]),
+        "sent_raw": np.asarray([math.log1p(max(0.0, c.sentence_score)) for c in cands]),
+        "para_raw": np.asarray([math.log1p(max(0.0, c.paragraph_score)) for c in cands]),
+        "coverage": sentence_coverage,
+        "matched_share": (matched.sum(axis=1) + RELATED_CREDIT * held.related_only.sum(axis=1)) / n_own,
+        "matched_count": matched.sum(axis=1).astype(np.float64),
+        "missing_idf": coverage.missing(held),
+        "window": per_candidate["window"],
+        "bigrams": per_candidate["bigrams"],
+        "log_len": np.asarray([math.log(max(1, len(c.sentence.tokens))) for c in cands]),
+        "para_coverage": coverage.support(paragraph_held),
+        "para_missing_idf": coverage.missing(paragraph_held),
+        "para_entities_missing": per_candidate["para_entities_missing"],
+        "sent_share": np.divide(sentence_scores, paragraph_scores, out=np.zeros(n), where=paragraph_scores > 0),
+        "first_in_paragraph": np.asarray([float(c.position == 0) for c in cands]),
         "sent_x_para": sent_norm * para_norm,
-        "coverage_x_para": coverage * para_norm,
-        "para_missing_share": para_missing_share,
-        "neighbour_coverage": support(query, set(cand.neighbour_tokens), idf, RELATED_CREDIT),
-        "context_coverage": support(query, token_set | cand.neighbour_tokens, idf, RELATED_CREDIT),
-        "para_bigrams": para_bigrams,
-        "skip_bigrams": skip_bigrams,
-        "typed": float(typed),
-        "untyped": float(query.expected is not None and not typed),
+        "coverage_x_para": sentence_coverage * para_norm,
+        "para_missing_share": (~paragraph_held.present).sum(axis=1) / n_own,
+        "neighbour_coverage": coverage.support(neighbour_held),
+        "context_coverage": coverage.support(held | neighbour_held),
+        "para_bigrams": per_candidate["para_bigrams"],
+        "skip_bigrams": per_candidate["skip_bigrams"],
+        "typed": per_candidate["typed"],
+        "untyped": (1.0 - per_candidate["typed"]) if expected is not None else 0.0,
         # A "how many N" question: a figure counting N, or figures that count something else.
-        "counts_asked": float(counted),
-        "counts_other": float(bool(query.counted) and not counted and answers_type(cand.text, query.expected, ())),
-        "entities_present": entities_present / len(prof.entities) if prof.entities else 0.0,
-        "entities_missing": float(len(prof.entities) - entities_present),
-        "figures_missing": float(figures_missing),
-        "role_extra": role_extra,
-        "negation_mismatch": float(negated != prof.negated),
+        "counts_asked": per_candidate["counts_asked"],
+        "counts_other": per_candidate["counts_other"],
+        "entities_present": per_candidate["entities_present"] / n_entities if n_entities else 0.0,
+        "entities_missing": n_entities - per_candidate["entities_present"],
+        "figures_missing": per_candidate["figures_missing"],
+        "role_extra": per_candidate["role_extra"],
+        "negation_mismatch": (per_candidate["negated"] != prof.negated).astype(np.float64),
         "margin": ctx.margin,
         "unknown": ctx.unknown,
         "unknown_attribute": float(ctx.unknown_attribute),
@@ -371,7 +472,10 @@ def candidate_row(prof: Profile, cand: Candidate, ctx: ListContext, idf: Mapping
         "expects_person": float(expected is AnswerType.PERSON),
         "expects_place": float(expected is AnswerType.PLACE),
     }
-    return np.fromiter((values[name] for name in BASE_FEATURES), dtype=np.float64, count=len(BASE_FEATURES))
+    rows = np.empty((n, len(BASE_FEATURES)))
+    for column, name in enumerate(BASE_FEATURES):
+        rows[:, column] = values[name]
+    return rows
 
 
 def with_aggregates(base: FloatArray, question: npt.NDArray[np.int64], paragraph: npt.NDArray[np.int64]) -> FloatArray:
@@ -379,9 +483,7 @@ def with_aggregates(base: FloatArray, question: npt.NDArray[np.int64], paragraph
     columns appended (over the candidates of the same question and paragraph, the best normalised sentence score,
     the best coverage, how many there are (log) and the sum of their normalised sentence scores), then the
     :data:`LIST_AGGREGATES` (how many candidates the question has, log)."""
-    _, group = np.unique(np.column_stack([question, paragraph]), axis=0, return_inverse=True)
-    group = group.ravel()
-    n = int(group.max()) + 1 if len(group) else 0
+    group, n = _groups(question, paragraph)
     sent = base[:, BASE_FEATURES.index("sent_norm")]
     cov = base[:, BASE_FEATURES.index("coverage")]
     best_sent = np.full(n, -np.inf)
@@ -390,13 +492,28 @@ def with_aggregates(base: FloatArray, question: npt.NDArray[np.int64], paragraph
     np.maximum.at(best_cov, group, cov)
     count = np.bincount(group, minlength=n).astype(np.float64)
     total = np.bincount(group, weights=sent, minlength=n)
-    _, per_question = np.unique(question, return_inverse=True)
-    per_question = per_question.ravel()
+    per_question, _ = _groups(question)
     n_candidates = np.bincount(per_question).astype(np.float64)[per_question]
     extra = np.column_stack(
         [best_sent[group], best_cov[group], np.log(count[group]), total[group], np.log(n_candidates)]
     )
     return np.hstack([base, extra])
+
+
+def _groups(*keys: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], int]:
+    """Each row's group (rows with equal ``keys`` share one, numbered in the keys' sorted order) and how many there
+    are: ``np.unique(..., axis=0, return_inverse=True)`` by one sort, without its structured-array detour."""
+    if not len(keys[0]):
+        return np.zeros(0, dtype=np.int64), 0
+    order = np.lexsort(keys[::-1])
+    starts = np.zeros(len(order), dtype=np.bool_)
+    starts[0] = True
+    for key in keys:
+        ordered = key[order]
+        starts[1:] |= ordered[1:] != ordered[:-1]
+    group = np.empty(len(order), dtype=np.int64)
+    group[order] = np.cumsum(starts) - 1
+    return group, int(group[order[-1]]) + 1
 
 
 def semantic_block(cos: FloatArray, para_max: FloatArray, neighbour: FloatArray) -> FloatArray:
