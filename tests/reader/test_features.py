@@ -17,6 +17,7 @@ from askidcpc.reader.features import (
     sentence,
 )
 from askidcpc.reader.query import build_query
+from askidcpc.reader.rank import Ranked
 from askidcpc.text.tokenize import tokenize
 
 
@@ -26,8 +27,8 @@ def features_of(question: str, text: str) -> dict[str, float]:
     idf = {term: 1.0 for term in tokenize(question + " " + text)}
     context = list_context(query, [2.0], 2.0, [2.0], idf)
     found = sentence(text)
-    candidate = Candidate(found, 2.0, 2.0, 2.0, 1, Paragraph.of([found]))
-    rows = candidate_rows(profile(query, question), [candidate], context, idf)
+    ranked = Ranked((0,), (2.0,), (2.0,), (2.0,), 2.0, 2.0)
+    rows = candidate_rows(profile(query, question), [Candidate(found, Paragraph.of([found]))], ranked, context, idf)
     return dict(zip(BASE_FEATURES, rows[0].tolist(), strict=True))
 
 

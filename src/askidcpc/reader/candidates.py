@@ -20,7 +20,6 @@ from askidcpc.reader.features import (
     FEATURES,
     Candidate,
     Paragraph,
-    Sentence,
     candidate_rows,
     list_context,
     profile,
@@ -54,9 +53,7 @@ class Candidates:
 @dataclass(frozen=True)
 class _Paragraph:
     first: int  # pid of its first sentence
-    sentences: dict[int, Sentence]  # pid -> its analysis
-    context: Paragraph
-    neighbours: dict[int, frozenset[str]]  # pid -> the index terms of the sentences before and after it
+    candidates: dict[int, Candidate]  # pid -> the sentence in its paragraph
 
 
 class _QuestionIdf(dict[str, float]):
@@ -70,17 +67,22 @@ class _QuestionIdf(dict[str, float]):
 
 @lru_cache(maxsize=16384)
 def _paragraph(members: tuple[tuple[int, str], ...]) -> _Paragraph:
-    """A paragraph's sentences and context, by its sentences' pids and texts (kept for the next question)."""
+    """A paragraph's sentences in place, by their pids and texts (kept for the next question)."""
     sentences = {pid: sentence(text) for pid, text in members}
+    context = Paragraph.of(list(sentences.values()))
+    first = members[0][0]
     empty: frozenset[str] = frozenset()
     return _Paragraph(
-        first=members[0][0],
-        sentences=sentences,
-        context=Paragraph.of(list(sentences.values())),
-        neighbours={
-            pid: (sentences[pid - 1].token_set if pid - 1 in sentences else empty)
-            | (sentences[pid + 1].token_set if pid + 1 in sentences else empty)
-            for pid in sentences
+        first=first,
+        candidates={
+            pid: Candidate(
+                found,
+                context,
+                pid - first,
+                (sentences[pid - 1].token_set if pid - 1 in sentences else empty)
+                | (sentences[pid + 1].token_set if pid + 1 in sentences else empty),
+            )
+            for pid, found in sentences.items()
         },
     )
 
@@ -104,38 +106,20 @@ def candidates(
     question_idf = _QuestionIdf(query, idf)
     by_pid: dict[int, _Paragraph] = {}
     passages: dict[int, Passage] = {}
-    hits: list[Hit] = []
-    found: list[Candidate] = []
-    paragraph_ids: list[int] = []
-    for rank, (pid, score, sentence_score, paragraph_score) in enumerate(
-        zip(ranked.pids, ranked.scores, ranked.sentence_scores, ranked.paragraph_scores, strict=True), start=1
-    ):
+    for pid in ranked.pids:
         if pid not in by_pid:
             members = retriever.paragraph(pid)
             paragraph = _paragraph(tuple((member.pid, member.text) for member in members))
-            by_pid.update((member.pid, paragraph) for member in members)
+            by_pid.update(dict.fromkeys(paragraph.candidates, paragraph))
             passages.update((member.pid, member) for member in members)
-        paragraph = by_pid[pid]
-        found.append(
-            Candidate(
-                paragraph.sentences[pid],
-                sentence_score,
-                paragraph_score,
-                score,
-                rank,
-                paragraph.context,
-                pid - paragraph.first,
-                paragraph.neighbours[pid],
-            )
-        )
-        hits.append(Hit(passages[pid], score))
-        paragraph_ids.append(paragraph.first)
-    group = np.asarray(paragraph_ids, dtype=np.int64)
-    rows = candidate_rows(asked, found, context, question_idf)
-    features = with_aggregates(rows, np.zeros(len(rows), dtype=np.int64), group)
+    found = [by_pid[pid].candidates[pid] for pid in ranked.pids]
+    paragraph_ids = [by_pid[pid].first for pid in ranked.pids]
+    rows = candidate_rows(asked, found, ranked, context, question_idf)
+    features = with_aggregates(rows, np.zeros(len(rows), dtype=np.int64), np.asarray(paragraph_ids, dtype=np.int64))
     if vectors is not None:
         features = np.hstack([features, _semantic(ranked.pids, by_pid, *vectors)])
-    return Candidates(tuple(hits), features, tuple(paragraph_ids))
+    hits = tuple(Hit(passages[pid], score) for pid, score in zip(ranked.pids, ranked.scores, strict=True))
+    return Candidates(hits, features, tuple(paragraph_ids))
 
 
 def _semantic(
@@ -145,7 +129,7 @@ def _semantic(
     question: npt.NDArray[Any],
 ) -> FloatArray:
     """The :data:`SEMANTIC` columns of the candidates ``pids`` (``paragraphs``: each one's paragraph)."""
-    members = sorted({member for pid in pids for member in paragraphs[pid].sentences})
+    members = sorted({member for pid in pids for member in paragraphs[pid].candidates})
     cosine = dict(
         zip(
             members,
@@ -154,10 +138,10 @@ def _semantic(
         )
     )
     own = np.asarray([cosine[pid] for pid in pids])
-    para_max = np.asarray([max(cosine[member] for member in paragraphs[pid].sentences) for pid in pids])
+    para_max = np.asarray([max(cosine[member] for member in paragraphs[pid].candidates) for pid in pids])
     neighbour = np.asarray(
         [
-            max((cosine[m] for m in (pid - 1, pid + 1) if m in paragraphs[pid].sentences), default=cosine[pid])
+            max((cosine[m] for m in (pid - 1, pid + 1) if m in paragraphs[pid].candidates), default=cosine[pid])
             for pid in pids
         ]
     )

@@ -83,24 +83,30 @@ class Coverage:
     def __init__(self, query: Query, idf: Mapping[str, float], related_credit: float = RELATED_CREDIT) -> None:
         ceiling = highest_idf(idf)
         self.own = tuple(query.own)
-        self.terms = tuple(dict.fromkeys([*self.own, *(s for t in self.own for s in query.related.get(t, ()))]))
+        related = [query.related.get(term, frozenset()) for term in self.own]
+        self.terms = tuple(dict.fromkeys([*self.own, *(stem for stems in related for stem in stems)]))
         self._column = {term: at for at, term in enumerate(self.terms)}
         self._lookup = frozenset(self.terms)
-        # Each query term: the own terms it stands in for.
+        # Each query term: the own terms it stands in for; and as a table (own term x query term).
         self._stands_for: dict[str, list[int]] = {term: [] for term in self.terms}
-        for j, term in enumerate(self.own):
-            for stem in query.related.get(term, ()):
+        for j, stems in enumerate(related):
+            for stem in stems:
                 self._stands_for[stem].append(j)
         self._synonym = np.zeros((len(self.own), len(self.terms)), dtype=np.bool_)
-        for stem, owners in self._stands_for.items():
-            self._synonym[owners, self._column[stem]] = True
-        weights = np.asarray([query.own[term] for term in self.own], dtype=np.float64)
-        idfs = np.asarray([idf.get(term, ceiling) for term in self.own], dtype=np.float64)
-        self._mass = weights * np.maximum(idfs, 1e-6)
-        self._credit = related_credit * self._mass
+        pairs = [(j, self._column[stem]) for stem, owners in self._stands_for.items() for j in owners]
+        self._synonym[[j for j, _ in pairs], [column for _, column in pairs]] = True
+        weights = [query.own[term] for term in self.own]
+        idfs = [idf.get(term, ceiling) for term in self.own]
+        mass = [weight * max(value, 1e-6) for weight, value in zip(weights, idfs, strict=True)]
+        self._mass = np.asarray(mass, dtype=np.float64)
+        self._credit = np.asarray([related_credit * value for value in mass], dtype=np.float64)
         # A running sum in query order, as every share below adds up its terms.
-        self._total = float(np.cumsum(self._mass)[-1]) if self.own else 0.0
-        self._missing = weights * idfs / ceiling
+        self._total = 0.0
+        for value in mass:
+            self._total += value
+        self._missing = np.asarray(
+            [weight * value / ceiling for weight, value in zip(weights, idfs, strict=True)], dtype=np.float64
+        )
 
     def held(self, term_sets: Sequence[Set[str]]) -> Held:
         """What each of ``term_sets`` holds of the query (one row a set)."""
@@ -113,8 +119,9 @@ class Coverage:
                 rows.append(row)
                 columns.append(self._column[term])
                 owners = self._stands_for[term]
-                synonym_rows += [row] * len(owners)
-                synonym_columns += owners
+                if owners:
+                    synonym_rows += [row] * len(owners)
+                    synonym_columns += owners
         terms = np.zeros((len(term_sets), len(self.terms)), dtype=np.bool_)
         terms[rows, columns] = True
         synonym = np.zeros((len(term_sets), len(self.own)), dtype=np.bool_)

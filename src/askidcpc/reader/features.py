@@ -44,6 +44,7 @@ import numpy.typing as npt
 from askidcpc.reader.answer_type import AnswerType, answers_type_among
 from askidcpc.reader.evidence import RELATED_CREDIT, Coverage, counts_asked, highest_idf, is_known
 from askidcpc.reader.query import Query
+from askidcpc.reader.rank import Ranked
 from askidcpc.text.tokenize import STOP_WORDS, normalize, stem_word, tokenize, words
 
 __all__ = [
@@ -243,16 +244,11 @@ class Paragraph:
 
 
 class Candidate(NamedTuple):
-    """One candidate sentence as the retriever left it: scores raw; ``blended``: the retriever's ranking score;
-    ``rank`` from 1; ``position``: its place in its paragraph, from 0; ``neighbour_tokens``: the index terms of the
-    sentences just before and after it in its paragraph. (A named tuple: thirty are made per question, and a frozen
-    dataclass takes several times as long to make.)"""
+    """A candidate sentence where it stands: ``paragraph``, its paragraph (itself included); ``position``, its place
+    there, from 0; ``neighbour_tokens``, the index terms of the sentences just before and after it. (The same for
+    every question: a caller keeps them per paragraph; the retriever's scores come with :class:`Ranked`.)"""
 
     sentence: Sentence
-    sentence_score: float
-    paragraph_score: float
-    blended: float
-    rank: int
     paragraph: Paragraph
     position: int = 0
     neighbour_tokens: frozenset[str] = frozenset()
@@ -374,11 +370,12 @@ def _own_values(prof: Profile, cand: Candidate, wanted: Sequence[str], own_hit: 
     query = prof.query
     found = cand.sentence
     typed = answers_type_among(found.text, query.expected, prof.lowered)
-    counted = bool(query.counted) and counts_asked(query, found.text)
-    if typed and query.counted:
-        typed = counted
-    counts_other = bool(query.counted) and not counted and answers_type_among(found.text, query.expected, frozenset())
-    roles = [near for word, near in found.roles if word not in prof.asked]
+    counted = counts_other = False
+    if query.counted:
+        counted = counts_asked(query, found.text)
+        typed = typed and counted
+        counts_other = not counted and answers_type_among(found.text, query.expected, frozenset())
+    roles = [near for word, near in found.roles if word not in prof.asked] if found.roles else []
     return (
         _window(found, wanted) / max(1, len(found.tokens)),
         _share(prof.pairs, found.pairs),
@@ -395,8 +392,11 @@ def _own_values(prof: Profile, cand: Candidate, wanted: Sequence[str], own_hit: 
     )
 
 
-def candidate_rows(prof: Profile, cands: Sequence[Candidate], ctx: ListContext, idf: Mapping[str, float]) -> FloatArray:
-    """The features of the question of ``prof``'s candidates ``cands``, one row each in :data:`BASE_FEATURES` order."""
+def candidate_rows(
+    prof: Profile, cands: Sequence[Candidate], ranked: Ranked, ctx: ListContext, idf: Mapping[str, float]
+) -> FloatArray:
+    """The features of the question of ``prof``'s candidates ``cands`` (``ranked.pids``, best first, with their raw
+    scores in ``ranked``), one row each in :data:`BASE_FEATURES` order."""
     query = prof.query
     n = len(cands)
     coverage = Coverage(query, idf, RELATED_CREDIT)
@@ -419,9 +419,9 @@ def candidate_rows(prof: Profile, cands: Sequence[Candidate], ctx: ListContext, 
     n_entities = len(prof.entities)
     expected = query.expected
 
-    sentence_scores = np.asarray([c.sentence_score for c in cands], dtype=np.float64)
-    paragraph_scores = np.asarray([c.paragraph_score for c in cands], dtype=np.float64)
-    blended = np.asarray([c.blended for c in cands], dtype=np.float64)
+    sentence_scores = np.asarray(ranked.sentence_scores, dtype=np.float64)
+    paragraph_scores = np.asarray(ranked.paragraph_scores, dtype=np.float64)
+    blended = np.asarray(ranked.scores, dtype=np.float64)
     sent_norm = sentence_scores / ctx.top_sentence if ctx.top_sentence > 0 else np.zeros(n)
     para_norm = paragraph_scores / ctx.top_paragraph if ctx.top_paragraph > 0 else np.zeros(n)
     sentence_coverage = coverage.support(held)
@@ -429,9 +429,9 @@ def candidate_rows(prof: Profile, cands: Sequence[Candidate], ctx: ListContext, 
         "sent_norm": sent_norm,
         "para_norm": para_norm,
         "blended": blended / ctx.top_blended if ctx.top_blended > 0 else 0.0,
-        "rank_rr": np.asarray([1.0 / c.rank for c in cands]),
-        "sent_raw": np.asarray([math.log1p(max(0.0, c.sentence_score)) for c in cands]),
-        "para_raw": np.asarray([math.log1p(max(0.0, c.paragraph_score)) for c in cands]),
+        "rank_rr": np.asarray([1.0 / rank for rank in range(1, n + 1)]),
+        "sent_raw": np.asarray([math.log1p(max(0.0, score)) for score in ranked.sentence_scores]),
+        "para_raw": np.asarray([math.log1p(max(0.0, score)) for score in ranked.paragraph_scores]),
         "coverage": sentence_coverage,
         "matched_share": (matched.sum(axis=1) + RELATED_CREDIT * held.related_only.sum(axis=1)) / n_own,
         "matched_count": matched.sum(axis=1).astype(np.float64),
