@@ -200,13 +200,19 @@ def counts_asked(query: Query, text: str) -> bool:
 @lru_cache(maxsize=1 << 16)
 def _counted_stems(text: str) -> frozenset[str]:
     """What the figures of ``text`` count (:func:`figures_counted`'s stems), kept per sentence."""
-    return frozenset(figures_counted(text))
+    return frozenset(stem for stem, _ in _figures_counted(text, True))
 
 
 def figures_counted(text: str, number_words: bool = True) -> dict[str, set[str]]:
     """What each figure of ``text`` counts: the stems of the (up to two) words after it, up to a stop word, each
     mapped to the figures before it ("about 400 political parties" → {"polit": {"400"}, "parti": {"400"}}). Without
-    ``number_words`` only written figures count ("the two parties" names a pair, it reports no figure)."""
+    ``number_words`` only written figures count ("the two parties" names a pair, it reports no figure). A new dict
+    each call (the analysis behind it is kept per sentence)."""
+    return {stem: set(figures) for stem, figures in _figures_counted(text, number_words)}
+
+
+@lru_cache(maxsize=1 << 16)
+def _figures_counted(text: str, number_words: bool) -> tuple[tuple[str, frozenset[str]], ...]:
     counted: dict[str, set[str]] = {}
     for match in _COUNTED.finditer(normalize(text)):
         if not number_words and not match.group(1)[0].isdigit():
@@ -215,4 +221,4 @@ def figures_counted(text: str, number_words: bool = True) -> dict[str, set[str]]
             if word in STOP_WORDS:  # "400 members in 30 towns": "in" ends what 400 counts
                 break
             counted.setdefault(stem_word(word), set()).add(match.group(1).replace(",", ""))
-    return counted
+    return tuple((stem, frozenset(figures)) for stem, figures in counted.items())

@@ -133,6 +133,7 @@ FEATURES: tuple[str, ...] = BASE_FEATURES + AGGREGATES + LIST_AGGREGATES
 # sentence's paragraph and over its neighbours, and (constant within a question) the best cosine and its margin.
 SEMANTIC: tuple[str, ...] = ("cos", "cos_rank", "cos_gap", "cos_para_max", "cos_neighbour", "cos_top", "cos_top_margin")
 SEMANTIC_LIST: tuple[str, ...] = ("cos_top", "cos_top_margin")
+_COLUMN = {name: at for at, name in enumerate(BASE_FEATURES)}
 # Features that vary between candidates of one question (the list family is constant within a question).
 RANKING_FEATURES: tuple[str, ...] = tuple(name for name in FEATURES if name not in FAMILIES["list"])
 
@@ -425,10 +426,10 @@ def candidate_rows(
     sent_norm = sentence_scores / ctx.top_sentence if ctx.top_sentence > 0 else np.zeros(n)
     para_norm = paragraph_scores / ctx.top_paragraph if ctx.top_paragraph > 0 else np.zeros(n)
     sentence_coverage = coverage.support(held)
-    values: dict[str, FloatArray | float] = {
+    varying: dict[str, FloatArray] = {
         "sent_norm": sent_norm,
         "para_norm": para_norm,
-        "blended": blended / ctx.top_blended if ctx.top_blended > 0 else 0.0,
+        "blended": blended / ctx.top_blended if ctx.top_blended > 0 else np.zeros(n),
         "rank_rr": np.asarray([1.0 / rank for rank in range(1, n + 1)]),
         "sent_raw": np.asarray([math.log1p(max(0.0, score)) for score in ranked.sentence_scores]),
         "para_raw": np.asarray([math.log1p(max(0.0, score)) for score in ranked.paragraph_scores]),
@@ -452,15 +453,18 @@ def candidate_rows(
         "para_bigrams": per_candidate["para_bigrams"],
         "skip_bigrams": per_candidate["skip_bigrams"],
         "typed": per_candidate["typed"],
-        "untyped": (1.0 - per_candidate["typed"]) if expected is not None else 0.0,
+        "untyped": (1.0 - per_candidate["typed"]) if expected is not None else np.zeros(n),
         # A "how many N" question: a figure counting N, or figures that count something else.
         "counts_asked": per_candidate["counts_asked"],
         "counts_other": per_candidate["counts_other"],
-        "entities_present": per_candidate["entities_present"] / n_entities if n_entities else 0.0,
+        "entities_present": per_candidate["entities_present"] / n_entities if n_entities else np.zeros(n),
         "entities_missing": n_entities - per_candidate["entities_present"],
         "figures_missing": per_candidate["figures_missing"],
         "role_extra": per_candidate["role_extra"],
         "negation_mismatch": (per_candidate["negated"] != prof.negated).astype(np.float64),
+    }
+    # The list family: the same for every candidate.
+    constant: dict[str, float] = {
         "margin": ctx.margin,
         "unknown": ctx.unknown,
         "unknown_attribute": float(ctx.unknown_attribute),
@@ -473,8 +477,8 @@ def candidate_rows(
         "expects_place": float(expected is AnswerType.PLACE),
     }
     rows = np.empty((n, len(BASE_FEATURES)))
-    for column, name in enumerate(BASE_FEATURES):
-        rows[:, column] = values[name]
+    rows[:, [_COLUMN[name] for name in varying]] = np.column_stack(list(varying.values()))
+    rows[:, [_COLUMN[name] for name in constant]] = list(constant.values())
     return rows
 
 
