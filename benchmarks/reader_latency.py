@@ -6,7 +6,8 @@
 - Bundled corpus (``corpus/``): every question and dialogue turn of eval/questions.yaml (turns with their history),
   asked once untimed, then once timed.
 
-Reported: the median and mean milliseconds of one ``ask()`` (``top_k`` 3) on each. With ``--src DIR`` given twice or
+Reported: the median and mean milliseconds of one ``ask()`` (``top_k`` 3) on each, wall clock and (``_cpu``) the
+process's CPU time. With ``--src DIR`` given twice or
 more (e.g. a checkout's ``src`` before and after a change), each is measured in its own process, alternating for
 ``--rounds`` rounds so that both see the same machine load, and the per-question times of all rounds are pooled:
 
@@ -42,19 +43,22 @@ SQUAD2 = DATA_DIR / "squad-dev-v2.0-first17.json.zip"
 Asked = list[tuple[str, tuple[str, ...]]]  # questions with their history
 
 
-def _times(pipeline: Any, warm: Asked, timed: Asked) -> list[float]:
+def _times(pipeline: Any, warm: Asked, timed: Asked) -> tuple[list[float], list[float]]:
     for question, history in warm:
         pipeline.ask(question, history=history)
     elapsed = []
+    cpu = []
     for question, history in timed:
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         pipeline.ask(question, history=history)
+        cpu.append((time.process_time() - started_cpu) * 1000)
         elapsed.append((time.perf_counter() - started) * 1000)
-    return elapsed
+    return elapsed, cpu
 
 
 def measure(data: Path, n: int, warm: int) -> dict[str, list[float]]:
-    """Per-question milliseconds of ``ask()`` on each corpus, with whatever ``askidcpc`` imports."""
+    """Per-question milliseconds of ``ask()`` on each corpus (wall clock, and CPU time as ``<corpus>_cpu``: on a
+    shared machine the process's own CPU time varies less), with whatever ``askidcpc`` imports."""
     import evaluate
 
     from askidcpc.config import Settings
@@ -73,7 +77,9 @@ def measure(data: Path, n: int, warm: int) -> dict[str, list[float]]:
     squad = Pipeline.from_documents(documents)
     bundled = Pipeline.load(Settings(corpus=ROOT / "corpus"))
     cases = [(case.question, case.history) for case in evaluate.load_cases(evaluate.QUESTIONS)]
-    return {"squad2": _times(squad, sample[:warm], sample[warm:]), "bundled": _times(bundled, cases, cases)}
+    squad_wall, squad_cpu = _times(squad, sample[:warm], sample[warm:])
+    bundled_wall, bundled_cpu = _times(bundled, cases, cases)
+    return {"squad2": squad_wall, "squad2_cpu": squad_cpu, "bundled": bundled_wall, "bundled_cpu": bundled_cpu}
 
 
 def summary(times: dict[str, list[float]]) -> dict[str, Any]:

@@ -3,14 +3,17 @@
 
 One function serves both the product (:func:`askidcpc.reader.answer.answer`) and the training script
 (``tools/train_reader.py``), so the model is fitted on exactly the features it is later given.
+
+The paragraphs a retriever gives are kept (by retriever and pid, analysed, with their passages) for the next
+question: a retriever's paragraphs are taken not to change, as a :class:`~askidcpc.pipeline.Pipeline`'s cannot.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import numpy as np
 import numpy.typing as npt
@@ -54,6 +57,13 @@ class Candidates:
 class _Paragraph:
     first: int  # pid of its first sentence
     candidates: dict[int, Candidate]  # pid -> the sentence in its paragraph
+    passages: dict[int, Passage]  # pid -> the passage
+
+
+# Each retriever's paragraphs met so far, by the pids of their sentences: dropped with the retriever, emptied when
+# they hold _KEPT sentences (the sentences' analyses stay in features.sentence's cache).
+_MET: WeakKeyDictionary[Retriever, dict[int, _Paragraph]] = WeakKeyDictionary()
+_KEPT = 1 << 16
 
 
 class _QuestionIdf(dict[str, float]):
@@ -65,12 +75,11 @@ class _QuestionIdf(dict[str, float]):
         self.ceiling = highest_idf(idf)
 
 
-@lru_cache(maxsize=16384)
-def _paragraph(members: tuple[tuple[int, str], ...]) -> _Paragraph:
-    """A paragraph's sentences in place, by their pids and texts (kept for the next question)."""
-    sentences = {pid: sentence(text) for pid, text in members}
+def _paragraph(members: Sequence[Passage]) -> _Paragraph:
+    """A paragraph's sentences in place, from its passages in text order."""
+    sentences = {member.pid: sentence(member.text) for member in members}
     context = Paragraph.of(list(sentences.values()))
-    first = members[0][0]
+    first = members[0].pid
     empty: frozenset[str] = frozenset()
     return _Paragraph(
         first=first,
@@ -84,7 +93,23 @@ def _paragraph(members: tuple[tuple[int, str], ...]) -> _Paragraph:
             )
             for pid, found in sentences.items()
         },
+        passages={member.pid: member for member in members},
     )
+
+
+def _paragraphs(retriever: Retriever, pids: Sequence[int]) -> dict[int, _Paragraph]:
+    """The paragraph of each of ``pids`` (asked of ``retriever`` once, then kept)."""
+    try:
+        met = _MET.setdefault(retriever, {})
+    except TypeError:  # a retriever that cannot be referenced weakly (or hashed): asked each time
+        met = {}
+    if len(met) > _KEPT:
+        met.clear()
+    for pid in pids:
+        if pid not in met:
+            paragraph = _paragraph(retriever.paragraph(pid))
+            met.update(dict.fromkeys(paragraph.candidates, paragraph))
+    return {pid: met[pid] for pid in pids}
 
 
 def candidates(
@@ -104,21 +129,14 @@ def candidates(
     context = list_context(query, [ranked.top_sentence], ranked.top_paragraph, ranked.scores, idf)
     asked = profile(query, question)
     question_idf = _QuestionIdf(query, idf)
-    by_pid: dict[int, _Paragraph] = {}
-    passages: dict[int, Passage] = {}
-    for pid in ranked.pids:
-        if pid not in by_pid:
-            members = retriever.paragraph(pid)
-            paragraph = _paragraph(tuple((member.pid, member.text) for member in members))
-            by_pid.update(dict.fromkeys(paragraph.candidates, paragraph))
-            passages.update((member.pid, member) for member in members)
+    by_pid = _paragraphs(retriever, ranked.pids)
     found = [by_pid[pid].candidates[pid] for pid in ranked.pids]
     paragraph_ids = [by_pid[pid].first for pid in ranked.pids]
     rows = candidate_rows(asked, found, ranked, context, question_idf)
     features = with_aggregates(rows, np.zeros(len(rows), dtype=np.int64), np.asarray(paragraph_ids, dtype=np.int64))
     if vectors is not None:
         features = np.hstack([features, _semantic(ranked.pids, by_pid, *vectors)])
-    hits = tuple(Hit(passages[pid], score) for pid, score in zip(ranked.pids, ranked.scores, strict=True))
+    hits = tuple(Hit(by_pid[pid].passages[pid], score) for pid, score in zip(ranked.pids, ranked.scores, strict=True))
     return Candidates(hits, features, tuple(paragraph_ids))
 
 

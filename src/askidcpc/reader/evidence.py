@@ -64,6 +64,10 @@ class Held(NamedTuple):
         """The own terms a row lacks but holds a synonym of."""
         return self.synonym & ~self.present
 
+    def take(self, rows: Sequence[int]) -> Held:
+        """These rows, in this order (repeats allowed)."""
+        return Held(self.terms[rows], self.present[rows], self.synonym[rows])
+
     def __or__(self, other: object) -> Held:
         """What the union of each row's two sets holds."""
         if not isinstance(other, Held):

@@ -45,7 +45,7 @@ from askidcpc.reader.answer_type import AnswerType, answers_type_among
 from askidcpc.reader.evidence import RELATED_CREDIT, Coverage, counts_asked, highest_idf, is_known
 from askidcpc.reader.query import Query
 from askidcpc.reader.rank import Ranked
-from askidcpc.text.tokenize import STOP_WORDS, normalize, stem_word, tokenize, words
+from askidcpc.text.tokenize import STOP_WORDS, normalize, stem_word, words
 
 __all__ = [
     "AGGREGATES",
@@ -201,8 +201,9 @@ class Sentence:
 @lru_cache(maxsize=1 << 16)
 def sentence(text: str) -> Sentence:
     """The :class:`Sentence` of ``text`` (kept: the same sentences come back question after question)."""
-    tokens = tuple(tokenize(text))
     normalized = tuple(words(text))
+    # tokenize(text), from the words already split.
+    tokens = tuple(stem_word(word) for word in normalized if word not in STOP_WORDS)
     positions: dict[str, list[int]] = {}
     for at, token in enumerate(tokens):
         positions.setdefault(token, []).append(at)
@@ -403,8 +404,13 @@ def candidate_rows(
     coverage = Coverage(query, idf, RELATED_CREDIT)
     # Which question terms each candidate, its paragraph and its neighbours hold.
     held = coverage.held([c.sentence.token_set for c in cands])
-    paragraph_held = coverage.held([c.paragraph.token_set for c in cands])
     neighbour_held = coverage.held([c.neighbour_tokens for c in cands])
+    # Each paragraph once (candidates share them).
+    paragraphs = {id(c.paragraph): c.paragraph for c in cands}
+    row = {key: at for at, key in enumerate(paragraphs)}
+    paragraph_held = coverage.held([paragraph.token_set for paragraph in paragraphs.values()]).take(
+        [row[id(c.paragraph)] for c in cands]
+    )
     matched = held.present
     wanted = coverage.counted_terms(held)
     # The own terms held, only where a role word may need them.
