@@ -119,7 +119,7 @@ FAMILIES: Mapping[str, tuple[str, ...]] = {
         "expects_place",
     ),
 }
-# Computed per candidate by candidate_row:
+# Computed per candidate by candidate_rows:
 BASE_FEATURES: tuple[str, ...] = tuple(name for family in FAMILIES.values() for name in family)
 # Computed over a question's candidate list by with_aggregates (candidates of the same paragraph pooled):
 AGGREGATES: tuple[str, ...] = ("para_best_sent", "para_best_coverage", "para_candidates", "para_sum_sent")
@@ -133,9 +133,9 @@ FEATURES: tuple[str, ...] = BASE_FEATURES + AGGREGATES + LIST_AGGREGATES
 # sentence's paragraph and over its neighbours, and (constant within a question) the best cosine and its margin.
 SEMANTIC: tuple[str, ...] = ("cos", "cos_rank", "cos_gap", "cos_para_max", "cos_neighbour", "cos_top", "cos_top_margin")
 SEMANTIC_LIST: tuple[str, ...] = ("cos_top", "cos_top_margin")
-_COLUMN = {name: at for at, name in enumerate(BASE_FEATURES)}
 # Features that vary between candidates of one question (the list family is constant within a question).
 RANKING_FEATURES: tuple[str, ...] = tuple(name for name in FEATURES if name not in FAMILIES["list"])
+_COLUMN = {name: at for at, name in enumerate(BASE_FEATURES)}  # each base feature's column
 
 _ROLES = frozenset(["deputy", "vice", "former", "acting", "assistant", "ex", "interim", "honorary", "late"])
 _NEGATIONS = frozenset(["not", "no", "never", "without", "none", "neither", "nor", "nobody", "nothing", "cannot"])
