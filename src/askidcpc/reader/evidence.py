@@ -64,6 +64,11 @@ class Held(NamedTuple):
         """The own terms a row lacks but holds a synonym of."""
         return self.synonym & ~self.present
 
+    @staticmethod
+    def stack(blocks: Sequence[Held]) -> Held:
+        """The rows of ``blocks``, one after the other."""
+        return Held(*(np.concatenate(arrays) for arrays in zip(*blocks, strict=True)))
+
     def take(self, rows: Sequence[int]) -> Held:
         """These rows, in this order (repeats allowed)."""
         return Held(self.terms[rows], self.present[rows], self.synonym[rows])

@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from askidcpc.reader.answer_type import AnswerType, answers_type_among
-from askidcpc.reader.evidence import RELATED_CREDIT, Coverage, counts_asked, highest_idf, is_known
+from askidcpc.reader.evidence import RELATED_CREDIT, Coverage, Held, counts_asked, highest_idf, is_known
 from askidcpc.reader.query import Query
 from askidcpc.reader.rank import Ranked
 from askidcpc.text.tokenize import STOP_WORDS, normalize, stem_word, words
@@ -363,6 +363,8 @@ _OWN_VALUES = (
     "figures_missing",
     "role_extra",
     "negated",
+    "log_len",
+    "first_in_paragraph",
 )
 
 
@@ -391,6 +393,8 @@ def _own_values(prof: Profile, cand: Candidate, wanted: Sequence[str], own_hit: 
         len(prof.figures) - sum(map(found.word_set.__contains__, prof.figures)),
         any(near & own_hit for near in roles),
         found.negated,
+        math.log(max(1, len(found.tokens))),
+        cand.position == 0,
     )
 
 
@@ -431,7 +435,11 @@ def candidate_rows(
     blended = np.asarray(ranked.scores, dtype=np.float64)
     sent_norm = sentence_scores / ctx.top_sentence if ctx.top_sentence > 0 else np.zeros(n)
     para_norm = paragraph_scores / ctx.top_paragraph if ctx.top_paragraph > 0 else np.zeros(n)
-    sentence_coverage = coverage.support(held)
+    # Coverage and the rarest missing term of each context at once: the sentence, its paragraph, its neighbours, and
+    # the sentence with its neighbours.
+    contexts = Held.stack([held, paragraph_held, neighbour_held, held | neighbour_held])
+    sentence_coverage, para_coverage, neighbour_coverage, context_coverage = coverage.support(contexts).reshape(4, n)
+    missing_idf, para_missing_idf, _, _ = coverage.missing(contexts).reshape(4, n)
     varying: dict[str, FloatArray] = {
         "sent_norm": sent_norm,
         "para_norm": para_norm,
@@ -442,20 +450,20 @@ def candidate_rows(
         "coverage": sentence_coverage,
         "matched_share": (matched.sum(axis=1) + RELATED_CREDIT * held.related_only.sum(axis=1)) / n_own,
         "matched_count": matched.sum(axis=1).astype(np.float64),
-        "missing_idf": coverage.missing(held),
+        "missing_idf": missing_idf,
         "window": per_candidate["window"],
         "bigrams": per_candidate["bigrams"],
-        "log_len": np.asarray([math.log(max(1, len(c.sentence.tokens))) for c in cands]),
-        "para_coverage": coverage.support(paragraph_held),
-        "para_missing_idf": coverage.missing(paragraph_held),
+        "log_len": per_candidate["log_len"],
+        "para_coverage": para_coverage,
+        "para_missing_idf": para_missing_idf,
         "para_entities_missing": per_candidate["para_entities_missing"],
         "sent_share": np.divide(sentence_scores, paragraph_scores, out=np.zeros(n), where=paragraph_scores > 0),
-        "first_in_paragraph": np.asarray([float(c.position == 0) for c in cands]),
+        "first_in_paragraph": per_candidate["first_in_paragraph"],
         "sent_x_para": sent_norm * para_norm,
         "coverage_x_para": sentence_coverage * para_norm,
         "para_missing_share": (~paragraph_held.present).sum(axis=1) / n_own,
-        "neighbour_coverage": coverage.support(neighbour_held),
-        "context_coverage": coverage.support(held | neighbour_held),
+        "neighbour_coverage": neighbour_coverage,
+        "context_coverage": context_coverage,
         "para_bigrams": per_candidate["para_bigrams"],
         "skip_bigrams": per_candidate["skip_bigrams"],
         "typed": per_candidate["typed"],

@@ -97,13 +97,13 @@ class Ranker:
         terms = {t: w for t, w in effective_terms(query, index.vocab, params).items() if t in index.vocab and w != 0}
         if not terms or k <= 0:
             return Ranked.empty()
-        candidates = {pid for pid, _ in index.search(terms, max(k, params.candidates))}
+        found = [pid for pid, _ in index.search(terms, max(k, params.candidates))]
         best_paragraphs: list[int] = []
+        members = np.zeros(0, dtype=np.int64)
         if params.paragraph_weight > 0:
             best_paragraphs = [p for p, _ in self.paragraphs.search(terms, max(1, params.paragraph_candidates))]
             members = paragraph_members(self.paragraph_of, np.asarray(best_paragraphs, dtype=np.int64))
-            candidates.update(members.tolist())
-        pids = np.asarray(sorted(candidates), dtype=np.int64)
+        pids = np.union1d(np.asarray(found, dtype=np.int64), members)  # sorted, distinct
         scores, matched = row_scores(index, pids, terms)
         pids, scores = pids[matched], scores[matched]
         if not len(pids):
@@ -143,15 +143,16 @@ class Ranker:
         can any after it; those keep their score (which ranks them below the top k either way). So only the texts
         of about k passages are checked, not every candidate's."""
         with_bonus = blended.copy()
+        scores, ids = blended.tolist(), pids.tolist()  # Python floats and ints: the loop reads them one by one
         kept: list[float] = []  # a min-heap of the k best scores so far, bonus included
         for at in np.lexsort((pids, -blended)).tolist():
-            base = float(blended[at])
+            score = scores[at]
             # A small margin keeps every passage whose sum could tie the k-th in, whatever the rounding.
-            if len(kept) == k and base + bonus < kept[0] - 1e-9 * max(1.0, abs(kept[0])):
+            if len(kept) == k and score + bonus < kept[0] - 1e-9 * max(1.0, abs(kept[0])):
                 break
-            if self.holds(kind, int(pids[at])):
-                with_bonus[at] = base + bonus
-            score = float(with_bonus[at])
+            if self.holds(kind, ids[at]):
+                score += bonus
+                with_bonus[at] = score
             if len(kept) < k:
                 heapq.heappush(kept, score)
             elif score > kept[0]:
