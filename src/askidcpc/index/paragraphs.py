@@ -126,12 +126,18 @@ def row_scores(
         with _kernels.first_call_notice("score_rows", (indptr, indices, data, rows)):
             _kernels.compiled(_score_rows)(indptr, indices, data, columns, weights, rows, scores, matched)
         return scores, matched
-    for column, weight in pairs:
+    if not pairs or not len(rows) or not len(indices):
+        return scores, matched
+    # Where each row would sit in each term's postings (one binary search per term), then every term at once.
+    at = np.empty((len(pairs), len(rows)), dtype=np.int64)
+    ends = np.empty((len(pairs), 1), dtype=np.int64)
+    for j, (column, _) in enumerate(pairs):
         lo, hi = int(indptr[column]), int(indptr[column + 1])
-        postings = indices[lo:hi]
-        at = np.searchsorted(postings, rows)
-        found = at < hi - lo
-        found[found] = postings[at[found]] == rows[found]
-        scores[found] += weight * data[lo + at[found]]
-        matched |= found
-    return scores, matched
+        at[j] = indices[lo:hi].searchsorted(rows) + lo
+        ends[j] = hi
+    inside = np.minimum(at, len(indices) - 1)
+    found = (at < ends) & (indices[inside] == rows)
+    weights = np.asarray([weight for _, weight in pairs], dtype=np.float64)[:, None]
+    added = np.where(found, weights * data[inside], 0.0)
+    # np.cumsum adds term after term, as adding each term's scores in turn would (a term not found adds 0.0).
+    return np.cumsum(added, axis=0)[-1], found.any(axis=0)
