@@ -73,7 +73,9 @@ def compose_answer(
     cited = list(hits)
     if conflicting:
         pieces = sorted([best, *conflicting], key=lambda hit: documents[hit.passage.doc_id].date or "", reverse=True)
-        text = " ".join(f"As of {_date_label(documents[hit.passage.doc_id].date)}: {hit.passage.text}" for hit in pieces)
+        text = " ".join(
+            f"As of {_date_label(documents[hit.passage.doc_id].date)}: {hit.passage.text}" for hit in pieces
+        )
         # cited in the answer's order, then the other candidates as ranked
         used = {hit.passage.pid for hit in pieces}
         cited = [*pieces, *(hit for hit in hits[1:] if hit.passage.pid not in used)]
