@@ -1,0 +1,356 @@
+"""Short answers: the phrase of the answer sentence that answers the question ("1951" of "Established in 1951,
+Song's department has built contacts with ...").
+
+Model-free and extractive. The sentence's tokens are chunked into candidate phrases (every run of up to
+:data:`MAX_TOKENS` tokens that starts and ends on a content word and crosses no clause punctuation: dates and years,
+figures with what they count, capitalised names and places, noun phrases); each gets named features
+(:data:`FEATURES`): whether it is of the type the question expects (crossed with the question's kind, so "when"
+learns to want years and "who" capitalised names), how near it is to the words the question matched, how much of it
+the question already holds (a phrase of question words only is never a candidate), its length and its position. A
+linear score over the standardised features, fitted by ``tools/train_short.py`` (a softmax over each question's
+candidates, cross-validated by article on SQuAD v1.1 dev) and shipped as ``data/short_weights.json``, picks one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from askidcpc.reader.answer_type import NUMBER_WORDS, AnswerType
+from askidcpc.reader.query import Query
+from askidcpc.text.tokenize import STOP_WORDS, stem_word, words
+
+__all__ = [
+    "FEATURES",
+    "GROUPS",
+    "MAX_TOKENS",
+    "WEIGHTS",
+    "Phrase",
+    "ShortModel",
+    "candidate_phrases",
+    "load_short_model",
+    "phrase_features",
+    "question_group",
+    "short_answer_span",
+]
+
+FloatArray = npt.NDArray[np.float64]
+WEIGHTS = "short_weights.json"
+# Longest candidate phrase, in tokens: SQuAD's answers average about three words; 1% are longer than 10.
+MAX_TOKENS = 8
+
+# A token: a number (with a currency sign or percent, inner . or ,), a word (inner apostrophes), or one other
+# character. Offsets are the sentence's own.
+_TOKEN = re.compile(r"[$£€¥]?\d+(?:[.,:]\d+)*(?:%|st|nd|rd|th|s)?|[^\W_]+(?:['’][^\W_]+)*|[^\w\s]")
+# Punctuation a phrase may hold inside ("Denver, Colorado", "1.3-billion", "AT&T"); others end a clause.
+_INNER = frozenset([",", "-", "–", "&", "/", ".", "'", "’"])
+_MONTHS = frozenset(
+    "january february march april may june july august september october november december "  # noqa: SIM905
+    "jan feb mar apr jun jul aug sep sept oct nov dec".split()
+)
+_YEAR = re.compile(r"^(?:1[0-9]{3}|20[0-9]{2})s?$")
+_NUMBER = re.compile(r"^[$£€¥]?\d")
+_NUMBER_WORDS = frozenset(NUMBER_WORDS)
+_PREPOSITIONS = frozenset("in at on from by near to into of for during since until after before with".split())  # noqa: SIM905
+# Punctuation that ends a clause or opens an aside: an answer often sits right after or before one.
+_BREAKS = frozenset([",", ";", ":", "(", ")", '"', "“", "”", "-", "–", "—"])
+# Endings of a lowercase word that is more likely a verb or an adverb than a noun.
+_VERB_LIKE = re.compile(r"[a-z](?:ed|ing|ly|es)$")
+_DETERMINERS = frozenset("the a an its his her their this that these those our your".split())  # noqa: SIM905
+_DATE_WORDS = frozenset("century centuries decade decades year years ago bc ad bce ce".split())  # noqa: SIM905
+
+# The question's kind (the rows of the benchmark's table, and what the type features are crossed with): its
+# expected answer type where it has one, else "what" (what / which) or "other" (why, how, no question word).
+GROUPS = ("when", "who", "how many", "where", "what", "other")
+_GROUP_OF_TYPE = {
+    AnswerType.DATE: "when",
+    AnswerType.PERSON: "who",
+    AnswerType.NUMBER: "how many",
+    AnswerType.AGE: "how many",
+    AnswerType.PLACE: "where",
+}
+
+# Properties of a phrase whose worth depends on what is asked: each is crossed with every group.
+_TYPED = ("year", "date", "number", "capitalised", "after_preposition", "length", "single_word", "long")
+# Properties that count the same whatever is asked.
+_SHARED = (
+    "question_share",
+    "has_question_word",
+    "distance",
+    "no_match_in_sentence",
+    "left_context",
+    "right_context",
+    "chunk_start",
+    "chunk_end",
+    "inner_function_words",
+    "position",
+    "head_word",
+    "counted_follows",
+    "window_share",
+    "match_before",
+    "match_after",
+    "after_clause_break",
+    "before_clause_break",
+    "verb_like_start",
+    "verb_like_end",
+    "lowercase_share",
+    "after_determiner",
+    "before_of",
+    "after_of",
+    "before_and",
+    "inner_and",
+)
+# Shared properties whose worth also depends on what is asked: crossed with every group besides.
+_CROSSED = ("distance", "window_share", "chunk_start", "chunk_end", "after_clause_break", "before_clause_break")
+_PER_GROUP = _TYPED + _CROSSED
+FEATURES: tuple[str, ...] = _SHARED + tuple(f"{group}:{name}" for group in GROUPS for name in _PER_GROUP)
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A candidate phrase: ``[start, end)`` in the sentence's characters and ``[first, last]`` in its tokens."""
+
+    start: int
+    end: int
+    first: int
+    last: int
+
+
+@dataclass(frozen=True)
+class _Token:
+    start: int
+    end: int
+    text: str
+    lower: str
+    stem: str
+    word: bool  # a word or number, not punctuation
+    content: bool  # a word that is not a function word
+
+
+def _tokens(sentence: str) -> list[_Token]:
+    found = []
+    for match in _TOKEN.finditer(sentence):
+        text = match.group(0)
+        lower = text.lower().replace("’", "'")
+        word = text[0].isalnum() or _NUMBER.match(text) is not None
+        found.append(
+            _Token(
+                match.start(),
+                match.end(),
+                text,
+                lower,
+                stem_word(lower) if word else lower,
+                word,
+                word and lower not in STOP_WORDS,
+            )
+        )
+    return found
+
+
+def candidate_phrases(sentence: str) -> list[Phrase]:
+    """Every run of 1 to :data:`MAX_TOKENS` tokens of ``sentence`` that starts and ends on a content word and holds
+    no clause punctuation (only ``, - & / . '``), in order of start then end."""
+    return [phrase for phrase, _ in _spans(_tokens(sentence))]
+
+
+def _spans(tokens: Sequence[_Token]) -> list[tuple[Phrase, int]]:
+    spans = []
+    for first, token in enumerate(tokens):
+        if not token.content:
+            continue
+        for last in range(first, min(first + MAX_TOKENS, len(tokens))):
+            end = tokens[last]
+            if not end.word and end.text not in _INNER:
+                break
+            if end.content:
+                spans.append((Phrase(token.start, end.end, first, last), first))
+    return spans
+
+
+@dataclass(frozen=True)
+class _Question:
+    group: str
+    stems: frozenset[str]  # every stem the question (and its history, and synonyms) holds
+    head: frozenset[str]  # stems of the noun after "what / which" ("what team" → team)
+    counted: frozenset[str]  # stems of what "how many" counts
+
+
+def question_group(question: str, query: Query) -> str:
+    """The question's kind, one of :data:`GROUPS`."""
+    kind = _GROUP_OF_TYPE.get(query.answer_type) if query.answer_type is not None else None
+    if kind is not None:
+        return kind
+    question_words = words(question)
+    if {"what", "which"} & set(question_words):
+        return "what"
+    if "who" in question_words or "whom" in question_words:  # "whose", ... already typed
+        return "who"
+    return "other"
+
+
+_HEAD_SKIP = frozenset("is are was were did does do the a an of kind type sort name".split())  # noqa: SIM905
+
+
+def _analyse(question: str, query: Query) -> _Question:
+    question_words = words(question)
+    stems = {stem_word(word) for word in query.asked if word not in STOP_WORDS}
+    stems |= set(query.own)
+    for related in query.related.values():
+        stems |= related
+    head: set[str] = set()
+    for at, word in enumerate(question_words):
+        if word in ("what", "which"):
+            for following in question_words[at + 1 : at + 4]:
+                if following in _HEAD_SKIP:
+                    continue
+                if following not in STOP_WORDS:
+                    head.add(stem_word(following))
+                break
+            break
+    return _Question(question_group(question, query), frozenset(stems), frozenset(head), frozenset(query.counted))
+
+
+def _is_date(token: _Token) -> bool:
+    return token.lower in _MONTHS or token.lower in _DATE_WORDS
+
+
+def _is_number(token: _Token) -> bool:
+    return (_NUMBER.match(token.text) is not None and not _YEAR.match(token.text)) or token.lower in _NUMBER_WORDS
+
+
+def phrase_features(question: str, query: Query, sentence: str) -> tuple[list[Phrase], FloatArray]:
+    """The candidate phrases of ``sentence`` for ``question`` (analysed as ``query``) that are not made of question
+    words only, and a row of :data:`FEATURES` for each."""
+    asked = _analyse(question, query)
+    tokens = _tokens(sentence)
+    matched = [at for at, token in enumerate(tokens) if token.content and token.stem in asked.stems]
+    words_at = [at for at, token in enumerate(tokens) if token.word]
+    n_words = max(len(words_at), 1)
+    phrases: list[Phrase] = []
+    rows: list[list[float]] = []
+    typed_at = {name: at for at, name in enumerate(_TYPED)}
+    group_at = GROUPS.index(asked.group)
+    crossed_at = [_SHARED.index(name) for name in _CROSSED]
+    for phrase, _ in _spans(tokens):
+        inside = tokens[phrase.first : phrase.last + 1]
+        content = [token for token in inside if token.content]
+        in_question = sum(token.stem in asked.stems for token in content)
+        if in_question == len(content):
+            continue
+        outside = [at for at in matched if not phrase.first <= at <= phrase.last]
+        distance = min((min(abs(at - phrase.first), abs(at - phrase.last)) for at in outside), default=len(tokens))
+        before = tokens[phrase.first - 1] if phrase.first > 0 else None
+        after = tokens[phrase.last + 1] if phrase.last + 1 < len(tokens) else None
+        left = tokens[max(0, phrase.first - 3) : phrase.first]
+        right = tokens[phrase.last + 1 : phrase.last + 4]
+        word_tokens = [token for token in inside if token.word]
+        capitalised = sum(token.text[0].isupper() for token in content) / len(content)
+        shared = [
+            in_question / len(content),
+            float(in_question > 0),
+            math.log1p(distance),
+            float(not matched),
+            float(sum(token.content and token.stem in asked.stems for token in left)),
+            float(sum(token.content and token.stem in asked.stems for token in right)),
+            float(before is None or not before.content),
+            float(after is None or not after.content),
+            float(sum(token.word and not token.content for token in inside)),
+            sum(1 for at in words_at if at < phrase.first) / n_words,
+            float(any(token.stem in asked.head for token in [*inside, *right[:1], *left[-1:]])),
+            float(after is not None and after.stem in asked.counted),
+            _window_share(tokens, phrase, asked.stems),
+            float(any(at < phrase.first and phrase.first - at <= 3 for at in outside)),
+            float(any(at > phrase.last and at - phrase.last <= 3 for at in outside)),
+            float(before is None or before.text in _BREAKS),
+            float(after is None or after.text in _BREAKS or after.text == "."),
+            float(_VERB_LIKE.search(inside[0].text) is not None),
+            float(_VERB_LIKE.search(inside[-1].text) is not None),
+            sum(token.text[0].islower() for token in content) / len(content),
+            float(before is not None and before.lower in _DETERMINERS),
+            float(after is not None and after.lower == "of"),
+            float(before is not None and before.lower == "of"),
+            float(after is not None and after.lower in ("and", "or")),
+            float(any(token.lower in ("and", "or") for token in inside)),
+        ]
+        typed = [0.0] * len(_TYPED)
+        typed[typed_at["year"]] = float(any(_YEAR.match(token.text) for token in inside))
+        typed[typed_at["date"]] = float(any(_is_date(token) for token in inside))
+        typed[typed_at["number"]] = float(any(_is_number(token) for token in inside))
+        typed[typed_at["capitalised"]] = capitalised
+        typed[typed_at["after_preposition"]] = float(before is not None and before.lower in _PREPOSITIONS)
+        typed[typed_at["length"]] = float(len(word_tokens))
+        typed[typed_at["single_word"]] = float(len(word_tokens) == 1)
+        typed[typed_at["long"]] = float(len(word_tokens) >= 5)
+        typed += [shared[at] for at in crossed_at]
+        row = shared + [0.0] * (len(GROUPS) * len(_PER_GROUP))
+        offset = len(shared) + group_at * len(_PER_GROUP)
+        row[offset : offset + len(_PER_GROUP)] = typed
+        phrases.append(phrase)
+        rows.append(row)
+    return phrases, np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
+
+
+# Tokens either side of a phrase whose matches with the question count toward its window share.
+_WINDOW = 8
+
+
+def _window_share(tokens: Sequence[_Token], phrase: Phrase, stems: frozenset[str]) -> float:
+    """The share of the question's stems found within :data:`_WINDOW` tokens either side of the phrase."""
+    if not stems:
+        return 0.0
+    left = tokens[max(0, phrase.first - _WINDOW) : phrase.first]
+    near = [*left, *tokens[phrase.last + 1 : phrase.last + 1 + _WINDOW]]
+    return len({token.stem for token in near if token.content} & stems) / len(stems)
+
+
+@dataclass(frozen=True, eq=False)
+class ShortModel:
+    """Standardisation and weights over :data:`FEATURES` (every weight keyed by its feature's name in the file)."""
+
+    mean: FloatArray
+    scale: FloatArray
+    weights: FloatArray
+
+    @classmethod
+    def from_json(cls, spec: dict[str, Any]) -> ShortModel:
+        """The model from its weight file's contents; ValueError when it names other features than this code's."""
+        if tuple(spec["features"]) != FEATURES:
+            raise ValueError("short-answer weights do not match this version's features; rerun tools/train_short.py")
+
+        def column(name: str) -> FloatArray:
+            return np.asarray([float(spec[name][feature]) for feature in FEATURES])
+
+        return cls(column("mean"), column("scale"), column("weights"))
+
+    def scores(self, features: FloatArray) -> FloatArray:
+        return np.asarray(((features - self.mean) / self.scale) @ self.weights, dtype=np.float64)
+
+
+@lru_cache(maxsize=1)
+def load_short_model() -> ShortModel:
+    """The shipped model, read once per process."""
+    with resources.files("askidcpc").joinpath("data", WEIGHTS).open("r", encoding="utf-8") as handle:
+        return ShortModel.from_json(json.load(handle))
+
+
+def short_answer_span(
+    question: str, query: Query, sentence: str, model: ShortModel | None = None
+) -> tuple[int, int] | None:
+    """``[start, end)`` in ``sentence`` of the phrase that answers ``question`` (analysed as ``query``) by ``model``
+    (the shipped one when None), the first of equals; None when the sentence holds no phrase that is not made of
+    the question's own words."""
+    phrases, features = phrase_features(question, query, sentence)
+    if not phrases:
+        return None
+    model = model or load_short_model()
+    best = phrases[int(np.argmax(model.scores(features)))]
+    return best.start, best.end
