@@ -14,7 +14,6 @@ candidates, cross-validated by article on SQuAD v1.1 dev) and shipped as ``data/
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 WEIGHTS = "short_weights.json"
 # Longest candidate phrase, in tokens: SQuAD's answers average about three words; 1% are longer than 10.
 MAX_TOKENS = 8
@@ -229,87 +229,126 @@ def _is_number(token: _Token) -> bool:
 
 def phrase_features(question: str, query: Query, sentence: str) -> tuple[list[Phrase], FloatArray]:
     """The candidate phrases of ``sentence`` for ``question`` (analysed as ``query``) that are not made of question
-    words only, and a row of :data:`FEATURES` for each."""
+    words only, and a row of :data:`FEATURES` for each (computed over all phrases at once)."""
     asked = _analyse(question, query)
     tokens = _tokens(sentence)
-    matched = [at for at, token in enumerate(tokens) if token.content and token.stem in asked.stems]
-    words_at = [at for at, token in enumerate(tokens) if token.word]
-    n_words = max(len(words_at), 1)
-    phrases: list[Phrase] = []
-    rows: list[list[float]] = []
-    typed_at = {name: at for at, name in enumerate(_TYPED)}
-    group_at = GROUPS.index(asked.group)
-    crossed_at = [_SHARED.index(name) for name in _CROSSED]
-    for phrase, _ in _spans(tokens):
-        inside = tokens[phrase.first : phrase.last + 1]
-        content = [token for token in inside if token.content]
-        in_question = sum(token.stem in asked.stems for token in content)
-        if in_question == len(content):
-            continue
-        outside = [at for at in matched if not phrase.first <= at <= phrase.last]
-        distance = min((min(abs(at - phrase.first), abs(at - phrase.last)) for at in outside), default=len(tokens))
-        before = tokens[phrase.first - 1] if phrase.first > 0 else None
-        after = tokens[phrase.last + 1] if phrase.last + 1 < len(tokens) else None
-        left = tokens[max(0, phrase.first - 3) : phrase.first]
-        right = tokens[phrase.last + 1 : phrase.last + 4]
-        word_tokens = [token for token in inside if token.word]
-        capitalised = sum(token.text[0].isupper() for token in content) / len(content)
-        shared = [
-            in_question / len(content),
-            float(in_question > 0),
-            math.log1p(distance),
-            float(not matched),
-            float(sum(token.content and token.stem in asked.stems for token in left)),
-            float(sum(token.content and token.stem in asked.stems for token in right)),
-            float(before is None or not before.content),
-            float(after is None or not after.content),
-            float(sum(token.word and not token.content for token in inside)),
-            sum(1 for at in words_at if at < phrase.first) / n_words,
-            float(any(token.stem in asked.head for token in [*inside, *right[:1], *left[-1:]])),
-            float(after is not None and after.stem in asked.counted),
-            _window_share(tokens, phrase, asked.stems),
-            float(any(at < phrase.first and phrase.first - at <= 3 for at in outside)),
-            float(any(at > phrase.last and at - phrase.last <= 3 for at in outside)),
-            float(before is None or before.text in _BREAKS),
-            float(after is None or after.text in _BREAKS or after.text == "."),
-            float(_VERB_LIKE.search(inside[0].text) is not None),
-            float(_VERB_LIKE.search(inside[-1].text) is not None),
-            sum(token.text[0].islower() for token in content) / len(content),
-            float(before is not None and before.lower in _DETERMINERS),
-            float(after is not None and after.lower == "of"),
-            float(before is not None and before.lower == "of"),
-            float(after is not None and after.lower in ("and", "or")),
-            float(any(token.lower in ("and", "or") for token in inside)),
-        ]
-        typed = [0.0] * len(_TYPED)
-        typed[typed_at["year"]] = float(any(_YEAR.match(token.text) for token in inside))
-        typed[typed_at["date"]] = float(any(_is_date(token) for token in inside))
-        typed[typed_at["number"]] = float(any(_is_number(token) for token in inside))
-        typed[typed_at["capitalised"]] = capitalised
-        typed[typed_at["after_preposition"]] = float(before is not None and before.lower in _PREPOSITIONS)
-        typed[typed_at["length"]] = float(len(word_tokens))
-        typed[typed_at["single_word"]] = float(len(word_tokens) == 1)
-        typed[typed_at["long"]] = float(len(word_tokens) >= 5)
-        typed += [shared[at] for at in crossed_at]
-        row = shared + [0.0] * (len(GROUPS) * len(_PER_GROUP))
-        offset = len(shared) + group_at * len(_PER_GROUP)
-        row[offset : offset + len(_PER_GROUP)] = typed
-        phrases.append(phrase)
-        rows.append(row)
-    return phrases, np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
+    n = len(tokens)
+    every = [phrase for phrase, _ in _spans(tokens)]
+    if not every:
+        return [], np.zeros((0, len(FEATURES)))
+    flags = {
+        "matched": [token.content and token.stem in asked.stems for token in tokens],
+        "content": [token.content for token in tokens],
+        "word": [token.word for token in tokens],
+        "function": [token.word and not token.content for token in tokens],
+        "upper": [token.content and token.text[0].isupper() for token in tokens],
+        "lower": [token.content and token.text[0].islower() for token in tokens],
+        "head": [token.stem in asked.head for token in tokens],
+        "and": [token.lower in ("and", "or") for token in tokens],
+        "year": [_YEAR.match(token.text) is not None for token in tokens],
+        "date": [_is_date(token) for token in tokens],
+        "number": [_is_number(token) for token in tokens],
+        "verb": [_VERB_LIKE.search(token.text) is not None for token in tokens],
+        "break": [token.text in _BREAKS for token in tokens],
+        "break_or_stop": [token.text in _BREAKS or token.text == "." for token in tokens],
+        "determiner": [token.lower in _DETERMINERS for token in tokens],
+        "of": [token.lower == "of" for token in tokens],
+        "preposition": [token.lower in _PREPOSITIONS for token in tokens],
+        "counted": [token.stem in asked.counted for token in tokens],
+    }
+    is_ = {name: np.asarray(values, dtype=bool) for name, values in flags.items()}
+    prefix = {name: np.r_[0, np.cumsum(values)] for name, values in is_.items()}
+    first = np.asarray([phrase.first for phrase in every])
+    last = np.asarray([phrase.last for phrase in every])
+
+    def count(name: str, start: IntArray, end: IntArray) -> FloatArray:
+        """How many tokens of each ``[start, end]`` (clipped to the sentence) have property ``name``."""
+        sums = prefix[name][np.clip(end + 1, 0, n)] - prefix[name][np.clip(start, 0, n)]
+        return np.asarray(sums, dtype=np.float64)
+
+    def before(name: str, at_start: bool) -> FloatArray:
+        """Whether the token before each phrase has property ``name`` (``at_start`` for a phrase opening the
+        sentence)."""
+        return np.asarray(np.r_[at_start, is_[name]][first], dtype=np.float64)
+
+    def after(name: str, at_end: bool) -> FloatArray:
+        return np.asarray(np.r_[is_[name], at_end][last + 1], dtype=np.float64)
+
+    content = count("content", first, last)
+    in_question = count("matched", first, last)
+    keep = in_question < content
+    first, last, content, in_question = first[keep], last[keep], content[keep], in_question[keep]
+    phrases = [phrase for phrase, kept in zip(every, keep.tolist(), strict=True) if kept]
+    # The nearest matched token before each phrase and after it, as gaps in tokens (n: none).
+    matched_at = np.flatnonzero(is_["matched"])
+    previous = np.full(n + 1, -1)
+    following = np.full(n + 1, -1)
+    for at in range(n):
+        previous[at + 1] = at if is_["matched"][at] else previous[at]
+    for at in range(n - 1, -1, -1):
+        following[at] = at if is_["matched"][at] else following[at + 1]
+    left_match, right_match = previous[first], following[last + 1]
+    left_gap = np.where(left_match >= 0, first - left_match, n)
+    right_gap = np.where(right_match >= 0, right_match - last, n)
+    # The share of the question's stems matched within _WINDOW tokens either side: matched tokens in each window,
+    # by distinct stem.
+    stems = sorted({tokens[at].stem for at in matched_at.tolist()})
+    stem_of = np.zeros((len(matched_at), max(len(stems), 1)))
+    for row, at in enumerate(matched_at.tolist()):
+        stem_of[row, stems.index(tokens[at].stem)] = 1.0
+    window = ((matched_at >= first[:, None] - _WINDOW) & (matched_at < first[:, None])) | (
+        (matched_at > last[:, None]) & (matched_at <= last[:, None] + _WINDOW)
+    )
+    near = ((window.astype(np.float64) @ stem_of) > 0).sum(axis=1) if len(matched_at) else np.zeros(len(first))
+    n_inside = count("word", first, last)
+    shared = {
+        "question_share": in_question / content,
+        "has_question_word": (in_question > 0).astype(np.float64),
+        "distance": np.log1p(np.minimum(left_gap, right_gap)),
+        "no_match_in_sentence": np.full(len(first), float(not len(matched_at))),
+        "left_context": count("matched", first - 3, first - 1),
+        "right_context": count("matched", last + 1, last + 3),
+        "chunk_start": 1.0 - before("content", False),
+        "chunk_end": 1.0 - after("content", False),
+        "inner_function_words": count("function", first, last),
+        "position": prefix["word"][first] / max(int(prefix["word"][n]), 1),
+        "head_word": (count("head", first - 1, last + 1) > 0).astype(np.float64),
+        "counted_follows": after("counted", False),
+        "window_share": near / len(asked.stems) if asked.stems else np.zeros(len(first)),
+        "match_before": (left_gap <= 3).astype(np.float64),
+        "match_after": (right_gap <= 3).astype(np.float64),
+        "after_clause_break": before("break", True),
+        "before_clause_break": after("break_or_stop", True),
+        "verb_like_start": is_["verb"][first].astype(np.float64),
+        "verb_like_end": is_["verb"][last].astype(np.float64),
+        "lowercase_share": count("lower", first, last) / content,
+        "after_determiner": before("determiner", False),
+        "before_of": after("of", False),
+        "after_of": before("of", False),
+        "before_and": after("and", False),
+        "inner_and": (count("and", first, last) > 0).astype(np.float64),
+    }
+    typed = {
+        "year": (count("year", first, last) > 0).astype(np.float64),
+        "date": (count("date", first, last) > 0).astype(np.float64),
+        "number": (count("number", first, last) > 0).astype(np.float64),
+        "capitalised": count("upper", first, last) / content,
+        "after_preposition": before("preposition", False),
+        "length": n_inside,
+        "single_word": (n_inside == 1).astype(np.float64),
+        "long": (n_inside >= 5).astype(np.float64),
+    }
+    features = np.zeros((len(first), len(FEATURES)))
+    for at, name in enumerate(_SHARED):
+        features[:, at] = shared[name]
+    offset = len(_SHARED) + GROUPS.index(asked.group) * len(_PER_GROUP)
+    for at, name in enumerate(_PER_GROUP):
+        features[:, offset + at] = typed[name] if name in typed else shared[name]
+    return phrases, features
 
 
 # Tokens either side of a phrase whose matches with the question count toward its window share.
 _WINDOW = 8
-
-
-def _window_share(tokens: Sequence[_Token], phrase: Phrase, stems: frozenset[str]) -> float:
-    """The share of the question's stems found within :data:`_WINDOW` tokens either side of the phrase."""
-    if not stems:
-        return 0.0
-    left = tokens[max(0, phrase.first - _WINDOW) : phrase.first]
-    near = [*left, *tokens[phrase.last + 1 : phrase.last + 1 + _WINDOW]]
-    return len({token.stem for token in near if token.content} & stems) / len(stems)
 
 
 @dataclass(frozen=True, eq=False)
