@@ -3,8 +3,8 @@ named features of each candidate phrase of the sentence holding the answer, fitt
 
 Stages (the candidates and their features are cached under cache/ as .npz, keyed by the feature names):
 
-    python tools/train_short.py extract [--data PATH]   # about a minute
-    python tools/train_short.py fit [--l2 X]            # cross-validated figures and the weights
+    python tools/train_short.py extract [--data PATH]   # one to two minutes on two cores
+    python tools/train_short.py fit [--l2 X]            # cross-validated figures and the weights: a few minutes
 
 Each question's sentence is its gold sentence (the sentence of its own context holding its first answer's start,
 ``benchmarks/short_answers.py``); its targets are the candidates whose official token F1 against its annotated
@@ -125,8 +125,8 @@ def fit(Z: FloatArray, target: FloatArray, qidx: IntArray, l2: float) -> FloatAr
 
 def targets(f1: FloatArray) -> FloatArray:
     """Each candidate's weight as a target: its F1 to the power TARGET_POWER when the F1 reaches MIN_TARGET_F1, else
-    0, so a near miss counts a little and an exact match most (cross-validated F1 .495 with the best-F1 candidates
-    alone as targets, .504 with these)."""
+    0, so a near miss counts a little and an exact match most (on an earlier set of features, cross-validated F1
+    .495 with each question's best-F1 candidates alone as targets, .504 with these)."""
     return np.where(f1 >= MIN_TARGET_F1, f1**TARGET_POWER, 0.0)
 
 

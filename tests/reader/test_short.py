@@ -3,6 +3,8 @@ short answer the reader composes (document offsets inside the first cited senten
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -114,6 +116,43 @@ def test_candidate_phrases(sentence: str, phrase: str, present: bool) -> None:
 )
 def test_question_group(question: str, group: str) -> None:
     assert question_group(question, build_query(question, (), POLICY)) == group
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "phrase", "expected"),
+    [
+        (
+            "When was the department founded?",
+            "The department was founded in 1951.",
+            "1951",
+            {
+                "question_share": 0.0,
+                "distance": math.log1p(2),  # "founded" is two tokens before
+                "match_before": 1.0,
+                "match_after": 0.0,
+                "no_match_in_sentence": 0.0,
+                "chunk_start": 1.0,
+                "chunk_end": 1.0,
+                "when:year": 1.0,
+                "when:after_preposition": 1.0,
+                "when:length": 1.0,
+                "what:year": 0.0,  # only the question's own group is set
+            },
+        ),
+        (
+            # No question word in a short sentence: no match either side, however short the sentence.
+            "Who won?",
+            "Song Tao",
+            "Song Tao",
+            {"no_match_in_sentence": 1.0, "match_before": 0.0, "match_after": 0.0, "who:capitalised": 1.0},
+        ),
+    ],
+)
+def test_named_features_of_a_phrase(question: str, sentence: str, phrase: str, expected: dict[str, float]) -> None:
+    phrases, features = phrase_features(question, build_query(question, (), POLICY), sentence)
+    row = [sentence[p.start : p.end] for p in phrases].index(phrase)
+    for name, value in expected.items():
+        assert features[row, FEATURES.index(name)] == pytest.approx(value), name
 
 
 def test_the_shipped_weights_name_this_version_s_features() -> None:
