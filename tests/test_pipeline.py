@@ -47,7 +47,8 @@ def test_founding_question_is_answered_from_2016_article(pipeline: Pipeline) -> 
 
 def test_to_dict_has_contract_fields(pipeline: Pipeline) -> None:
     data = pipeline.ask("Who heads the CPC International Department?").to_dict()
-    assert set(data) >= {"question", "answer", "confidence", "citations"}
+    assert set(data) >= {"question", "answer", "confidence", "citations", "short_answer"}
+    assert data["short_answer"] is None or set(data["short_answer"]) == {"text", "doc_id", "start", "end"}
     assert set(data["citations"][0]) >= {
         "doc_id",
         "title",

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Answer", "Citation", "Document", "Hit", "Passage"]
+__all__ = ["Answer", "Citation", "Document", "Hit", "Passage", "ShortAnswer"]
 
 
 @dataclass(frozen=True)
@@ -90,13 +90,29 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class ShortAnswer:
+    """The phrase of the first cited answer sentence that answers the question: ``text == document.text[start:end]``,
+    inside that citation's ``[start, end)``."""
+
+    text: str
+    doc_id: str
+    start: int
+    end: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "doc_id": self.doc_id, "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
 class Answer:
-    """The answer object. ``answer`` is ``None`` when the corpus does not answer the question."""
+    """The answer object. ``answer`` is ``None`` when the corpus does not answer the question; ``short_answer`` is
+    ``None`` then too, and when no phrase of the answer sentence can be singled out."""
 
     question: str
     answer: str | None
     confidence: float
     citations: tuple[Citation, ...]
+    short_answer: ShortAnswer | None = None
 
     @property
     def abstained(self) -> bool:
@@ -109,4 +125,5 @@ class Answer:
             "answer": self.answer,
             "confidence": round(self.confidence, 4),
             "citations": [citation.to_dict() for citation in self.citations],
+            "short_answer": None if self.short_answer is None else self.short_answer.to_dict(),
         }

@@ -19,13 +19,14 @@ from askidcpc.edges.render import (
     plain_text,
     plural,
     render_answer,
+    short_answer_parts,
     snippet,
     terminal_width,
     to_text,
     wrap,
 )
 from askidcpc.pipeline import Pipeline
-from askidcpc.types import Answer, Citation
+from askidcpc.types import Answer, Citation, ShortAnswer
 
 # The bundled corpus's two articles give different figures for the parties the CPC has ties with, so this is
 # answered from both, dated.
@@ -236,3 +237,44 @@ def test_render_answer_is_plain_text_without_a_final_newline(pipeline: Pipeline)
     assert not text.endswith("\n") and "\x1b" not in text
     assert re.search(r"\(confidence \d\.\d\d\)", text)
     assert "\x1b[" in render_answer(answer, 79, color=True)
+
+
+# ---- the short answer, bold inside the answer text ----
+
+_SENTENCE = "Established in 1951, Song’s department has built contacts with 160 countries."
+_AT = 500  # the sentence's start in its document
+
+
+def _short(text: str | None, short: tuple[int, int] | None) -> Answer:
+    citation = Citation("d", "T", "2016-06-26", "S", _SENTENCE, _AT, _AT + len(_SENTENCE), 0.9)
+    short_answer = None
+    if short is not None:
+        start, end = short
+        short_answer = ShortAnswer(_SENTENCE[start:end], "d", _AT + start, _AT + end)
+    return Answer("q", text, 0.5, (citation,), short_answer)
+
+
+@pytest.mark.parametrize(
+    ("text", "short", "parts"),
+    [
+        (_SENTENCE, (15, 19), [("", "Established in "), ("class:short", "1951"), ("", _SENTENCE[19:])]),
+        # A dated answer quotes the sentence after a label: the phrase is found where the sentence is quoted.
+        (
+            f"As of 2016-06-26: {_SENTENCE}",
+            (63, 66),
+            [("", f"As of 2016-06-26: {_SENTENCE[:63]}"), ("class:short", "160"), ("", " countries.")],
+        ),
+        (_SENTENCE, None, [("", _SENTENCE)]),
+        ("Another sentence.", (15, 19), [("", "Another sentence.")]),  # the text does not quote the citation
+    ],
+)
+def test_short_answer_parts(text: str, short: tuple[int, int] | None, parts: list[tuple[str, str]]) -> None:
+    assert short_answer_parts(text, _short(text, short)) == parts
+
+
+def test_the_short_answer_is_bold_in_the_answer_only_in_colour() -> None:
+    answer = _short(_SENTENCE, (15, 19))
+    fragments = answer_fragments(answer, 200)
+    assert ("class:short", "1951") in fragments
+    assert "\x1b[1m1951\x1b[0m," in render_answer(answer, 200, color=True)
+    assert render_answer(answer, 200).startswith(_SENTENCE)

@@ -57,6 +57,10 @@ def test_ask_returns_the_pipelines_answer(client: TestClient, pipeline: Pipeline
     for citation in response.json()["citations"]:
         text = client.get(f"/documents/{citation['doc_id']}").json()["text"]
         assert text[citation["start"] : citation["end"]] == citation["sentence"]
+    short = response.json()["short_answer"]
+    if short is not None:
+        text = client.get(f"/documents/{short['doc_id']}").json()["text"]
+        assert text[short["start"] : short["end"]] == short["text"]
 
 
 def test_health_and_documents(client: TestClient, pipeline: Pipeline) -> None:
@@ -260,7 +264,7 @@ def test_odd_bodies_get_an_answer_or_a_4xx(client: TestClient, body: bytes) -> N
     assert response.headers["content-type"] == "application/json"
     payload = response.json()
     if response.status_code == 200:
-        assert set(payload) >= {"question", "answer", "confidence", "citations"}
+        assert set(payload) >= {"question", "answer", "confidence", "citations", "short_answer"}
     else:
         assert isinstance(payload["detail"], str) and payload["detail"]
 

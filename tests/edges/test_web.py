@@ -106,6 +106,9 @@ def test_page_asks_a_question_and_a_follow_up(browser: Any, live_url: str, pipel
         else:
             assert turn.get_attribute("data-state") == "answered"
             assert " ".join(shown.split()) == " ".join(answer.answer.split())
+            # The short answer is highlighted inside the answer text, and only it.
+            highlighted = [node.text for node in turn.find_elements(By.CSS_SELECTOR, ".answer-text .short-answer")]
+            assert highlighted == ([] if answer.short_answer is None else [answer.short_answer.text])
         citations = turn.find_elements(By.CSS_SELECTOR, ".citation")
         assert len(citations) == len(answer.citations)
         for shown_citation, citation in zip(citations, answer.citations, strict=True):

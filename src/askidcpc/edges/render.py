@@ -36,6 +36,7 @@ __all__ = [
     "plain_text",
     "plural",
     "render_answer",
+    "short_answer_parts",
     "snippet",
     "terminal_width",
     "to_text",
@@ -63,6 +64,7 @@ _ANSI = {
     "class:title": "\x1b[1m",
     "class:meta": "\x1b[90m",
     "class:match": "\x1b[1m",
+    "class:short": "\x1b[1m",
     "class:abstain": "\x1b[1;33m",
     "class:context": "\x1b[90m",
     "class:highlight": "\x1b[1;32m",
@@ -249,11 +251,26 @@ def citation_meta(citation: Citation) -> list[Fragment]:
     return [("class:meta", f"{citation.doc_id} [{citation.start}:{citation.end}], score{KEEP}{citation.score:.2f}")]
 
 
-def _answer_text(pieces: Sequence[AnswerPiece], width: int) -> list[Fragment]:
+def short_answer_parts(text: str, answer: Answer) -> list[Fragment]:
+    """``text`` (the answer or a piece of it) as fragments, the answer's short answer in ``class:short`` where
+    ``text`` quotes the first cited sentence; all plain when it does not (or there is no short answer)."""
+    short = answer.short_answer
+    if short is None or not answer.citations:
+        return [("", text)]
+    cited = answer.citations[0]
+    at = text.find(cited.sentence)
+    if at < 0 or not cited.start <= short.start <= short.end <= cited.end:
+        return [("", text)]
+    start = at + short.start - cited.start
+    end = start + short.end - short.start
+    return _merge([("", text[:start]), ("class:short", text[start:end]), ("", text[end:])])
+
+
+def _answer_text(pieces: Sequence[AnswerPiece], width: int, answer: Answer) -> list[Fragment]:
     out: list[Fragment] = []
     for piece in pieces:
         marker = f"{KEEP}[{piece.number}]" if piece.number is not None else ""
-        out.extend(wrap([("", piece.text), ("class:number", marker)], width))
+        out.extend(wrap([*short_answer_parts(piece.text, answer), ("class:number", marker)], width))
     return out
 
 
@@ -271,7 +288,7 @@ def answer_fragments(answer: Answer, width: int, full: bool = False) -> Fragment
             return tuple(out)
         out.append(("class:meta", "Nearest sentences:\n"))
     else:
-        out.extend(_answer_text(pieces, width))
+        out.extend(_answer_text(pieces, width, answer))
         out.append(("class:meta", f"(confidence {answer.confidence:.2f})\n"))
     for number, citation in enumerate(citations, start=1):
         if full:

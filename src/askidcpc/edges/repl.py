@@ -83,6 +83,7 @@ STYLE = Style.from_dict(
         "error": "ansired",
         "prompt": "ansicyan bold",
         "match": "bold",
+        "short": "bold",
     }
 )
 

@@ -23,7 +23,8 @@ from askidcpc.reader.evidence import figures_counted
 from askidcpc.reader.model import ReaderModel, has_semantic_model, load_model
 from askidcpc.reader.query import Query, build_query
 from askidcpc.reader.retriever import Retriever
-from askidcpc.types import Answer, Citation, Document, Hit
+from askidcpc.reader.short import short_answer_span
+from askidcpc.types import Answer, Citation, Document, Hit, ShortAnswer
 
 __all__ = ["answer", "compose_answer", "figure_query"]
 
@@ -79,7 +80,25 @@ def compose_answer(
         # cited in the answer's order, then the other candidates as ranked
         used = {hit.passage.pid for hit in pieces}
         cited = [*pieces, *(hit for hit in hits[1:] if hit.passage.pid not in used)]
-    return Answer(question=question, answer=text, confidence=sure, citations=_citations(cited[:top_k], documents))
+    return Answer(
+        question=question,
+        answer=text,
+        confidence=sure,
+        citations=_citations(cited[:top_k], documents),
+        # in the first cited sentence (the newest source's, for a dated answer)
+        short_answer=_short_answer(question, query, cited[0]),
+    )
+
+
+def _short_answer(question: str, query: Query, best: Hit) -> ShortAnswer | None:
+    """The phrase of the answer sentence that answers ``question``, in document offsets (see
+    :mod:`askidcpc.reader.short`)."""
+    passage = best.passage
+    span = short_answer_span(question, query, passage.text)
+    if span is None:
+        return None
+    start, end = span
+    return ShortAnswer(passage.text[start:end], passage.doc_id, passage.start + start, passage.start + end)
 
 
 def _citations(hits: Sequence[Hit], documents: Mapping[str, Document]) -> tuple[Citation, ...]:

@@ -73,11 +73,23 @@ class CitationModel(BaseModel):
     score: float
 
 
+class ShortAnswerModel(BaseModel):
+    text: str = Field(description="exactly text[start:end] of the document, inside the first citation's sentence")
+    doc_id: str
+    start: int
+    end: int
+
+
 class AnswerModel(BaseModel):
     question: str = Field(description="the question, trimmed")
     answer: str | None = Field(description="corpus sentences, verbatim; null when the articles do not answer it")
     confidence: float = Field(ge=0.0, le=1.0)
     citations: list[CitationModel] = Field(description="best first; the nearest sentences when answer is null")
+    short_answer: ShortAnswerModel | None = Field(
+        default=None,
+        description="the phrase of the first answer sentence that answers the question; null when none can be "
+        "singled out or answer is null",
+    )
 
 
 class HealthModel(BaseModel):

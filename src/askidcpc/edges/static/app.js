@@ -158,11 +158,30 @@ function renderCitation(citation, turn) {
   return item;
 }
 
+// The answer's text with its short answer (a phrase of the first cited sentence) highlighted where the answer quotes
+// that sentence. The offsets are Python's (code points), so they are counted over the sentence's code points.
+function answerText(answer) {
+  const paragraph = el("p", "answer-text");
+  const short = answer.short_answer;
+  const cited = answer.citations[0];
+  const at = short && cited ? answer.answer.indexOf(cited.sentence) : -1;
+  const before = at < 0 ? "" : Array.from(cited.sentence).slice(0, short.start - cited.start).join("");
+  if (at < 0 || !cited.sentence.startsWith(before + short.text, 0) || short.start < cited.start) {
+    paragraph.textContent = answer.answer;
+    return paragraph;
+  }
+  const start = at + before.length;
+  const end = start + short.text.length;
+  paragraph.append(document.createTextNode(answer.answer.slice(0, start)), el("strong", "short-answer", short.text),
+    document.createTextNode(answer.answer.slice(end)));
+  return paragraph;
+}
+
 function renderAnswer(turn, reply, answer) {
   reply.replaceChildren();
   const abstained = answer.answer === null;
   turn.dataset.state = abstained ? "abstained" : "answered";
-  reply.append(el("p", "answer-text", abstained ? ABSTAIN_MESSAGE : answer.answer));
+  reply.append(abstained ? el("p", "answer-text", ABSTAIN_MESSAGE) : answerText(answer));
   if (abstained) {
     const note = answer.citations.length ? "Nearest sentences:" : "No sentence in the articles is close to it.";
     reply.append(el("p", "meta", note));
