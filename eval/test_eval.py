@@ -51,13 +51,14 @@ def test_floor(
 # key .725, false abstention .118; NoAns .20) and guard against tuning that only fits eval/questions.yaml. After the
 # answer-type, unknown-attribute and counted-figure evidence: key .745, false abstention .078, NoAns .44 (false
 # abstention held at <= 10%). The learned reader: key .765, false abstention .045, NoAns .15 (its threshold is set
-# for 5% false abstention; the old weights were fitted on the tuning set and abstained more on both).
+# for 5% false abstention; the old weights were fitted on the tuning set and abstained more on both). With the
+# answerability model's null candidate and the sign-constrained confidence: NoAns .24 at false abstention .059.
 HELDOUT_FLOORS = [
     ("answerable", "top1", 0.70),
     ("answerable", "mrr", 0.79),
     ("answerable", "key", 0.72),
     ("answerable", "false_abstain_max", 0.10),
-    ("unanswerable", "noans", 0.14),
+    ("unanswerable", "noans", 0.20),
     ("multi_source", "key", 0.38),
     ("dialogue_turn", "recall@3", 0.80),
 ]
