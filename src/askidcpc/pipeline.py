@@ -90,7 +90,10 @@ def validate_request(question: str, top_k: int, history: Sequence[str]) -> str:
     if len(trimmed) > MAX_QUESTION_CHARS:
         raise QuestionError(f"question is {len(trimmed):,} characters; the limit is {MAX_QUESTION_CHARS:,}")
     if not _is_unicode_text(trimmed):
-        raise QuestionError("question holds a lone surrogate (\\ud800-\\udfff), which is not a Unicode character")
+        raise QuestionError(
+            "question is not valid text: it holds a lone surrogate (\\ud800-\\udfff), as bytes that are not UTF-8 "
+            "become when read from a command line or a terminal"
+        )
     if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
         raise QuestionError(f"top_k must be a whole number from 1 to {MAX_TOP_K}")
     if isinstance(history, str) or len(history) > MAX_HISTORY:

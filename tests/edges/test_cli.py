@@ -7,6 +7,8 @@ import io
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -310,3 +312,20 @@ def test_docs_stand_alone() -> None:
     user_docs = [root / "README.md", *(root / "docs").glob("*.md"), *(root / "benchmarks").glob("*.md")]
     for text in [*(path.read_text(encoding="utf-8") for path in user_docs), json.dumps(schema)]:
         assert "shared/" not in text and "CONTRACT" not in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("argv", "status", "says"),
+    [
+        ([b"ask", b"caf\xff\xfe founded?"], 2, "not valid text"),
+        ([b"ask", b"--corpus", b"/nonexistent/\xff", b"Who?"], 1, "corpus not found"),
+    ],
+)
+def test_undecodable_bytes_in_arguments_get_one_line(argv: list[bytes], status: int, says: str) -> None:
+    """Arguments that are not UTF-8 (a real process's argv, decoded with surrogateescape): one line, no traceback."""
+    done = subprocess.run([sys.executable.encode(), b"-m", b"askidcpc", *argv], capture_output=True, timeout=120)
+    stderr = done.stderr.decode("utf-8", "replace")
+    assert done.returncode == status, stderr
+    assert says in stderr and "Traceback" not in stderr
+    assert len(stderr.strip().splitlines()) == 1
