@@ -32,6 +32,7 @@ from askidcpc.text.tokenize import STOP_WORDS
 from askidcpc.types import Answer, Document
 
 __all__ = [
+    "MAX_DOCUMENTS",
     "MAX_EXAMPLES",
     "ExampleCache",
     "candidate_questions",
@@ -45,6 +46,7 @@ __all__ = [
 MAX_EXAMPLES = 4
 MAX_TRIES = 24  # questions asked at most to find the examples: bounds the work on a large corpus
 NAMES_PER_DOCUMENT = 4
+MAX_DOCUMENTS = 1000  # names are drawn from the first documents only: bounds the work on a large corpus
 
 # A capitalised word: "Song", "CPC", "Sino-Japanese", "People's", "Workers'"; connectors join them inside a name.
 _WORD = r"[A-Z][A-Za-z]*(?:-[A-Za-z]+)*(?:['\u2019][a-z]*)?"
@@ -215,9 +217,11 @@ class ExampleCache:
         self._examples: tuple[str, ...] = ()
 
     def examples(self, pipeline: Pipeline) -> tuple[str, ...]:
-        """``pipeline``'s example questions; the first call for a pipeline asks it (milliseconds a question)."""
+        """``pipeline``'s example questions (from its first :data:`MAX_DOCUMENTS` documents); the first call for a
+        pipeline asks it up to :data:`MAX_TRIES` questions (milliseconds each)."""
         with self._lock:
             if self._pipeline is not pipeline:
-                self._examples = example_questions(pipeline.documents, pipeline.ask)
+                documents = [pipeline.documents[i] for i in range(min(len(pipeline.documents), MAX_DOCUMENTS))]
+                self._examples = example_questions(documents, pipeline.ask)
                 self._pipeline = pipeline
             return self._examples
