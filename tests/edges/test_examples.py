@@ -92,7 +92,7 @@ def test_looks_like_person(name: str, corpus_text: str, expected: bool) -> None:
     ("name", "person", "expected"),
     [
         ("Song Tao", True, "Who is Song Tao?"),
-        ("International Department", False, "What is the International Department?"),
+        ("International Department", False, "What do the articles say about the International Department?"),
         ("South China Sea", False, "What do the articles say about the South China Sea?"),
         ("Northeast Asia", False, "What do the articles say about Northeast Asia?"),
     ],
@@ -112,7 +112,7 @@ def test_candidate_questions_go_round_the_articles() -> None:
     assert pairs[:3] == [
         ("What do the articles say about Kestrel Bridge?", "Kestrel Bridge"),
         ("Who is Tomas Brenner?", "Tomas Brenner"),  # "told passengers"
-        ("What is the Northern Maritime Museum?", "Northern Maritime Museum"),
+        ("What do the articles say about the Northern Maritime Museum?", "Northern Maritime Museum"),
     ]
     # "Maria Delgado, the chief engineer, said": the verb is not next to her name, so no "Who is".
     assert ("What do the articles say about Maria Delgado?", "Maria Delgado") in pairs

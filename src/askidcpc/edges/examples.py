@@ -1,7 +1,7 @@
 """Example questions for the web page's start screen, drawn from the served corpus (nothing hard-coded).
 
-There is no text generation here: each example is a simple template ("Who is X?", "What is the X?", "What do the
-articles say about X?") around a name that the corpus itself makes salient, and only questions the pipeline answers
+There is no text generation here: each example is a simple template ("Who is X?", "What do the articles say about
+X?") around a name that the corpus itself makes salient, and only questions the pipeline answers
 are kept, so a click on one never lands on "the articles do not answer".
 
 - **Names**: runs of two or more capitalised words in an article's text ("Song Tao", "Institute of International
@@ -11,8 +11,9 @@ are kept, so a click on one never lands on "the articles do not answer".
   articles (most salient first) so they cover several articles before a second name of one.
 - **Template**: "Who is X?" only when X looks like a person: two or three plain capitalised words, no organisation
   or place word, and X or one of its words is the subject or object of a speech verb somewhere in the corpus
-  ("Song told", "said Zhang"). A name with an organisation word gets "What is the X?"; any other
-  "What do the articles say about X?" ("about the X" after a name such as "... Sea").
+  ("Song told", "said Zhang"). Any other name gets "What do the articles say about X?", with "the X" for an
+  organisation ("the Foreign Ministry") or a place such as "the South China Sea". (Not "What is X?": an extractive
+  answer is a sentence about X, seldom a definition of it.)
 - **Kept**: the pipeline answers it (not an abstention) and the answer's first sentence mentions the name.
 
 A small corpus may give no example at all; the page then shows none.
@@ -158,9 +159,7 @@ def question_for(name: str, person: bool) -> str:
     if person:
         return f"Who is {name}?"
     words = name.split()
-    if any(word in ORGANISATION_WORDS for word in words):
-        return f"What is the {name}?"
-    the = "the " if words[-1] in THE_PLACE_WORDS else ""
+    the = "the " if words[-1] in THE_PLACE_WORDS or any(word in ORGANISATION_WORDS for word in words) else ""
     return f"What do the articles say about {the}{name}?"
 
 
