@@ -16,6 +16,7 @@ from askidcpc.edges.examples import (
     names_in,
     question_for,
     salient_names,
+    speakers,
 )
 from askidcpc.edges.server import create_app
 from askidcpc.pipeline import Pipeline
@@ -72,6 +73,19 @@ def test_names_in(text: str, expected: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Song told visitors that, he said.", {"Song"}),
+        ("it grows, said Zhang Zhijun, deputy head", {"Zhang"}),
+        ("Maria Delgado, the chief engineer, said so. Sun Shouliang noted that", {"Shouliang"}),
+        ("nobody speaks here", set()),
+    ],
+)
+def test_speakers(text: str, expected: set[str]) -> None:
+    assert speakers(text) == expected
+
+
+@pytest.mark.parametrize(
     ("name", "corpus_text", "expected"),
     [
         ("Song Tao", "Song told visitors that", True),  # the surname speaks
@@ -85,7 +99,7 @@ def test_names_in(text: str, expected: list[str]) -> None:
     ],
 )
 def test_looks_like_person(name: str, corpus_text: str, expected: bool) -> None:
-    assert looks_like_person(name, corpus_text) is expected
+    assert looks_like_person(name, speakers(corpus_text)) is expected
 
 
 @pytest.mark.parametrize(

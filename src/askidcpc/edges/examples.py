@@ -42,6 +42,7 @@ __all__ = [
     "names_in",
     "question_for",
     "salient_names",
+    "speakers",
 ]
 
 MAX_EXAMPLES = 4
@@ -135,10 +136,19 @@ def salient_names(documents: Sequence[Document], per_document: int = NAMES_PER_D
     return ranked
 
 
-def looks_like_person(name: str, corpus_text: str) -> bool:
+def speakers(text: str) -> frozenset[str]:
+    """The capitalised words of ``text`` right before or after a speech verb: "Song" in "Song told", "Zhang" in
+    "said Zhang Zhijun"."""
+    verbs = "|".join(_SPEECH_VERBS)
+    before = re.findall(rf"\b([A-Z][\w-]*)\s+(?:{verbs})\b", text)
+    after = re.findall(rf"\b(?:{verbs})\s+([A-Z][\w-]*)", text)
+    return frozenset(before) | frozenset(after)
+
+
+def looks_like_person(name: str, speaking: frozenset[str]) -> bool:
     """Whether ``name`` reads as a person's name: two or three plain capitalised words ("Song Tao", not "CPC" or
-    "Workers'"), none an organisation or place word, and the name or one of its words next to a speech verb in
-    ``corpus_text`` ("Song told", "said Zhang")."""
+    "Workers'"), none an organisation or place word, and one of them among the ``speaking`` words (see
+    :func:`speakers`) of the corpus."""
     words = name.split()
     if not 2 <= len(words) <= 3:
         return False
@@ -146,12 +156,7 @@ def looks_like_person(name: str, corpus_text: str) -> bool:
         return False
     if any(word in ORGANISATION_WORDS or word in PLACE_WORDS for word in words):
         return False
-    verbs = "|".join(_SPEECH_VERBS)
-    for speaker in (name, *words):
-        pattern = rf"\b{re.escape(speaker)}\s+(?:{verbs})\b|\b(?:{verbs})\s+{re.escape(speaker)}\b"
-        if re.search(pattern, corpus_text):
-            return True
-    return False
+    return any(word in speaking for word in words)
 
 
 def question_for(name: str, person: bool) -> str:
@@ -167,7 +172,7 @@ def candidate_questions(documents: Sequence[Document]) -> list[tuple[str, str]]:
     """(question, name) pairs to try, in order: each document's best name in turn (the documents whose best name is
     most salient first), then each one's second, and so on; no question twice."""
     ranked = salient_names(documents)
-    corpus_text = "\n".join(document.text for document in documents)
+    speaking = speakers("\n".join(document.text for document in documents))
     order = sorted(range(len(documents)), key=lambda index: (not ranked[index], index))
     pairs: list[tuple[str, str]] = []
     seen: set[str] = set()
@@ -176,7 +181,7 @@ def candidate_questions(documents: Sequence[Document]) -> list[tuple[str, str]]:
             if depth >= len(ranked[index]):
                 continue
             name = ranked[index][depth]
-            question = question_for(name, looks_like_person(name, corpus_text))
+            question = question_for(name, looks_like_person(name, speaking))
             if question not in seen:
                 seen.add(question)
                 pairs.append((question, name))
