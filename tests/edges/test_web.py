@@ -1,10 +1,12 @@
 """The web chat page in a real browser: headless Chromium (Debian's chromium + chromium-driver) via selenium,
 against a live `askidcpc serve`. Two questions, the second a follow-up; the answers and citations shown must be the
 pipeline's own. Before the first question the page lists the articles; an empty submit says so; a citation opens
-its article with the cited sentence highlighted; the input bar spans the window on a laptop and on a phone.
+its article with the cited sentence highlighted; the input bar spans the window on a laptop and on a phone; the
+start screen offers example questions drawn from the corpus; everything works from the keyboard.
 
 Skipped only where Chromium is not installed and CI is not set; in CI (CI=true) a missing browser is a failure.
-Set ASKIDCPC_SCREENSHOT=path/to.png to save a screenshot of the page (README's docs/web-chat.png).
+With ASKIDCPC_SCREENSHOTS=1 the layout test also saves README's screenshots, docs/web-{desktop,phone}-{start,answer}.png
+(off by default, so a test run never rewrites tracked files).
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ pytestmark = pytest.mark.slow
 
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+SIZES = {"desktop": (1280, 800), "phone": (390, 844)}
 
 FIRST = "Who is Song Tao?"
 FOLLOW_UP = "What did he tell the visitors?"
@@ -121,12 +126,6 @@ def test_page_asks_a_question_and_a_follow_up(browser: Any, live_url: str, pipel
             assert context.get_attribute("data-context") == "loaded"
             assert len(context.text) > len(mark)  # the neighbouring sentences are shown around it
 
-    screenshot = os.environ.get("ASKIDCPC_SCREENSHOT")
-    if screenshot:
-        browser.set_window_size(1280, 800)
-        browser.execute_script("document.getElementById('scroller').scrollTop = 0")
-        assert browser.save_screenshot(screenshot)
-        browser.set_window_size(*WINDOW)
     logs = [entry for entry in browser.get_log("browser") if entry.get("level") == "SEVERE"]
     assert logs == [], logs
 
@@ -325,3 +324,173 @@ def test_input_bar_spans_the_window_below_the_conversation(browser: Any, live_ur
         ), "scrolled to the end, the last turn ends above the bar"
     finally:
         browser.set_window_size(*WINDOW)
+
+
+# The layout checks shared by the start screen and an answered question: the bar pinned under the conversation,
+# nothing wider than the window, and no visible text of the conversation under the bar.
+LAYOUT = """
+const bar = document.getElementById('ask-form').getBoundingClientRect();
+const main = document.getElementById('scroller').getBoundingClientRect();
+const hidden = [];
+for (const node of document.querySelectorAll('#scroller p, #scroller li, #scroller h2, #scroller button')) {
+  const box = node.getBoundingClientRect();
+  if (!box.height || node.closest('[hidden]')) continue;
+  const shownBottom = Math.min(box.bottom, main.bottom);  // what the scroller does not clip
+  if (box.top < bar.top - 0.5 && shownBottom > bar.top + 0.5) hidden.push(node.textContent.slice(0, 40));
+}
+return {barTop: bar.top, barBottom: bar.bottom, barWidth: bar.width, mainBottom: main.bottom,
+        width: window.innerWidth, height: window.innerHeight, scrollWidth: document.documentElement.scrollWidth,
+        underBar: hidden};
+"""
+
+
+def _viewport(browser: Any, size: tuple[int, int], phone: bool) -> None:
+    """Exactly ``size`` CSS pixels at device scale 1 (a phone: a touch viewport), whatever the window's frame."""
+    width, height = size
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": phone},
+    )
+
+
+def _check_layout(browser: Any, size: tuple[int, int]) -> None:
+    box = browser.execute_script(LAYOUT)
+    assert (box["width"], box["height"]) == size
+    assert box["barWidth"] == box["width"] and abs(box["barBottom"] - box["height"]) < 1  # pinned, full width
+    assert box["mainBottom"] <= box["barTop"] + 0.5  # the conversation ends where the bar begins
+    assert box["scrollWidth"] <= box["width"]  # nothing sticks out sideways
+    assert box["underBar"] == [], "text shown under the input bar"
+
+
+@pytest.mark.parametrize("name", list(SIZES))
+def test_start_screen_and_an_answer_at_desktop_and_phone_size(
+    browser: Any, live_url: str, pipeline: Pipeline, name: str
+) -> None:
+    """The start screen lists the articles and the corpus's example questions; choosing one asks it; the bar never
+    covers text. With ASKIDCPC_SCREENSHOTS=1, docs/web-{name}-start.png and docs/web-{name}-answer.png are saved."""
+    import httpx
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from askidcpc.edges.examples import example_questions
+
+    size = SIZES[name]
+    screenshots = os.environ.get("ASKIDCPC_SCREENSHOTS") == "1"
+    served = httpx.get(live_url + "/examples", timeout=30).json()["examples"]
+    assert served == list(example_questions(pipeline.documents, pipeline.ask)) and served
+    _viewport(browser, size, phone=name == "phone")
+    try:
+        browser.get(live_url + "/")
+        wait = WebDriverWait(browser, 20)
+        wait.until(lambda driver: driver.find_element(By.ID, "articles").get_attribute("data-state") == "loaded")
+        wait.until(lambda driver: driver.find_element(By.ID, "examples").get_attribute("data-state") != "loading")
+        wait.until(lambda driver: "sentences" in driver.find_element(By.ID, "corpus-note").text)
+        titles = [item.text for item in browser.find_elements(By.CSS_SELECTOR, "#articles .article-title")]
+        assert titles == [document.title for document in pipeline.documents]
+        buttons = browser.find_elements(By.CSS_SELECTOR, "#examples button.example")
+        assert [button.text for button in buttons] == served
+        assert all(button.is_displayed() for button in buttons)
+        _check_layout(browser, size)
+        if screenshots:
+            assert browser.save_screenshot(str(DOCS / f"web-{name}-start.png"))
+
+        question = served[0]
+        expected = pipeline.ask(question)
+        buttons[0].click()
+        wait.until(lambda driver: driver.find_elements(By.CSS_SELECTOR, ".turn:not([data-state=pending])"))
+        wait.until(lambda driver: not driver.find_elements(By.CSS_SELECTOR, ".citation-context[data-context=loading]"))
+        assert browser.find_element(By.CSS_SELECTOR, ".turn .question").text == question
+        assert expected.answer is not None
+        shown = browser.find_element(By.CSS_SELECTOR, ".turn .answer-text").text
+        assert " ".join(shown.split()) == " ".join(expected.answer.split())
+        assert browser.find_element(By.ID, "question").get_attribute("value") == ""
+        _check_layout(browser, size)
+        if screenshots:
+            browser.execute_script("document.getElementById('scroller').scrollTop = 0")
+            _check_layout(browser, size)
+            assert browser.save_screenshot(str(DOCS / f"web-{name}-answer.png"))
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_no_examples_leave_a_tidy_start_screen(browser: Any, tmp_path: Path) -> None:
+    """A two-sentence corpus with no name gives no example: the examples' heading is not shown, the article is."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    (tmp_path / "weather.md").write_text("---\ntitle: Weather\n---\n\nIt rained all day. Then it stopped.\n")
+    with running_server("--corpus", str(tmp_path)) as (url, _):
+        browser.get(url + "/")
+        wait = WebDriverWait(browser, 20)
+        wait.until(lambda driver: driver.find_element(By.ID, "examples").get_attribute("data-state") == "empty")
+        wait.until(lambda driver: driver.find_element(By.ID, "articles").get_attribute("data-state") == "loaded")
+        assert not browser.find_element(By.ID, "examples-box").is_displayed()
+        assert [item.text for item in browser.find_elements(By.CSS_SELECTOR, "#articles .article-title")] == ["Weather"]
+        _check_layout(browser, tuple(browser.execute_script("return [innerWidth, innerHeight]")))
+
+
+FOCUSED = """
+const node = document.activeElement, style = getComputedStyle(node);
+return {id: node.id, cls: node.className, text: node.textContent.trim().slice(0, 80),
+        outline: style.outlineStyle, width: parseFloat(style.outlineWidth)};
+"""
+
+
+def test_keyboard_alone_reaches_and_uses_everything(browser: Any, live_url: str, pipeline: Pipeline) -> None:
+    """Tab visits the header button, the examples, the articles, then the bar, each with a visible outline; Enter on
+    an example asks it and Enter in the input sends; a citation opens with Enter, Escape closes it and gives the focus
+    back to the citation."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(live_url + "/")
+    wait = WebDriverWait(browser, 20)
+    wait.until(lambda driver: driver.find_element(By.ID, "examples").get_attribute("data-state") == "loaded")
+    wait.until(lambda driver: driver.find_element(By.ID, "articles").get_attribute("data-state") == "loaded")
+    examples = [button.text for button in browser.find_elements(By.CSS_SELECTOR, "button.example")]
+    titles = [document.title for document in pipeline.documents]
+    browser.find_element(By.TAG_NAME, "h1").click()  # the keyboard's starting point: the top of the page
+
+    def tab(shift: bool = False) -> dict[str, Any]:
+        keys = ActionChains(browser)
+        (keys.key_down(Keys.SHIFT).send_keys(Keys.TAB).key_up(Keys.SHIFT) if shift else keys.send_keys(Keys.TAB))
+        keys.perform()
+        focused: dict[str, Any] = browser.execute_script(FOCUSED)
+        assert focused["outline"] != "none" and focused["width"] >= 2, f"no visible focus on {focused}"
+        return focused
+
+    visited = [tab() for _ in range(1 + len(examples) + len(titles) + 3)]
+    assert [f["id"] or f["text"] for f in visited] == [
+        "new-conversation",
+        *examples,
+        *titles,
+        "question",
+        "top-k",
+        "ask",
+    ]
+
+    browser.find_element(By.TAG_NAME, "h1").click()
+    tab()
+    focused = tab()  # the first example
+    assert focused["text"] == examples[0]
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    wait.until(lambda driver: driver.find_elements(By.CSS_SELECTOR, ".turn:not([data-state=pending])"))
+    assert browser.find_element(By.CSS_SELECTOR, ".turn .question").text == examples[0]
+    assert browser.execute_script("return document.activeElement.id") == "question"
+
+    ActionChains(browser).send_keys(FIRST, Keys.ENTER).perform()
+    wait.until(lambda driver: len(driver.find_elements(By.CSS_SELECTOR, ".turn:not([data-state=pending])")) == 2)
+    assert browser.find_elements(By.CSS_SELECTOR, ".turn .question")[-1].text == FIRST
+
+    link = browser.find_elements(By.CSS_SELECTOR, ".turn")[-1].find_element(By.CSS_SELECTOR, ".citation a.doc-link")
+    browser.execute_script("arguments[0].focus()", link)
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    wait.until(lambda driver: driver.find_element(By.ID, "doc-text").get_attribute("data-state") == "marked")
+    closer: dict[str, Any] = browser.execute_script(FOCUSED)
+    assert closer["id"] == "doc-close"
+    assert tab()["id"] == "doc-text"  # the article's text takes the focus, so arrow keys scroll it
+    ActionChains(browser).send_keys(Keys.ESCAPE).perform()
+    wait.until(lambda driver: not driver.find_element(By.ID, "doc-view").is_displayed())
+    assert browser.execute_script("return document.activeElement") == link

@@ -22,12 +22,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from askidcpc.config import Settings
 from askidcpc.edges.context import MAX_NEIGHBOURS, ContextFinder
+from askidcpc.edges.examples import ExampleCache
 from askidcpc.edges.server.admission import ServerLimits, _Admission, _Ticket
 from askidcpc.edges.server.handlers import _on_ask_error, _on_http_error, _on_unexpected, _on_validation_error
 from askidcpc.edges.server.middleware import BodySizeLimit, CatchUnexpected, HeadAndOptions
@@ -71,6 +73,14 @@ class _Served:
     admission: _Admission | None = None
 
 
+class ExamplesModel(BaseModel):
+    """Example questions for the page's start screen (see askidcpc.edges.examples)."""
+
+    examples: list[str] = Field(
+        description="questions drawn from the served corpus that it answers; may be empty (a small corpus)"
+    )
+
+
 def _warm_up(pipeline: Pipeline) -> None:
     try:
         pipeline.ask("When was it founded?")
@@ -108,6 +118,7 @@ def create_app(
     """
     limits = limits or ServerLimits()
     served = _Served()
+    example_cache = ExampleCache()
     background: set[asyncio.Task[bool]] = set()
 
     async def reload() -> bool:
@@ -273,6 +284,13 @@ def create_app(
     async def documents() -> list[dict[str, Any]]:
         pipeline_, _ = ready()
         return [document.metadata() for document in pipeline_.documents]
+
+    @app.get("/examples", response_model=ExamplesModel, summary="Example questions the corpus answers")
+    async def examples() -> dict[str, Any]:
+        """Up to four questions about the served corpus's most salient names that it answers, derived on the first
+        request (and again after a reload) and then cached."""
+        pipeline_, _ = ready()
+        return {"examples": list(await run_in_threadpool(example_cache.examples, pipeline_))}
 
     def document_or_404(pipeline_: Pipeline, doc_id: str) -> Any:
         document = pipeline_.documents_by_id.get(doc_id)

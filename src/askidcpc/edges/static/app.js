@@ -1,7 +1,8 @@
 // The askidcpc chat page: POST /ask with the conversation's earlier questions as `history`, show each answer with
 // its citations, and each cited sentence highlighted among its neighbours (GET /documents/{id}/context).
 // Before the first question it lists the corpus's articles (GET /documents); a citation's title opens the article
-// (GET /documents/{id}) in a side panel with the cited sentence highlighted.
+// (GET /documents/{id}) in a side panel with the cited sentence highlighted, and example questions drawn from the
+// corpus (GET /examples; none for a corpus too small to give any): choosing one asks it.
 // No framework and no network beyond this server; all text is inserted with textContent, never as HTML.
 "use strict";
 
@@ -253,6 +254,30 @@ async function showArticles() {
   }
 }
 
+// The example questions, as buttons that put the question in the input and ask it; hidden when there are none.
+async function showExamples(askExample) {
+  const box = document.getElementById("examples-box");
+  const list = document.getElementById("examples");
+  let found = [];
+  try {
+    const response = await fetch("/examples");
+    if (response.ok) found = (await response.json()).examples || [];
+  } catch (error) {
+    // No examples: the start screen still lists the articles.
+  }
+  list.replaceChildren();
+  for (const question of found) {
+    const item = el("li");
+    const button = el("button", "example", question);
+    button.type = "button";
+    button.addEventListener("click", () => askExample(question));
+    item.append(button);
+    list.append(item);
+  }
+  list.dataset.state = found.length ? "loaded" : "empty";
+  box.hidden = !found.length;
+}
+
 async function showCorpus() {
   try {
     const response = await fetch("/health");
@@ -313,6 +338,10 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("doc-close").addEventListener("click", closeDocument);
   document.addEventListener("keydown", (event) => { if (event.key === "Escape") closeDocument(); });
 
+  showExamples((question) => {
+    input.value = question;
+    form.requestSubmit();
+  });
   showArticles();
   showCorpus();
   input.focus();
