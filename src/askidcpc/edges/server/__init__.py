@@ -2,7 +2,9 @@
 
 Routes: ``POST /ask`` (request object in, answer object out), ``GET /health``, ``GET /documents``,
 ``GET /documents/{doc_id}``, ``GET /documents/{doc_id}/context`` (a cited sentence with its neighbours, for the
-page), ``GET /docs`` (OpenAPI page, assets served locally), ``GET /`` (the web chat page in ``static/``).
+page), ``GET /examples`` (example questions drawn from the served corpus, for the start screen), ``GET /docs``
+(OpenAPI page, assets served locally), ``GET /`` (the web chat page in ``static/``). ``HEAD`` is answered like
+``GET`` without a body, ``OPTIONS`` with 204 and ``Allow``; SIGHUP reloads a rebuilt index without a restart.
 
 The pipeline is built once, in the lifespan, and shared read-only by every request; ``ask()`` is CPU work, so it
 runs in the thread pool, never on the event loop. The server keeps no conversation state: a follow-up carries its
