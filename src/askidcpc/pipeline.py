@@ -31,18 +31,20 @@ from askidcpc.index.paragraphs import paragraph_members
 from askidcpc.index.store import VectorModel, is_saved_index, load_index
 from askidcpc.reader import semantic
 from askidcpc.reader.answer import answer
-from askidcpc.reader.query import Query
+from askidcpc.reader.query import Query, build_query
 from askidcpc.reader.rank import Ranked, Ranker
+from askidcpc.reader.retriever import Retriever
 from askidcpc.text.corpus import load_corpus
 from askidcpc.text.sentences import make_passages
 from askidcpc.text.tokenize import tokenize
-from askidcpc.types import Answer, Document, Hit, Passage
+from askidcpc.types import Answer, Citation, Document, Filter, Hit, Passage
 
 __all__ = ["ENCODE_BATCH", "VECTOR_MODEL", "Pipeline", "encode_passages", "semantic_encoder", "validate_request"]
 
 log = logging.getLogger(__name__)
 
 HalfArray = npt.NDArray[np.float16]
+BoolArray = npt.NDArray[np.bool_]
 
 # The model whose vectors this askidcpc makes and can compare questions with (a saved index records its own).
 VECTOR_MODEL = VectorModel(semantic.MODEL_NAME, semantic.MODEL_VERSION, semantic.DIM)
@@ -207,14 +209,70 @@ class Pipeline:
         """The sentence ranker: this index plus a paragraph index (a saved index's own; else built on first use)."""
         return Ranker.build(self.passages, self.index, self.index.params, self.paragraphs)
 
-    def retrieve(self, query: Query | Mapping[str, float], k: int) -> list[Hit]:
-        """The ``k`` best passages for a query (a :class:`Query`, or plain term weights), ranked by :class:`Ranker`."""
+    def retrieve(self, query: Query | Mapping[str, float], k: int, allowed: BoolArray | None = None) -> list[Hit]:
+        """The ``k`` best passages for a query (a :class:`Query`, or plain term weights), ranked by :class:`Ranker`;
+        only pids ``allowed`` (a mask, see :meth:`allowed`) when given."""
         ranked = query if isinstance(query, Query) else Query(terms=query)
-        return [Hit(self.passages[pid], score) for pid, score in self.ranker.rank(ranked, k, self.policy.ranking)]
+        ranking = self.ranker.rank(ranked, k, self.policy.ranking, allowed)
+        return [Hit(self.passages[pid], score) for pid, score in ranking]
 
-    def ranked(self, query: Query, k: int) -> Ranked:
+    def ranked(self, query: Query, k: int, allowed: BoolArray | None = None) -> Ranked:
         """:meth:`retrieve`'s ranking with the raw sentence and paragraph scores behind it."""
-        return self.ranker.ranked(query, k, self.policy.ranking)
+        return self.ranker.ranked(query, k, self.policy.ranking, allowed)
+
+    @cached_property
+    def _document_rows(self) -> dict[str, tuple[int, int]]:
+        """Each document's passages as a pid range ``[first, end)`` (a document's passages are consecutive)."""
+        rows: dict[str, tuple[int, int]] = {}
+        for passage in self.passages:
+            first, _ = rows.get(passage.doc_id, (passage.pid, passage.pid))
+            rows[passage.doc_id] = (first, passage.pid + 1)
+        return rows
+
+    def matching(self, where: Filter) -> list[Document]:
+        """The documents ``where`` lets through, in index order."""
+        if where.doc_ids and not (where.sources or where.since or where.until):
+            by_id = self.documents_by_id
+            return [by_id[doc_id] for doc_id in sorted(where.doc_ids) if doc_id in by_id]
+        return [document for document in self.documents if where.matches(document)]
+
+    def allowed(self, where: Filter | None) -> BoolArray | None:
+        """The pids of the documents ``where`` lets through, as a mask; None when it lets every passage through.
+        QuestionError, saying so, when it lets no document through."""
+        if where is None or not where.active:
+            return None
+        documents = self.matching(where)
+        if not documents:
+            raise QuestionError(f"no document matches the filter {where.describe()}")
+        mask = np.zeros(len(self.passages), dtype=np.bool_)
+        rows = self._document_rows
+        for document in documents:
+            first, end = rows.get(document.doc_id, (0, 0))
+            mask[first:end] = True
+        return None if mask.all() else mask
+
+    def search(self, words: str, top_k: int | None = None, where: Filter | None = None) -> tuple[Citation, ...]:
+        """The ``top_k`` sentences the retriever ranks best for ``words`` (no answering step), as citations whose
+        ``score`` is the ranking score, among the documents ``where`` lets through. QuestionError for an invalid
+        request or a filter that lets no document through."""
+        top_k = self.settings.top_k if top_k is None else top_k
+        trimmed = validate_request(words, top_k, ())
+        allowed = self.allowed(where)
+        hits = self.retrieve(build_query(trimmed, (), self.policy), top_k, allowed)
+        documents = self.documents_by_id
+        return tuple(
+            Citation(
+                doc_id=hit.passage.doc_id,
+                title=documents[hit.passage.doc_id].title,
+                date=documents[hit.passage.doc_id].date,
+                source=documents[hit.passage.doc_id].source,
+                sentence=hit.passage.text,
+                start=hit.passage.start,
+                end=hit.passage.end,
+                score=hit.score,
+            )
+            for hit in hits
+        )
 
     def passage(self, pid: int) -> Passage:
         return self.passages[pid]
@@ -225,13 +283,51 @@ class Pipeline:
         members = paragraph_members(paragraph_of, np.asarray([paragraph_of[pid]], dtype=np.int64))
         return [self.passages[member] for member in members.tolist()]
 
-    def ask(self, question: str, top_k: int | None = None, history: Sequence[str] = ()) -> Answer:
+    def ask(
+        self, question: str, top_k: int | None = None, history: Sequence[str] = (), filter: Filter | None = None
+    ) -> Answer:
         """Answer ``question`` from the corpus, with ``history`` (earlier questions, oldest first) for follow-ups;
-        ``top_k`` citations (``settings.top_k`` when None).
+        ``top_k`` citations (``settings.top_k`` when None); from the documents ``filter`` lets through only, ranked
+        with the whole corpus's statistics.
 
         Returns an Answer whose ``answer`` is None when the corpus does not support one. Raises QuestionError for an
-        invalid request.
+        invalid request, or a filter that lets no document through.
         """
         top_k = self.settings.top_k if top_k is None else top_k
         trimmed = validate_request(question, top_k, history)
-        return answer(trimmed, history, top_k, self, self.policy)
+        allowed = self.allowed(filter)
+        retriever: Retriever = self if allowed is None else _Restricted(self, allowed)
+        return answer(trimmed, history, top_k, retriever, self.policy)
+
+
+@dataclass(frozen=True, eq=False)
+class _Restricted:
+    """The pipeline as a :class:`Retriever` that ranks only the ``allowed`` pids (a filter's documents); lookups
+    and statistics are the whole corpus's."""
+
+    pipeline: Pipeline
+    allowed: BoolArray
+
+    @property
+    def documents_by_id(self) -> Mapping[str, Document]:
+        return self.pipeline.documents_by_id
+
+    @property
+    def idf_by_term(self) -> Mapping[str, float]:
+        return self.pipeline.idf_by_term
+
+    @property
+    def passage_vectors(self) -> HalfArray | None:
+        return self.pipeline.passage_vectors
+
+    def retrieve(self, query: Query, k: int) -> list[Hit]:
+        return self.pipeline.retrieve(query, k, self.allowed)
+
+    def ranked(self, query: Query, k: int) -> Ranked:
+        return self.pipeline.ranked(query, k, self.allowed)
+
+    def passage(self, pid: int) -> Passage:
+        return self.pipeline.passage(pid)
+
+    def paragraph(self, pid: int) -> Sequence[Passage]:
+        return self.pipeline.paragraph(pid)

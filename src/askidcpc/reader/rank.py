@@ -30,6 +30,10 @@ from askidcpc.reader.query import Query, effective_terms
 
 __all__ = ["Ranked", "Ranker"]
 
+# A filter allowing at most this many rows is searched row by row (exact scores of just those rows); a larger one by
+# ever deeper searches of the whole index, keeping the allowed rows.
+EXHAUSTIVE_ROWS = 50_000
+
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -83,25 +87,29 @@ class Ranker:
         """Whether passage ``pid`` holds an answer of type ``kind``: its text is checked now (nothing precomputed)."""
         return has_answer_type(self.passages[pid].text, kind)
 
-    def rank(self, query: Query, k: int, params: RankParams) -> list[tuple[int, float]]:
+    def rank(
+        self, query: Query, k: int, params: RankParams, allowed: BoolArray | None = None
+    ) -> list[tuple[int, float]]:
         """The ``k`` best sentences matching at least one query term, as ``(pid, score)``, best first (ties to the
         lower pid): sentence score over the best one's, plus ``paragraph_weight`` times the paragraph's score over
-        the best paragraph's, plus ``type_bonus`` for a sentence holding the expected answer type."""
-        ranked = self.ranked(query, k, params)
+        the best paragraph's, plus ``type_bonus`` for a sentence holding the expected answer type. ``allowed``: a
+        mask over the pids (a filter's documents); only those rank, scored with the whole index's statistics."""
+        ranked = self.ranked(query, k, params, allowed)
         return list(zip(ranked.pids, ranked.scores, strict=True))
 
-    def ranked(self, query: Query, k: int, params: RankParams) -> Ranked:
+    def ranked(self, query: Query, k: int, params: RankParams, allowed: BoolArray | None = None) -> Ranked:
         """:meth:`rank`'s ``k`` best sentences with their raw sentence and paragraph BM25 scores and the best of
-        each for the query (what the reader's features are made of)."""
+        each for the query (what the reader's features are made of); ``allowed`` as for :meth:`rank`."""
         index = self.sentences
         terms = {t: w for t, w in effective_terms(query, index.vocab, params).items() if t in index.vocab and w != 0}
         if not terms or k <= 0:
             return Ranked.empty()
-        found = [pid for pid, _ in index.search(terms, max(k, params.candidates))]
+        allowed_paragraphs = None if allowed is None else self._paragraph_mask(allowed)
+        found = _best_rows(index, terms, max(k, params.candidates), allowed)
         best_paragraphs: list[int] = []
         members = np.zeros(0, dtype=np.int64)
         if params.paragraph_weight > 0:
-            best_paragraphs = [p for p, _ in self.paragraphs.search(terms, max(1, params.paragraph_candidates))]
+            best_paragraphs = _best_rows(self.paragraphs, terms, max(1, params.paragraph_candidates), allowed_paragraphs)
             members = paragraph_members(self.paragraph_of, np.asarray(best_paragraphs, dtype=np.int64))
         pids = np.union1d(np.asarray(found, dtype=np.int64), members)  # sorted, distinct
         scores, matched = row_scores(index, pids, terms)
@@ -135,6 +143,12 @@ class Ranker:
             top_paragraph=best_paragraph,
         )
 
+    def _paragraph_mask(self, allowed: BoolArray) -> BoolArray:
+        """The paragraphs holding an allowed sentence (a paragraph lies within one document, so all of its)."""
+        mask = np.zeros(self.paragraphs.n_docs, dtype=np.bool_)
+        mask[np.asarray(self.paragraph_of)[allowed]] = True
+        return mask
+
     def _with_type_bonus(
         self, pids: IntArray, blended: FloatArray, kind: AnswerType, k: int, bonus: float
     ) -> FloatArray:
@@ -158,3 +172,22 @@ class Ranker:
             elif score > kept[0]:
                 heapq.heapreplace(kept, score)
         return with_bonus
+
+
+def _best_rows(index: BM25Index, terms: dict[str, float], n: int, allowed: BoolArray | None) -> list[int]:
+    """The ``n`` best rows of ``index`` for ``terms`` (ties to the lower row), among the ``allowed`` ones when a
+    mask is given: the same rows, in the same order, as searching an index of the allowed rows alone but with this
+    index's statistics (idf, lengths). A filter that removes most rows still yields ``n`` candidates."""
+    if allowed is None:
+        return [row for row, _ in index.search(terms, n)]
+    rows = np.flatnonzero(allowed).astype(np.int64)
+    if len(rows) <= EXHAUSTIVE_ROWS:
+        scores, matched = row_scores(index, rows, terms)
+        return [row for row, _ in top_k(rows[matched], scores[matched], n)]
+    depth = n
+    while True:
+        found = index.search(terms, depth)
+        kept = [row for row, _ in found if allowed[row]]
+        if len(kept) >= n or len(found) < depth:
+            return kept[:n]
+        depth *= 4
