@@ -20,7 +20,7 @@ from askidcpc.config import DEFAULT_TOP_K, MAX_TOP_K, Settings
 from askidcpc.edges.render import render_answer, terminal_width
 from askidcpc.errors import AskError, QuestionError
 from askidcpc.pipeline import Pipeline, validate_request
-from askidcpc.types import Answer
+from askidcpc.types import Answer, Citation, Filter
 
 __all__ = ["build_parser", "main"]
 
@@ -50,10 +50,15 @@ def _top_k(value: str) -> int:
     return number
 
 
-def _answer_request(pipeline: Pipeline, request: Any, default_top_k: int) -> dict[str, Any]:
+_FILTER_FIELDS = ("doc_id", "source", "since", "until")
+
+
+def _answer_request(
+    pipeline: Pipeline, request: Any, default_top_k: int, default_filter: Filter | None = None
+) -> dict[str, Any]:
     if not isinstance(request, dict):
         raise AskError("each line must be a JSON object with a 'question'")
-    unknown = set(request) - {"question", "top_k", "history"}
+    unknown = set(request) - {"question", "top_k", "history", *_FILTER_FIELDS}
     if unknown:
         raise AskError(f"unknown field(s): {', '.join(sorted(unknown))}")
     if "question" not in request:
@@ -61,17 +66,22 @@ def _answer_request(pipeline: Pipeline, request: Any, default_top_k: int) -> dic
     history = request.get("history") or []
     if not isinstance(history, list):
         raise AskError("'history' must be a list of earlier questions")
-    answer = pipeline.ask(request["question"], top_k=request.get("top_k", default_top_k), history=history)
+    where = default_filter
+    if any(request.get(name) is not None for name in _FILTER_FIELDS):  # a line's own filter replaces the options'
+        where = Filter.build(request.get("doc_id"), request.get("source"), request.get("since"), request.get("until"))
+    answer = pipeline.ask(request["question"], top_k=request.get("top_k", default_top_k), history=history, filter=where)
     return answer.to_dict()
 
 
-def ask_json_lines(pipeline: Pipeline, lines: TextIO, out: TextIO, default_top_k: int) -> int:
+def ask_json_lines(
+    pipeline: Pipeline, lines: TextIO, out: TextIO, default_top_k: int, default_filter: Filter | None = None
+) -> int:
     """Answer one JSON request object a line; a bad line gets ``{"error": ...}``. Blank lines are skipped."""
     for line in lines:
         if not line.strip():
             continue
         try:
-            result = _answer_request(pipeline, json.loads(line), default_top_k)
+            result = _answer_request(pipeline, json.loads(line), default_top_k, default_filter)
         except json.JSONDecodeError as exc:
             result = {"error": f"invalid JSON: {exc.msg} at column {exc.colno}"}
         except RecursionError:
@@ -90,7 +100,9 @@ def _show(answer: Answer, out: TextIO) -> str:
     return render_answer(answer, terminal_width(), color)
 
 
-def ask_text_lines(pipeline: Pipeline, lines: TextIO, out: TextIO, err: TextIO, top_k: int) -> int:
+def ask_text_lines(
+    pipeline: Pipeline, lines: TextIO, out: TextIO, err: TextIO, top_k: int, where: Filter | None = None
+) -> int:
     """Answer one question a line, as text, a blank line between answers; a question that cannot be asked gets a
     message on ``err`` and the rest still answer. Blank lines are skipped."""
     first = True
@@ -98,7 +110,7 @@ def ask_text_lines(pipeline: Pipeline, lines: TextIO, out: TextIO, err: TextIO, 
         if not line.strip():
             continue
         try:
-            answer = pipeline.ask(line, top_k=top_k)
+            answer = pipeline.ask(line, top_k=top_k, filter=where)
         except QuestionError as exc:
             err.write(f"askidcpc: {exc}\n")
             continue
@@ -108,8 +120,18 @@ def ask_text_lines(pipeline: Pipeline, lines: TextIO, out: TextIO, err: TextIO, 
     return 0
 
 
+def _filter(args: argparse.Namespace, command: str) -> Filter | None:
+    """The filter the options give (None when they give none); a bad one is a usage error."""
+    try:
+        where = Filter.build(args.doc, args.source, args.since, args.until)
+    except QuestionError as exc:
+        raise UsageError(f"askidcpc {command}: {exc}") from None
+    return where if where.active else None
+
+
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     top_k = args.top_k or settings.top_k
+    where = _filter(args, "ask")
     if args.question != "-":
         try:  # a question that cannot be asked is a usage error, found before the corpus is loaded
             validate_request(args.question, top_k, ())
@@ -118,9 +140,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     pipeline = Pipeline.load(settings)
     if args.question == "-":
         if args.json:
-            return ask_json_lines(pipeline, sys.stdin, sys.stdout, top_k)
-        return ask_text_lines(pipeline, sys.stdin, sys.stdout, sys.stderr, top_k)
-    answer = pipeline.ask(args.question, top_k=top_k)
+            return ask_json_lines(pipeline, sys.stdin, sys.stdout, top_k, where)
+        return ask_text_lines(pipeline, sys.stdin, sys.stdout, sys.stderr, top_k, where)
+    answer = pipeline.ask(args.question, top_k=top_k, filter=where)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -131,9 +153,85 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from askidcpc.edges.repl import run_chat  # imported here so that `ask` starts without prompt-toolkit
 
+    where = _filter(args, "chat") if hasattr(args, "doc") else None
     pipeline = Pipeline.load(settings)
+    if where is not None:
+        pipeline.allowed(where)  # a filter that matches no document is refused before the chat starts
     top_k = getattr(args, "top_k", None) or settings.top_k
-    return run_chat(pipeline, top_k=top_k, json_lines=getattr(args, "json", False))
+    return run_chat(pipeline, top_k=top_k, json_lines=getattr(args, "json", False), where=where)
+
+
+def render_search(words: str, citations: Sequence[Citation]) -> str:
+    """Search results as text: each sentence with its document, date and ranking score."""
+    if not citations:
+        return f"No sentence matches {words!r}."
+    lines = []
+    for number, citation in enumerate(citations, start=1):
+        meta = ", ".join(part for part in (citation.title, citation.date, citation.source) if part)
+        lines.append(f"[{number}] {citation.sentence}")
+        lines.append(f"    {meta} ({citation.doc_id} [{citation.start}:{citation.end}], score {citation.score:.3f})")
+    return "\n".join(lines)
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    top_k = args.top_k or settings.top_k
+    where = _filter(args, "search")
+    try:
+        validate_request(args.words, top_k, ())
+    except QuestionError as exc:
+        raise UsageError(f"askidcpc search: {exc}") from None
+    pipeline = Pipeline.load(settings)
+    citations = pipeline.search(args.words, top_k, where)
+    if args.json:
+        body = {"query": args.words.strip(), "results": [citation.to_dict() for citation in citations]}
+        print(json.dumps(body, ensure_ascii=False, indent=2))
+    else:
+        print(render_search(args.words.strip(), citations))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from askidcpc.edges import evaluate  # imported here so that `ask` starts without the evaluation code
+
+    try:
+        cases = evaluate.load_cases(args.questions)
+    except evaluate.QuestionFileError as exc:
+        raise UsageError(f"askidcpc eval: {exc}") from None
+    limits = {
+        name: value
+        for name, value in (
+            ("top1", args.min_top1),
+            ("noans", args.min_noans),
+            ("key", args.min_key),
+            ("false_abstain", args.max_false_abstain),
+        )
+        if value is not None
+    }
+    pipeline = Pipeline.load(settings)
+    results = evaluate.run(pipeline, cases)
+    table = evaluate.summarize(results)
+    floors = evaluate.check_floors(table, limits)
+    missed = [floor for floor in floors if not floor.met]
+    if args.json:
+        body = {
+            "questions": str(args.questions),
+            "corpus": str(settings.corpus),
+            "table": table,
+            "results": [evaluate.result_dict(result) for result in results],
+            "floors": [floor.to_dict() for floor in floors],
+            "passed": not missed,
+        }
+        print(json.dumps(body, ensure_ascii=False, indent=2))
+    else:
+        print(evaluate.render(table, results), end="")
+        if floors:
+            print(
+                "\nFloors: " + "; ".join(f"{floor.describe()} ({'met' if floor.met else 'MISSED'})" for floor in floors)
+            )
+    if missed:
+        print("askidcpc eval: floor missed: " + "; ".join(floor.describe() for floor in missed), file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -190,6 +288,28 @@ def _add_corpus(parser: argparse.ArgumentParser, default: object = None) -> None
     )
 
 
+def _rate(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, not {value!r}") from None
+    if not 0 <= number <= 1:
+        raise argparse.ArgumentTypeError("must be from 0 to 1")
+    return number
+
+
+def _add_filter(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("filters (only the matching documents are cited; ranked with the whole corpus)")
+    group.add_argument("--doc", action="append", metavar="DOC_ID", help="only this document (repeatable)")
+    group.add_argument("--source", action="append", metavar="NAME", help="only this source, any case (repeatable)")
+    group.add_argument("--since", metavar="DATE", help="only documents dated on or after DATE (2007, 2016-06, ...)")
+    group.add_argument(
+        "--until",
+        metavar="DATE",
+        help="only documents dated on or before DATE (an article dated '2007' is in 2007: it overlaps --since 2007-06)",
+    )
+
+
 def _add_verbose(parser: argparse.ArgumentParser, default: object = False) -> None:
     parser.add_argument(
         "--verbose",
@@ -225,13 +345,46 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     ask.add_argument("--json", action="store_true", help="print the answer object as JSON")
     _add_corpus(ask, default=argparse.SUPPRESS)  # so a --corpus before the command is kept
     _add_semantic(ask, default=argparse.SUPPRESS)  # so is a --semantic
+    _add_filter(ask)
     handlers["ask"] = cmd_ask
+
+    search = commands.add_parser("search", help="the sentences that match some words best, with citations (no answer)")
+    search.add_argument("words", help="what to look for")
+    search.add_argument("--top-k", type=_top_k, help=f"sentences to show (1-{MAX_TOP_K}, default {DEFAULT_TOP_K})")
+    search.add_argument("--json", action="store_true", help='print {"query", "results": [citation objects]}')
+    _add_corpus(search, default=argparse.SUPPRESS)
+    _add_semantic(search, default=argparse.SUPPRESS)
+    _add_filter(search)
+    handlers["search"] = cmd_search
+
+    evaluation = commands.add_parser(
+        "eval", help="measure answer accuracy on a question file (docs/questions.md), as pytest eval does"
+    )
+    evaluation.add_argument("questions", type=Path, metavar="QUESTIONS.yaml", help="the question file")
+    evaluation.add_argument(
+        "--corpus",
+        "--index",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="a folder of articles or a saved index (default: bundled corpus/)",
+    )
+    evaluation.add_argument("--json", action="store_true", help="print the table, each case and the floors as JSON")
+    for flag, what in (
+        ("--min-top1", "answerable questions whose gold sentence is cited first"),
+        ("--min-noans", "unanswerable questions abstained on"),
+        ("--min-key", "answerable questions whose key is in the answer"),
+        ("--max-false-abstain", "answerable questions abstained on (a ceiling)"),
+    ):
+        evaluation.add_argument(flag, type=_rate, metavar="X", help=f"exit 1 unless the share of {what} meets X")
+    _add_semantic(evaluation, default=argparse.SUPPRESS)
+    handlers["eval"] = cmd_eval
 
     chat = commands.add_parser("chat", help="the terminal chat (the default command)")
     chat.add_argument("--top-k", type=_top_k, help=f"citations to show (1-{MAX_TOP_K}, default {DEFAULT_TOP_K})")
     chat.add_argument("--json", action="store_true", help="print each answer as a JSON answer object, one a line")
     _add_corpus(chat, default=argparse.SUPPRESS)
     _add_semantic(chat, default=argparse.SUPPRESS)
+    _add_filter(chat)
     handlers["chat"] = cmd_chat
 
     serve = commands.add_parser("serve", help="serve POST /ask and the web chat page over HTTP (uvicorn)")

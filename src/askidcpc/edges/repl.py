@@ -5,7 +5,8 @@ auto-suggest from history, emacs keys, Tab completes commands, Ctrl-C clears the
 With piped input (or output) it reads one line at a time and writes plain text, so scripts can use it; with
 ``json_lines`` each answer is printed as the answer object (docs/api.md), one a line.
 
-Every line is either a command (``/help``, ``/sources``, ``/k N``, ``/docs``, ``/new``, ``/quit``) or a question,
+Every line is either a command (``/help``, ``/sources``, ``/k N``, ``/docs``, ``/filter``, ``/new``, ``/quit``) or a
+question,
 asked with the conversation's earlier questions as ``history`` so that follow-ups work. :meth:`Chat.step` holds all
 of that logic as a pure function of (state, line); the loops only read lines and print replies.
 """
@@ -46,7 +47,7 @@ from askidcpc.edges.render import (
 )
 from askidcpc.errors import AskError
 from askidcpc.pipeline import Pipeline
-from askidcpc.types import Answer
+from askidcpc.types import Answer, Filter
 
 __all__ = [
     "COMMANDS",
@@ -68,6 +69,7 @@ COMMANDS: Mapping[str, str] = {
     "/sources": "full citations of the last answer, with the sentences around each",
     "/k": "/k N: show N citations (1-20)",
     "/docs": "the articles in the corpus",
+    "/filter": '/filter doc=ID source="NAME" since=DATE until=DATE: only those articles; /filter off: all',
     "/new": "start a new conversation (forget earlier questions)",
     "/quit": "leave (Ctrl-D does too)",
 }
@@ -90,11 +92,18 @@ STYLE = Style.from_dict(
 
 @dataclass(frozen=True)
 class ChatState:
-    """A conversation: its earlier questions (oldest first), the citations to show, and the last answer."""
+    """A conversation: its earlier questions (oldest first), the citations to show, the last answer, and the filter
+    its questions are asked with (None: every article)."""
 
     history: tuple[str, ...] = ()
     top_k: int = DEFAULT_TOP_K
     last: Answer | None = None
+    where: Filter | None = None
+
+    @property
+    def prompt(self) -> str:
+        """The prompt: ``ask> ``, or ``ask [since=2016]> `` while a filter is on."""
+        return PROMPT if self.where is None else f"ask [{self.where.describe()}]> "
 
 
 @dataclass(frozen=True)
@@ -162,14 +171,17 @@ class Chat:
     def __post_init__(self) -> None:
         object.__setattr__(self, "finder", ContextFinder.from_pipeline(self.pipeline))
 
-    def banner(self, width: int | None = None) -> Fragments:
+    def banner(self, width: int | None = None, where: Filter | None = None) -> Fragments:
+        """The welcome line; with the filter the chat starts with, when there is one."""
         articles = plural(len(self.pipeline.documents), "article")
+        shown = [] if where is None else [("class:meta", f" Filter: {where.describe()} (/filter off drops it).")]
         return tuple(
             wrap(
                 [
                     ("class:title", "askidcpc"),
                     ("", f": ask about {articles} "),
                     ("class:meta", f"({plural(len(self.pipeline.passages), 'sentence')})."),
+                    *shown,
                     ("", " /help lists the commands; Ctrl-D leaves."),
                 ],
                 width or self.width,
@@ -185,7 +197,7 @@ class Chat:
         if text.startswith("/"):
             return self._command(state, text, width)
         try:
-            answer = self.pipeline.ask(text, top_k=state.top_k, history=state.history)
+            answer = self.pipeline.ask(text, top_k=state.top_k, history=state.history, filter=state.where)
         except AskError as exc:
             return Reply(state, error=str(exc))
         history = (*state.history, answer.question)[-MAX_HISTORY:]
@@ -199,7 +211,9 @@ class Chat:
         if name == "/help":
             return Reply(state, help_fragments(width))
         if name == "/new":
-            return Reply(ChatState(top_k=state.top_k), (("class:meta", "New conversation.\n"),))
+            return Reply(ChatState(top_k=state.top_k, where=state.where), (("class:meta", "New conversation.\n"),))
+        if name == "/filter":
+            return self._filter(state, argument, width)
         if name == "/docs":
             return Reply(state, docs_fragments(self.pipeline, width))
         if name == "/sources":
@@ -215,6 +229,29 @@ class Chat:
             top_k = int(argument)
             return Reply(replace(state, top_k=top_k), (("class:meta", f"Showing {plural(top_k, 'citation')}.\n"),))
         return Reply(state, error=f"unknown command {name!r}; /help lists the commands")
+
+    def _filter(self, state: ChatState, argument: str, width: int) -> Reply:
+        """``/filter``: show the filter; ``/filter off``: drop it; ``/filter doc=... since=...``: set it (refused,
+        the old one kept, when it is invalid or matches no article)."""
+        if not argument:
+            shown = (
+                "No filter: every article is asked; /filter doc=ID source=NAME since=DATE until=DATE sets one."
+                if state.where is None
+                else f"Filter: {state.where.describe()} ({plural(len(self.pipeline.matching(state.where)), 'article')})"
+                "; /filter off drops it."
+            )
+            return Reply(state, tuple(wrap([("", shown)], width)))
+        if argument == "off":
+            return Reply(replace(state, where=None), (("class:meta", "Filter off: every article is asked.\n"),))
+        try:
+            where = Filter.parse(argument)
+            self.pipeline.allowed(where)
+        except AskError as exc:
+            return Reply(state, error=str(exc))
+        if not where.active:
+            return Reply(replace(state, where=None), (("class:meta", "Filter off: every article is asked.\n"),))
+        count = plural(len(self.pipeline.matching(where)), "article")
+        return Reply(replace(state, where=where), (("class:meta", f"Filter: {where.describe()} ({count}).\n"),))
 
 
 class _CommandCompleter(Completer):
@@ -262,10 +299,10 @@ def _run_terminal(chat: Chat, state: ChatState, history_path: Path) -> int:
     def show(fragments: Fragments) -> None:
         print_formatted_text(FormattedText(list(fragments)), end="", style=STYLE)
 
-    show(chat.banner(width()))
+    show(chat.banner(width(), state.where))
     while True:
         try:
-            line = session.prompt(FormattedText([("class:prompt", PROMPT)]))
+            line = session.prompt(FormattedText([("class:prompt", state.prompt)]))
         except KeyboardInterrupt:  # Ctrl-C: the line is cleared, the conversation goes on
             continue
         except EOFError:  # Ctrl-D
@@ -312,6 +349,7 @@ def run_chat(
     *,
     top_k: int = DEFAULT_TOP_K,
     json_lines: bool = False,
+    where: Filter | None = None,
     history_path: Path | None = None,
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
@@ -319,14 +357,15 @@ def run_chat(
 ) -> int:
     """Run the chat until Ctrl-D, ``/quit`` or the end of input; returns the exit status (0).
 
-    Interactive (prompt-toolkit) when standard input and output are both terminals and ``json_lines`` is off;
+    ``where``: the filter the chat starts with (``/filter`` changes it). Interactive (prompt-toolkit) when standard
+    input and output are both terminals and ``json_lines`` is off;
     otherwise one line at a time, plain text (or JSON Lines) out, command output to ``stderr`` in JSON mode.
     """
     stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
     stderr = sys.stderr if stderr is None else stderr
     chat = Chat(pipeline)
-    state = ChatState(top_k=top_k)
+    state = ChatState(top_k=top_k, where=where)
     if not json_lines and stdin.isatty() and stdout.isatty():
         return _run_terminal(chat, state, history_path or default_history_path())
     return _run_lines(chat, state, stdin, stdout, stderr, json_lines)

@@ -109,7 +109,9 @@ class Ranker:
         best_paragraphs: list[int] = []
         members = np.zeros(0, dtype=np.int64)
         if params.paragraph_weight > 0:
-            best_paragraphs = _best_rows(self.paragraphs, terms, max(1, params.paragraph_candidates), allowed_paragraphs)
+            best_paragraphs = _best_rows(
+                self.paragraphs, terms, max(1, params.paragraph_candidates), allowed_paragraphs
+            )
             members = paragraph_members(self.paragraph_of, np.asarray(best_paragraphs, dtype=np.int64))
         pids = np.union1d(np.asarray(found, dtype=np.int64), members)  # sorted, distinct
         scores, matched = row_scores(index, pids, terms)
