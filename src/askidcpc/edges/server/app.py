@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from askidcpc.config import Settings
+from askidcpc.config import DEFAULT_TOP_K, MAX_QUESTION_CHARS, MAX_TOP_K, Settings
 from askidcpc.edges.context import MAX_NEIGHBOURS, ContextFinder
 from askidcpc.edges.examples import ExampleCache
 from askidcpc.edges.server.admission import ServerLimits, _Admission, _Ticket
@@ -42,9 +42,11 @@ from askidcpc.edges.server.models import (
     ErrorModel,
     HealthModel,
     InvalidModel,
+    SearchModel,
 )
 from askidcpc.errors import AskError
 from askidcpc.pipeline import Pipeline
+from askidcpc.types import Filter
 
 log = logging.getLogger(__name__)
 
@@ -233,8 +235,12 @@ def create_app(
 
     @app.post("/ask", response_model=AnswerModel, responses=errors, summary="Answer a question")
     async def ask(request: AskRequest) -> JSONResponse:
-        """The answer object for a request object (see docs/api.md). Follow-ups carry ``history``."""
+        """The answer object for a request object (see docs/api.md). Follow-ups carry ``history``; ``doc_id``,
+        ``source``, ``since`` and ``until`` restrict the documents cited."""
         pipeline_, _ = ready()
+        where = Filter.build(request.doc_id, request.source, request.since, request.until)
+        if where.active:
+            pipeline_.allowed(where)  # a filter that matches no document is a 422 now, before taking a slot
         admission = served.admission
         assert admission is not None  # set with the pipeline
         if not admission.enter():
@@ -248,7 +254,12 @@ def create_app(
             if not ticket.claim():
                 return None  # the request gave up before this thread started: skip the work
             try:
-                return pipeline_.ask(request.question, top_k=request.top_k, history=request.history)
+                return pipeline_.ask(
+                    request.question,
+                    top_k=request.top_k,
+                    history=request.history,
+                    filter=where if where.active else None,
+                )
             finally:
                 admission.leave()
                 with contextlib.suppress(RuntimeError):  # the loop has stopped: nobody waits for the thread slot
@@ -274,6 +285,22 @@ def create_app(
                 f"the question took longer than the limit of {limits.ask_timeout_s:g} s; try again in a moment"
             )
         return JSONResponse(answer.to_dict())
+
+    @app.get("/search", response_model=SearchModel, responses=errors, summary="The sentences that match words best")
+    async def search(
+        q: Annotated[str, Query(description=f"the words to look for, 1 to {MAX_QUESTION_CHARS:,} characters")],
+        top_k: Annotated[int, Query(ge=1, le=MAX_TOP_K, description="sentences to return at most")] = DEFAULT_TOP_K,
+        doc_id: Annotated[list[str] | None, Query(description="only these documents (repeatable)")] = None,
+        source: Annotated[list[str] | None, Query(description="only these sources, any case (repeatable)")] = None,
+        since: Annotated[str | None, Query(description="only documents dated on or after this ISO date")] = None,
+        until: Annotated[str | None, Query(description="only documents dated on or before this ISO date")] = None,
+    ) -> dict[str, Any]:
+        """The retriever's ranking of sentences for ``q``, with citations, and no answering step; the same limits
+        and filters as ``POST /ask``."""
+        pipeline_, _ = ready()
+        where = Filter.build(doc_id, source, since, until)
+        citations = await run_in_threadpool(pipeline_.search, q, top_k, where if where.active else None)
+        return {"query": q.strip(), "results": [citation.to_dict() for citation in citations]}
 
     @app.get("/health", response_model=HealthModel, summary="Whether the index is loaded")
     async def health() -> dict[str, Any]:

@@ -41,7 +41,8 @@ def _describe(error: dict[str, Any]) -> str:
     if loc == ("body", "history") and kind == "too_long":
         return f"history has more than {MAX_HISTORY} earlier questions; send the last {MAX_HISTORY}"
     if kind == "extra_forbidden":
-        return f"unknown field {_location(loc)!r}; the fields are question, top_k and history"
+        fields = "question, top_k, history, doc_id, source, since and until"
+        return f"unknown field {_location(loc)!r}; the fields are {fields}"
     return f"{_location(loc)}: {error.get('msg', 'invalid')}"
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from askidcpc.config import DEFAULT_TOP_K, MAX_HISTORY, MAX_QUESTION_CHARS, MAX_TOP_K
+from askidcpc.types import MAX_FILTER_CHARS, MAX_FILTER_VALUES
 
 # A character str.strip() would not remove (every character but those with str.isspace()), as a regular
 # expression that Python and ECMAScript read alike; tests check it against str.isspace() over all of Unicode.
@@ -21,6 +22,14 @@ def _trim(value: object) -> object:
 def _integral(value: object) -> object:
     # JSON Schema counts 4.0 as an integer (the schema says "integer"), so accept it as 4; 2.5, "3" and true are not.
     return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# A filter's documents or sources: one string or a list of them (checked again, with the dates, by Filter.build).
+FilterValues = Annotated[
+    str | Annotated[list[Annotated[str, Field(strict=True)]], Field(max_length=MAX_FILTER_VALUES)] | None,
+    Field(description=f"each at most {MAX_FILTER_CHARS} characters"),
+]
+FilterDate = Annotated[str | None, Field(max_length=40, examples=["2016", "2016-06", "2016-06-26"])]
 
 
 class AskRequest(BaseModel):
@@ -60,6 +69,10 @@ class AskRequest(BaseModel):
         list[Annotated[str, Field(max_length=MAX_QUESTION_CHARS, strict=True)]],
         Field(max_length=MAX_HISTORY, description="earlier questions of the same conversation, oldest first"),
     ] = []
+    doc_id: FilterValues = Field(default=None, description="cite only this document, or these (a filter)")
+    source: FilterValues = Field(default=None, description="cite only documents of this source or these (any case)")
+    since: FilterDate = Field(default=None, description="cite only documents dated on or after this ISO date")
+    until: FilterDate = Field(default=None, description="cite only documents dated on or before this ISO date")
 
 
 class CitationModel(BaseModel):
@@ -89,6 +102,13 @@ class AnswerModel(BaseModel):
         default=None,
         description="the phrase of the first answer sentence that answers the question; null when none can be "
         "singled out or answer is null",
+    )
+
+
+class SearchModel(BaseModel):
+    query: str = Field(description="the words searched for, trimmed")
+    results: list[CitationModel] = Field(
+        description="the best matching sentences, best first; score: the retriever's ranking score (not a probability)"
     )
 
 
