@@ -197,7 +197,8 @@ class Chat:
         if text.startswith("/"):
             return self._command(state, text, width)
         try:
-            answer = self.pipeline.ask(text, top_k=state.top_k, history=state.history, filter=state.where)
+            restrict = {"filter": state.where} if state.where is not None else {}
+            answer = self.pipeline.ask(text, top_k=state.top_k, history=state.history, **restrict)
         except AskError as exc:
             return Reply(state, error=str(exc))
         history = (*state.history, answer.question)[-MAX_HISTORY:]

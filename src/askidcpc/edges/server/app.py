@@ -254,12 +254,9 @@ def create_app(
             if not ticket.claim():
                 return None  # the request gave up before this thread started: skip the work
             try:
-                return pipeline_.ask(
-                    request.question,
-                    top_k=request.top_k,
-                    history=request.history,
-                    filter=where if where.active else None,
-                )
+                # Without a filter, the call every edge has always made (``filter`` is passed only when one is set).
+                restrict = {"filter": where} if where.active else {}
+                return pipeline_.ask(request.question, top_k=request.top_k, history=request.history, **restrict)
             finally:
                 admission.leave()
                 with contextlib.suppress(RuntimeError):  # the loop has stopped: nobody waits for the thread slot
