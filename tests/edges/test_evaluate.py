@@ -135,6 +135,8 @@ def test_eval_json_reports_every_case_and_the_floors(
     q3 = body["results"][2]
     assert q3["key_found"] is False and q3["right"] is False
     assert body["table"]["all"]["n"] == 6 and body["table"]["all"]["key"] <= 4 / 5
+    assert body["table"]["unanswerable"]["top1"] is None and body["table"]["answerable"]["noans"] is None
+    assert body["table"]["unanswerable"]["noans"] in (0.0, 1.0)
     assert body["floors"] == [
         {"metric": "key", "limit": 0.5, "value": body["table"]["all"]["key"], "ceiling": False, "met": True}
     ]

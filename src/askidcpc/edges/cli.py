@@ -216,7 +216,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         body = {
             "questions": str(args.questions),
             "corpus": str(settings.corpus),
-            "table": table,
+            "table": evaluate.table_dict(table),
             "results": [evaluate.result_dict(result) for result in results],
             "floors": [floor.to_dict() for floor in floors],
             "passed": not missed,

@@ -35,6 +35,7 @@ __all__ = [
     "result_dict",
     "run",
     "summarize",
+    "table_dict",
 ]
 
 CATEGORIES = ("answerable", "multi_source", "dialogue_turn", "unanswerable")
@@ -302,6 +303,28 @@ def check_floors(table: dict[str, dict[str, float]], limits: Mapping[str, float]
         value = row[metric] if row.get(needs, 0) > 0 else None
         floors.append(Floor(name, limit, value, ceiling))
     return floors
+
+
+_NEEDS_NO_ANSWER = frozenset({"noans"})
+_COUNTS = frozenset({"n", "n_has", "n_no"})
+
+
+def table_dict(table: dict[str, dict[str, float]]) -> dict[str, dict[str, float | int | None]]:
+    """The table, JSON-ready: counts as integers, and null for a rate no case of that row measures (the '–' of
+    :func:`render`)."""
+    out: dict[str, dict[str, float | int | None]] = {}
+    for category, row in table.items():
+        cells: dict[str, float | int | None] = {}
+        for name, value in row.items():
+            needs = row["n_no"] if name in _NEEDS_NO_ANSWER else row["n_has"]
+            if name in _COUNTS:
+                cells[name] = int(value)
+            elif name == "accuracy":
+                cells[name] = value
+            else:
+                cells[name] = value if needs > 0 else None
+        out[category] = cells
+    return out
 
 
 def result_dict(result: Result) -> dict[str, Any]:
