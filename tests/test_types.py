@@ -70,6 +70,9 @@ def test_matches(words: str, document: Document, matches: bool) -> None:
         ("doc", "unknown filter 'doc'"),
         ('source="China', "cannot read the filter"),
         ("doc=" + "x" * 201, "at most 200 characters"),
+        ("doc=", "doc_id must not be empty"),
+        ("doc=a,,b", "doc_id must not be empty"),
+        ("source=' '", "source must not be empty"),
     ],
 )
 def test_bad_filters_say_what_is_wrong(words: str, error: str) -> None:

@@ -180,7 +180,9 @@ def _filter_values(name: str, values: str | Iterable[str] | None) -> frozenset[s
     listed = [values] if isinstance(values, str) else list(values)
     if len(listed) > MAX_FILTER_VALUES or not all(isinstance(value, str) for value in listed):
         raise QuestionError(f"{name} must be a string or a list of at most {MAX_FILTER_VALUES} strings")
-    trimmed = frozenset(value.strip() for value in listed if value.strip())
+    if any(not value.strip() for value in listed):
+        raise QuestionError(f"{name} must not be empty; name a {'document' if name == 'doc_id' else name}")
+    trimmed = frozenset(value.strip() for value in listed)
     if any(len(value) > MAX_FILTER_CHARS for value in trimmed):
         raise QuestionError(f"each {name} must be at most {MAX_FILTER_CHARS} characters")
     return trimmed

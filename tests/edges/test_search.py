@@ -137,8 +137,9 @@ def test_get_search_is_the_pipelines_ranking(
 @pytest.mark.parametrize(
     ("query", "detail"),
     [
-        ({"q": "   "}, "question is empty"),
-        ({"q": "x" * (MAX_QUESTION_CHARS + 1)}, "question is 2,001 characters; the limit is 2,000"),
+        ({"q": "   "}, "q is empty"),
+        ({"q": "x" * (MAX_QUESTION_CHARS + 1)}, "q is over the limit of 2,000 characters"),
+        ({"q": f"  {'x' * MAX_QUESTION_CHARS}  ", "since": "2016-02-30"}, "since must be an ISO date"),
         ({}, "q: Field required"),
         ({"q": "parties", "top_k": 0}, "top_k: Input should be greater than or equal to 1"),
         ({"q": "parties", "since": "2030"}, "no document matches the filter since=2030"),
@@ -171,6 +172,7 @@ def test_ask_filter_fields(client: TestClient, pipeline: Pipeline, body: dict[st
     [
         ({"question": PARTIES, "doc_id": "nope"}, "no document matches the filter doc=nope"),
         ({"question": PARTIES, "since": "2016-02-30"}, "since must be an ISO date"),
+        ({"question": PARTIES, "until": "26 June 2016"}, "until must be an ISO date"),
         ({"question": PARTIES, "since": "2017", "until": "2016"}, "since 2017 is after until 2016"),
         ({"question": PARTIES, "doc_id": 5}, "doc_id.str: Input should be a valid string"),
         ({"question": PARTIES, "doc_ids": [OLD]}, "unknown field 'doc_ids'; the fields are question, top_k, history"),

@@ -22,7 +22,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -34,6 +34,8 @@ from askidcpc.edges.server.admission import ServerLimits, _Admission, _Ticket
 from askidcpc.edges.server.handlers import _on_ask_error, _on_http_error, _on_unexpected, _on_validation_error
 from askidcpc.edges.server.middleware import BodySizeLimit, CatchUnexpected, HeadAndOptions
 from askidcpc.edges.server.models import (
+    ISO_DATE,
+    NOT_ONLY_WHITE_SPACE,
     AnswerModel,
     AskRequest,
     ContextModel,
@@ -43,6 +45,7 @@ from askidcpc.edges.server.models import (
     HealthModel,
     InvalidModel,
     SearchModel,
+    trim,
 )
 from askidcpc.errors import AskError
 from askidcpc.pipeline import Pipeline
@@ -285,19 +288,32 @@ def create_app(
 
     @app.get("/search", response_model=SearchModel, responses=errors, summary="The sentences that match words best")
     async def search(
-        q: Annotated[str, Query(description=f"the words to look for, 1 to {MAX_QUESTION_CHARS:,} characters")],
+        q: Annotated[
+            str,
+            BeforeValidator(trim),
+            Query(
+                min_length=1,
+                max_length=MAX_QUESTION_CHARS,
+                description=f"the words to look for, 1 to {MAX_QUESTION_CHARS:,} characters after trimming",
+                json_schema_extra={"pattern": NOT_ONLY_WHITE_SPACE},
+            ),
+        ],
         top_k: Annotated[int, Query(ge=1, le=MAX_TOP_K, description="sentences to return at most")] = DEFAULT_TOP_K,
         doc_id: Annotated[list[str] | None, Query(description="only these documents (repeatable)")] = None,
         source: Annotated[list[str] | None, Query(description="only these sources, any case (repeatable)")] = None,
-        since: Annotated[str | None, Query(description="only documents dated on or after this ISO date")] = None,
-        until: Annotated[str | None, Query(description="only documents dated on or before this ISO date")] = None,
+        since: Annotated[
+            str | None, Query(pattern=ISO_DATE, description="only documents dated on or after this ISO date")
+        ] = None,
+        until: Annotated[
+            str | None, Query(pattern=ISO_DATE, description="only documents dated on or before this ISO date")
+        ] = None,
     ) -> dict[str, Any]:
         """The retriever's ranking of sentences for ``q``, with citations, and no answering step; the same limits
         and filters as ``POST /ask``."""
         pipeline_, _ = ready()
         where = Filter.build(doc_id, source, since, until)
         citations = await run_in_threadpool(pipeline_.search, q, top_k, where if where.active else None)
-        return {"query": q.strip(), "results": [citation.to_dict() for citation in citations]}
+        return {"query": q, "results": [citation.to_dict() for citation in citations]}
 
     @app.get("/health", response_model=HealthModel, summary="Whether the index is loaded")
     async def health() -> dict[str, Any]:

@@ -38,6 +38,12 @@ def _describe(error: dict[str, Any]) -> str:
         return "question is empty; ask something, e.g. 'When was the International Department founded?'"
     if loc == ("body", "question") and kind in ("too_long", "string_too_long"):
         return f"question is over the limit of {MAX_QUESTION_CHARS:,} characters (after trimming)"
+    if loc == ("query", "q") and kind in ("too_short", "string_too_short"):
+        return "q is empty; look for some words, e.g. q=political+parties"
+    if loc == ("query", "q") and kind in ("too_long", "string_too_long"):
+        return f"q is over the limit of {MAX_QUESTION_CHARS:,} characters (after trimming)"
+    if loc[-1:] in (("since",), ("until",)) and kind == "string_pattern_mismatch":
+        return f"{loc[-1]} must be an ISO date such as 2007, 2016-06 or 2016-06-26"
     if loc == ("body", "history") and kind == "too_long":
         return f"history has more than {MAX_HISTORY} earlier questions; send the last {MAX_HISTORY}"
     if kind == "extra_forbidden":

@@ -14,7 +14,7 @@ from askidcpc.types import MAX_FILTER_CHARS, MAX_FILTER_VALUES
 NOT_ONLY_WHITE_SPACE = r"[^\t-\r\x1c- \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 
 
-def _trim(value: object) -> object:
+def trim(value: object) -> object:
     # The question's limits apply after trimming, as in askidcpc.pipeline.validate_request.
     return value.strip() if isinstance(value, str) else value
 
@@ -29,7 +29,9 @@ FilterValues = Annotated[
     str | Annotated[list[Annotated[str, Field(strict=True)]], Field(max_length=MAX_FILTER_VALUES)] | None,
     Field(description=f"each at most {MAX_FILTER_CHARS} characters"),
 ]
-FilterDate = Annotated[str | None, Field(max_length=40, examples=["2016", "2016-06", "2016-06-26"])]
+# ISO 8601 as exact as wanted; published and checked here, the date itself (2016-02-30) by Filter.build.
+ISO_DATE = r"^\s*\d{4}(-\d{2}(-\d{2})?)?\s*$"
+FilterDate = Annotated[str | None, Field(pattern=ISO_DATE, examples=["2016", "2016-06", "2016-06-26"])]
 
 
 class AskRequest(BaseModel):
@@ -50,7 +52,7 @@ class AskRequest(BaseModel):
 
     question: Annotated[
         str,
-        BeforeValidator(_trim),
+        BeforeValidator(trim),
         Field(
             min_length=1,
             max_length=MAX_QUESTION_CHARS,
