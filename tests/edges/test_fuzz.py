@@ -31,6 +31,7 @@ PLAN: list[tuple[str, tuple[GenerationMode, ...], int]] = [
     ("POST /ask", (GenerationMode.POSITIVE, GenerationMode.NEGATIVE), 300),
     ("GET /search", (GenerationMode.POSITIVE, GenerationMode.NEGATIVE), 150),
     ("GET /health", (GenerationMode.POSITIVE,), 1),
+    ("GET /examples", (GenerationMode.POSITIVE,), 1),
     ("GET /documents", (GenerationMode.POSITIVE,), 1),
     ("GET /documents/{doc_id}", (GenerationMode.POSITIVE,), 150),
     ("GET /documents/{doc_id}/context", (GenerationMode.POSITIVE, GenerationMode.NEGATIVE), 150),
