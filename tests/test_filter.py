@@ -4,6 +4,8 @@ of the corpus."""
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -126,3 +128,16 @@ def test_a_filter_letting_everything_through_changes_nothing(crowded: Pipeline) 
     question = "When did the harbour bridge open?"
     assert crowded.ask(question, filter=where) == crowded.ask(question)
     assert crowded.retrieve(Query(terms={"bridg": 1.0}), 3) == crowded.retrieve({"bridg": 1.0}, 3)
+
+
+def test_a_filters_mask_is_kept_and_cannot_be_changed(crowded: Pipeline) -> None:
+    where = Filter.parse("source=Gazette")
+    first = crowded.allowed(where)
+    assert first is not None and crowded.allowed(Filter.parse("source=gazette")) is first
+    with pytest.raises(ValueError):
+        first[0] = True
+    for year in range(2010, 2040):  # more filters than are kept: the oldest are dropped, answers unchanged
+        with contextlib.suppress(QuestionError):  # from 2020 on, none matches (and that is kept too)
+            crowded.allowed(Filter.parse(f"since={year}"))
+    again = crowded.allowed(where)
+    assert again is not first and again is not None and np.array_equal(again, first)

@@ -50,6 +50,8 @@ BoolArray = npt.NDArray[np.bool_]
 VECTOR_MODEL = VectorModel(semantic.MODEL_NAME, semantic.MODEL_VERSION, semantic.DIM)
 # Passages per call to the encoder: batches are much faster than one at a time, and larger ones a little faster.
 ENCODE_BATCH = 128
+# Filters whose passage masks are kept (oldest dropped first).
+MASKS_KEPT = 16
 
 
 def semantic_encoder() -> semantic.Encoder:
@@ -241,15 +243,30 @@ class Pipeline:
         QuestionError, saying so, when it lets no document through."""
         if where is None or not where.active:
             return None
-        documents = self.matching(where)
-        if not documents:
+        masks = self._masks
+        if where in masks:
+            mask = masks[where]
+        else:
+            documents = self.matching(where)
+            mask = None
+            if documents:
+                mask = np.zeros(len(self.passages), dtype=np.bool_)
+                rows = self._document_rows
+                for document in documents:
+                    first, end = rows.get(document.doc_id, (0, 0))
+                    mask[first:end] = True
+                mask.flags.writeable = False  # shared by every request with the same filter
+            if len(masks) >= MASKS_KEPT:
+                masks.pop(next(iter(masks)), None)
+            masks[where] = mask
+        if mask is None:
             raise QuestionError(f"no document matches the filter {where.describe()}")
-        mask = np.zeros(len(self.passages), dtype=np.bool_)
-        rows = self._document_rows
-        for document in documents:
-            first, end = rows.get(document.doc_id, (0, 0))
-            mask[first:end] = True
         return None if mask.all() else mask
+
+    @cached_property
+    def _masks(self) -> dict[Filter, BoolArray | None]:
+        """The masks of the last filters used (a chat or a client sends the same one question after question)."""
+        return {}
 
     def search(self, words: str, top_k: int | None = None, where: Filter | None = None) -> tuple[Citation, ...]:
         """The ``top_k`` sentences the retriever ranks best for ``words`` (no answering step), as citations whose

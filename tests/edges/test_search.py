@@ -150,6 +150,7 @@ def test_get_search_errors_are_422_in_words(client: TestClient, query: dict[str,
     response = client.get("/search", params=query)
     assert response.status_code == 422
     assert response.json()["detail"].startswith(detail)
+    assert response.json()["errors"][0]["loc"][0] == "query"
 
 
 @pytest.mark.parametrize(

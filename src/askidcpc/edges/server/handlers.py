@@ -82,14 +82,15 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)
 
 
-def _invalid(detail: str) -> JSONResponse:
+def _invalid(detail: str, where: str = "body") -> JSONResponse:
     # The shape of every 422 (InvalidModel), also for the ones FastAPI's validation does not produce.
-    return JSONResponse({"detail": detail, "errors": [{"loc": ["body"], "msg": detail}]}, status_code=422)
+    return JSONResponse({"detail": detail, "errors": [{"loc": [where], "msg": detail}]}, status_code=422)
 
 
 async def _on_ask_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, QuestionError):
-        return _invalid(str(exc))
+        # A GET route (/search) takes its request in the query string, POST /ask in the body.
+        return _invalid(str(exc), "query" if request.method in ("GET", "HEAD") else "body")
     return JSONResponse({"detail": str(exc)}, status_code=400)
 
 
