@@ -29,8 +29,9 @@ FilterValues = Annotated[
     str | Annotated[list[Annotated[str, Field(strict=True)]], Field(max_length=MAX_FILTER_VALUES)] | None,
     Field(description=f"each at most {MAX_FILTER_CHARS} characters"),
 ]
-# ISO 8601 as exact as wanted; published and checked here, the date itself (2016-02-30) by Filter.build.
-ISO_DATE = r"^\s*\d{4}(-\d{2}(-\d{2})?)?\s*$"
+# ISO 8601 as exact as wanted, month 01-12 and day 01-31; published and checked here, the date itself (2016-02-30)
+# by Filter.build.
+ISO_DATE = r"^\s*\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?\s*$"
 FilterDate = Annotated[str | None, Field(pattern=ISO_DATE, examples=["2016", "2016-06", "2016-06-26"])]
 
 
