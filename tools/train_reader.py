@@ -563,6 +563,30 @@ def first_gold_ranks(d: Data, s: FloatArray) -> FloatArray:
     return out
 
 
+def fold_assignment(datas: dict[str, Data]) -> dict[str, IntArray]:
+    """Each question's fold, by its group (a SQuAD title, or an eval case), over every source at once."""
+    rng = np.random.default_rng(SEED)
+    all_groups = sorted({g for d in datas.values() for g in d.group_key.tolist()})
+    fold_of = dict(zip(all_groups, rng.permutation(len(all_groups)) % FOLDS, strict=True))
+    return {name: np.asarray([fold_of[g] for g in d.group_key.tolist()]) for name, d in datas.items()}
+
+
+def logit_of(conf: FloatArray) -> FloatArray:
+    clipped = np.clip(conf, 1e-6, 1 - 1e-6)
+    return np.asarray(np.log(clipped / (1 - clipped)))
+
+
+def platt(conf: FloatArray, y: FloatArray) -> tuple[float, float]:
+    """Scale and shift of the confidence's logit that calibrate it on (conf, y): Platt scaling, a logistic
+    regression on the logit alone (monotone, so it changes no ranking, AUC or trade-off, only the values)."""
+    w = fit_logistic(np.column_stack([np.ones(len(conf)), logit_of(conf)]), y, np.ones(len(conf)), 0.0)
+    return float(w[1]), float(w[0])
+
+
+def calibrate(conf: FloatArray, scale: float, shift: float) -> FloatArray:
+    return np.asarray(1 / (1 + np.exp(-np.clip(scale * logit_of(conf) + shift, -30, 30))))
+
+
 def cross_validate(
     datas: dict[str, Data],
     eval_weight: tuple[float, float],
@@ -573,10 +597,7 @@ def cross_validate(
     train_on: tuple[str, ...],
 ) -> dict[str, Outcome]:
     """Grouped k-fold over every source at once (a SQuAD title, or an eval case, sits in one fold)."""
-    rng = np.random.default_rng(SEED)
-    all_groups = sorted({g for d in datas.values() for g in d.group_key.tolist()})
-    fold_of = dict(zip(all_groups, rng.permutation(len(all_groups)) % FOLDS, strict=True))
-    folds = {name: np.asarray([fold_of[g] for g in d.group_key.tolist()]) for name, d in datas.items()}
+    folds = fold_assignment(datas)
     out = {
         name: Outcome(
             np.full(d.n, np.inf),
@@ -630,10 +651,7 @@ def abstention(d: Data, conf: FloatArray, right: BoolArray, baseline: FloatArray
 def run_fit(args: argparse.Namespace) -> None:
     datas = {name: load_data(name) for name in ("squad1", "squad2", "squad2_article", "eval")}
     conf_drop = frozenset(
-        name
-        for item in args.confidence_drop.split(",")
-        if item
-        for name in FAMILIES.get(item, (item,))
+        name for item in args.confidence_drop.split(",") if item for name in FAMILIES.get(item, (item,))
     )
     s1, s2, s2a, ev = datas["squad1"], datas["squad2"], datas["squad2_article"], datas["eval"]
     n_squad = s1.n + s2.n + s2a.n
@@ -665,9 +683,22 @@ def run_fit(args: argparse.Namespace) -> None:
         e = out["eval"]
         has = ev.answerable
         single = ev.kind == "answerable"
-        conf = np.nan_to_num(e.conf, nan=0.0)
+        raw = np.nan_to_num(e.conf, nan=0.0)
         y = (ev.answerable & e.right).astype(float)
-        ece_value, table = ece(conf, y)
+        # Platt scaling on the product's own questions. The shipped scale and shift (fitted on every eval
+        # question's out-of-fold confidence) are monotone, so rankings, AUC, the trade-off and the threshold's
+        # decisions are those of the raw confidence, on the calibrated scale; calibration itself (ECE, reliability)
+        # is judged cross-validated: each fold calibrated by a scale and shift fitted on the other folds.
+        fold = fold_assignment(datas)["eval"]
+        nested = np.empty_like(raw)
+        for k in range(FOLDS):
+            held = fold == k
+            nested[held] = calibrate(raw[held], *platt(raw[~held], y[~held]))
+        calibration = platt(raw, y)
+        conf = calibrate(raw, *calibration)
+        r["calibration"] = calibration
+        r["ece_uncalibrated"] = ece(raw, y)[0]
+        ece_value, table = ece(nested, y)
         t05 = threshold_for(conf[has], 0.05)
         key = ev.kind == "answerable"
         answered_right = (conf[:, None] >= THRESHOLDS) & e.right[:, None]
@@ -687,7 +718,8 @@ def run_fit(args: argparse.Namespace) -> None:
             "table": table,
         }
         # the SQuAD2 threshold (false abstention 0.15 there) carried to eval
-        t_sq2 = threshold_for(np.nan_to_num(out["squad2"].conf, nan=0.0)[s2.answerable], 0.15)
+        sq2_conf = calibrate(np.nan_to_num(out["squad2"].conf, nan=0.0), *calibration)
+        t_sq2 = threshold_for(sq2_conf[s2.answerable], 0.15)
         r["eval"]["sq2_threshold"] = t_sq2
         r["eval"]["noans@sq2t"] = float(np.mean(conf[~has] < t_sq2))
         r["eval"]["fa@sq2t"] = float(np.mean(conf[has] < t_sq2))
@@ -712,7 +744,8 @@ def run_fit(args: argparse.Namespace) -> None:
             f"eval: answerable top-1 {e['top1_answerable_before']:.3f} -> {e['top1_answerable']:.3f} (all with "
             f"gold {e['top1_all_has']:.3f}); AUC {e['auc']:.3f}; NoAns at FA .05 {e['noans@fa.05']:.3f} (t="
             f"{e['threshold@fa.05']:.3f}); ECE {e['ece']:.3f}; with SQuAD2's t={e['sq2_threshold']:.3f}: "
-            f"NoAns {e['noans@sq2t']:.3f}, FA {e['fa@sq2t']:.3f}"
+            f"NoAns {e['noans@sq2t']:.3f}, FA {e['fa@sq2t']:.3f}; ECE before calibration {r['ece_uncalibrated']:.3f}, "
+            f"calibration: scale {r['calibration'][0]:.3f}, shift {r['calibration'][1]:+.3f}"
         )
         print("eval trade-off (cross-validated): threshold, false abstention, NoAns, answerable answered right:")
         for t, fa, noans, right in e["curve"]:
@@ -774,8 +807,11 @@ def run_fit(args: argparse.Namespace) -> None:
             else None
         ),
         "null": round(reader.null, 6) if NULL else None,
+        "calibration": {"scale": round(final["calibration"][0], 6), "shift": round(final["calibration"][1], 6)},
         "threshold": round(final["eval"]["threshold@fa.05"], 4),
-        "threshold_note": "cross-validated eval confidences: highest threshold with false abstention <= 0.05",
+        "threshold_note": (
+            "cross-validated, calibrated eval confidences: highest threshold with false abstention <= 0.05"
+        ),
         "candidates": DEPTH,
         "training": {
             "squad1_questions": s1.n,

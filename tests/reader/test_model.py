@@ -57,7 +57,13 @@ def reference(spec: dict[str, Any], rows: list[list[float]]) -> tuple[int, float
             logit += weight * standard(rows[chosen], name)
         elif name in extra:
             logit += weight * extra[name]
-    return chosen, 1.0 / (1.0 + math.exp(-logit))
+    sure = 1.0 / (1.0 + math.exp(-logit))
+    calibration = spec.get("calibration")
+    if calibration is not None:
+        clipped = min(max(sure, 1e-6), 1 - 1e-6)
+        logit = calibration["scale"] * math.log(clipped / (1 - clipped)) + calibration["shift"]
+        sure = 1.0 / (1.0 + math.exp(-logit))
+    return chosen, sure
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -6,8 +6,9 @@
   two verdicts on the chosen candidate: ``rerank_prob``, its probability under the **answerability** model (a
   second linear score, over every feature, in a softmax among the candidates and a *null* candidate, "no answer",
   whose score ``null`` was fitted with the unanswerable questions as its targets; without one, the ranker's own
-  softmax), and ``rerank_margin``, the ranker's lead over the runner-up. The result is the probability that the
-  answer is right. Below ``threshold``
+  softmax), and ``rerank_margin``, the ranker's lead over the runner-up; then Platt-scaled (a scale and shift of its
+  logit fitted on the product's own questions, ``calibration``). The result is the probability that the answer is
+  right. Below ``threshold``
   (chosen by the training script for a stated false-abstention rate) the reader abstains.
 
 Inference is numpy over a question's candidates only.
@@ -36,6 +37,8 @@ SEMANTIC_WEIGHTS = "reader_weights_semantic.json"
 CONFIDENCE_EXTRA = ("rerank_prob", "rerank_margin")
 # The lead given when a question has a single candidate (no runner-up), as in training.
 LONE_MARGIN = 5.0
+# How close to 0 or 1 a confidence is taken before calibrating its logit (as in training).
+_EDGE = 1e-6
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,6 +57,7 @@ class ReaderModel:
     threshold: float
     answerability: FloatArray | None = None  # weights of the answerability score (None: the ranker's)
     null: float = -np.inf  # the "no answer" candidate's score (-inf: none)
+    calibration: tuple[float, float] = (1.0, 0.0)  # scale and shift of the confidence's logit
 
     @classmethod
     def from_json(cls, spec: dict[str, Any]) -> ReaderModel:
@@ -79,6 +83,11 @@ class ReaderModel:
             threshold=float(spec["threshold"]),
             answerability=None if spec.get("answerability") is None else column(spec["answerability"]),
             null=-np.inf if spec.get("null") is None else float(spec["null"]),
+            calibration=(
+                (1.0, 0.0)
+                if spec.get("calibration") is None
+                else (float(spec["calibration"]["scale"]), float(spec["calibration"]["shift"]))
+            ),
         )
 
     @property
@@ -103,7 +112,13 @@ class ReaderModel:
         margin = float(scores[chosen] - others.max()) if len(others) else LONE_MARGIN
         logit = self.confidence_bias + float(standard[chosen] @ self.confidence)
         logit += float(self.confidence_extra @ np.asarray([probability, margin]))
-        return chosen, float(1.0 / (1.0 + np.exp(-np.clip(logit, -30.0, 30.0))))
+        sure = float(1.0 / (1.0 + np.exp(-np.clip(logit, -30.0, 30.0))))
+        if self.calibration != (1.0, 0.0):
+            scale, shift = self.calibration
+            clipped = min(max(sure, _EDGE), 1.0 - _EDGE)
+            logit = scale * float(np.log(clipped / (1.0 - clipped))) + shift
+            sure = float(1.0 / (1.0 + np.exp(-np.clip(logit, -30.0, 30.0))))
+        return chosen, sure
 
 
 def has_semantic_model() -> bool:
