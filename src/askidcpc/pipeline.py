@@ -30,7 +30,7 @@ from askidcpc.index.memory import DocumentTable, MemoryDocuments, MemoryPassages
 from askidcpc.index.paragraphs import paragraph_members
 from askidcpc.index.store import VectorModel, is_saved_index, load_index
 from askidcpc.reader import semantic
-from askidcpc.reader.answer import answer
+from askidcpc.reader.answer import answer, citations
 from askidcpc.reader.query import Query, build_query
 from askidcpc.reader.rank import Ranked, Ranker
 from askidcpc.reader.retriever import Retriever
@@ -276,20 +276,7 @@ class Pipeline:
         trimmed = validate_request(words, top_k, ())
         allowed = self.allowed(where)
         hits = self.retrieve(build_query(trimmed, (), self.policy), top_k, allowed)
-        documents = self.documents_by_id
-        return tuple(
-            Citation(
-                doc_id=hit.passage.doc_id,
-                title=documents[hit.passage.doc_id].title,
-                date=documents[hit.passage.doc_id].date,
-                source=documents[hit.passage.doc_id].source,
-                sentence=hit.passage.text,
-                start=hit.passage.start,
-                end=hit.passage.end,
-                score=hit.score,
-            )
-            for hit in hits
-        )
+        return citations(hits, self.documents_by_id)
 
     def passage(self, pid: int) -> Passage:
         return self.passages[pid]

@@ -26,7 +26,7 @@ from askidcpc.reader.retriever import Retriever
 from askidcpc.reader.short import short_answer_span
 from askidcpc.types import Answer, Citation, Document, Hit, ShortAnswer
 
-__all__ = ["answer", "compose_answer", "figure_query"]
+__all__ = ["answer", "citations", "compose_answer", "figure_query"]
 
 
 def figure_query(query: Query, hits: Sequence[Hit]) -> Query | None:
@@ -68,7 +68,7 @@ def compose_answer(
         return Answer(question=question, answer=None, confidence=0.0, citations=())
     best = hits[0]
     if not answers:
-        return Answer(question=question, answer=None, confidence=sure, citations=_citations(hits[:top_k], documents))
+        return Answer(question=question, answer=None, confidence=sure, citations=citations(hits[:top_k], documents))
     text = best.passage.text
     conflicting = _conflicting(hits, documents, policy, figure_hits, asked=_asked_stems(query))
     cited = list(hits)
@@ -84,7 +84,7 @@ def compose_answer(
         question=question,
         answer=text,
         confidence=sure,
-        citations=_citations(cited[:top_k], documents),
+        citations=citations(cited[:top_k], documents),
         # in the first cited sentence (the newest source's, for a dated answer)
         short_answer=_short_answer(question, query, cited[0]),
     )
@@ -101,7 +101,8 @@ def _short_answer(question: str, query: Query, best: Hit) -> ShortAnswer | None:
     return ShortAnswer(passage.text[start:end], passage.doc_id, passage.start + start, passage.start + end)
 
 
-def _citations(hits: Sequence[Hit], documents: Mapping[str, Document]) -> tuple[Citation, ...]:
+def citations(hits: Sequence[Hit], documents: Mapping[str, Document]) -> tuple[Citation, ...]:
+    """Each hit as a citation of its document (the answer's, and ``askidcpc search``'s)."""
     return tuple(
         Citation(
             doc_id=hit.passage.doc_id,
