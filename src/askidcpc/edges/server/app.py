@@ -34,6 +34,7 @@ from askidcpc.edges.server.admission import ServerLimits, _Admission, _Ticket
 from askidcpc.edges.server.handlers import _on_ask_error, _on_http_error, _on_unexpected, _on_validation_error
 from askidcpc.edges.server.middleware import BodySizeLimit, CatchUnexpected, HeadAndOptions
 from askidcpc.edges.server.models import (
+    FILTER_ITEMS,
     ISO_DATE,
     NOT_ONLY_WHITE_SPACE,
     AnswerModel,
@@ -299,8 +300,13 @@ def create_app(
             ),
         ],
         top_k: Annotated[int, Query(ge=1, le=MAX_TOP_K, description="sentences to return at most")] = DEFAULT_TOP_K,
-        doc_id: Annotated[list[str] | None, Query(description="only these documents (repeatable)")] = None,
-        source: Annotated[list[str] | None, Query(description="only these sources, any case (repeatable)")] = None,
+        doc_id: Annotated[
+            list[str] | None, Query(description="only these documents (repeatable)", json_schema_extra=FILTER_ITEMS)
+        ] = None,
+        source: Annotated[
+            list[str] | None,
+            Query(description="only these sources, any case (repeatable)", json_schema_extra=FILTER_ITEMS),
+        ] = None,
         since: Annotated[
             str | None, Query(pattern=ISO_DATE, description="only documents dated on or after this ISO date")
         ] = None,

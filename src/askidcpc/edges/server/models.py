@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -25,8 +25,16 @@ def _integral(value: object) -> object:
 
 
 # A filter's documents or sources: one string or a list of them (checked again, with the dates, by Filter.build).
+# Published, not checked here (Filter.build refuses a blank value with its own message): not only white space.
+_FILTER_TEXT = {"pattern": NOT_ONLY_WHITE_SPACE}
+# The same for GET /search's repeatable doc_id and source query parameters.
+FILTER_ITEMS: dict[str, Any] = {"items": {"type": "string", **_FILTER_TEXT}}
 FilterValues = Annotated[
-    str | Annotated[list[Annotated[str, Field(strict=True)]], Field(max_length=MAX_FILTER_VALUES)] | None,
+    Annotated[str, Field(json_schema_extra=_FILTER_TEXT)]
+    | Annotated[
+        list[Annotated[str, Field(strict=True, json_schema_extra=_FILTER_TEXT)]], Field(max_length=MAX_FILTER_VALUES)
+    ]
+    | None,
     Field(description=f"each at most {MAX_FILTER_CHARS} characters"),
 ]
 # ISO 8601 as exact as wanted, month 01-12 and day 01-31; published and checked here, the date itself (2016-02-30)
