@@ -8,8 +8,8 @@
   whose score ``null`` was fitted with the unanswerable questions as its targets; without one, the ranker's own
   softmax), and ``rerank_margin``, the ranker's lead over the runner-up; then Platt-scaled (a scale and shift of its
   logit fitted on the product's own questions, ``calibration``). The result is the probability that the answer is
-  right. Below ``threshold``
-  (chosen by the training script for a stated false-abstention rate) the reader abstains.
+  right. Below ``threshold`` (chosen by the training script for a stated false-abstention rate) the reader
+  abstains.
 
 Inference is numpy over a question's candidates only.
 """
@@ -101,9 +101,9 @@ class ReaderModel:
 
     def best(self, features: FloatArray) -> tuple[int, float]:
         """The row of the best candidate (the first of equals) and the probability the answer from it is right."""
-        scores = self.scores(features)
-        chosen = int(np.argmax(scores))
         standard = (features - self.mean) / self.scale
+        scores = np.asarray(standard @ self.ranking, dtype=np.float64)
+        chosen = int(np.argmax(scores))
         verdict = scores if self.answerability is None else standard @ self.answerability
         top = max(float(verdict.max()), self.null)
         shifted = np.exp(verdict - top)
@@ -112,13 +112,16 @@ class ReaderModel:
         margin = float(scores[chosen] - others.max()) if len(others) else LONE_MARGIN
         logit = self.confidence_bias + float(standard[chosen] @ self.confidence)
         logit += float(self.confidence_extra @ np.asarray([probability, margin]))
-        sure = float(1.0 / (1.0 + np.exp(-np.clip(logit, -30.0, 30.0))))
+        sure = _sigmoid(logit)
         if self.calibration != (1.0, 0.0):
             scale, shift = self.calibration
             clipped = min(max(sure, _EDGE), 1.0 - _EDGE)
-            logit = scale * float(np.log(clipped / (1.0 - clipped))) + shift
-            sure = float(1.0 / (1.0 + np.exp(-np.clip(logit, -30.0, 30.0))))
+            sure = _sigmoid(scale * float(np.log(clipped / (1.0 - clipped))) + shift)
         return chosen, sure
+
+
+def _sigmoid(logit: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-np.clip(logit, -30.0, 30.0))))
 
 
 def has_semantic_model() -> bool:
