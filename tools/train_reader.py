@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT / "eval"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import evaluate  # noqa: E402
+from grouped import segments  # noqa: E402
 from squad import DATA_DIR, load_squad  # noqa: E402
 
 from askidcpc.config import Settings  # noqa: E402
@@ -326,19 +327,6 @@ def load_data(name: str) -> Data:
         z["bm25_top"],
         z["kind"],
     )
-
-
-def segments(qidx: IntArray) -> tuple[IntArray, IntArray]:
-    """Start offsets of each question's run of rows, and the question of each run."""
-    starts = np.flatnonzero(np.r_[True, qidx[1:] != qidx[:-1]])
-    return starts, qidx[starts]
-
-
-def softmax_by(scores: FloatArray, starts: IntArray) -> FloatArray:
-    top = np.maximum.reduceat(scores, starts)
-    sizes = np.diff(np.r_[starts, len(scores)])
-    e = np.exp(scores - np.repeat(top, sizes))
-    return e / np.repeat(np.add.reduceat(e, starts), sizes)
 
 
 def fit_ranker(

@@ -32,6 +32,7 @@ from scipy.optimize import minimize
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from grouped import segments, softmax_by  # noqa: E402
 from short_answers import answer_starts, gold_sentences, normalize_answer, squad_f1  # noqa: E402
 from squad import DATA_DIR, load_squad  # noqa: E402
 
@@ -88,19 +89,6 @@ def run_extract(data: Path) -> None:
     )
     n = len(bench.questions)
     print(f"{n:,} questions, {len(qidx):,} candidates, {time.perf_counter() - started:.0f} s -> {cache_path()}")
-
-
-def segments(qidx: IntArray) -> tuple[IntArray, IntArray]:
-    """Start offsets of each question's run of rows, and the question of each run."""
-    starts = np.flatnonzero(np.r_[True, qidx[1:] != qidx[:-1]])
-    return starts, qidx[starts]
-
-
-def softmax_by(scores: FloatArray, starts: IntArray) -> FloatArray:
-    top = np.maximum.reduceat(scores, starts)
-    sizes = np.diff(np.r_[starts, len(scores)])
-    e = np.exp(scores - np.repeat(top, sizes))
-    return e / np.repeat(np.add.reduceat(e, starts), sizes)
 
 
 def fit(Z: FloatArray, target: FloatArray, qidx: IntArray, l2: float) -> FloatArray:
