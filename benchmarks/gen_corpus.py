@@ -14,7 +14,11 @@ Two kinds, both seeded so every run and every engine sees the same text:
   Queries: the SQuAD dev questions, tokenized the same way.
 
 Usage: ``python benchmarks/gen_corpus.py --kind zipf --sentences 1000000 --out /tmp/askidcpc-bench``
-writes ``zipf-1000000.txt`` and ``zipf-1000000.queries.txt`` (one query a line) there.
+writes ``zipf-1000000.txt`` and ``zipf-1000000.queries.txt`` (one query a line) there; with ``--news`` also
+``zipf-1000000.news.jsonl``: the same sentences as articles for ``askidcpc index`` (JSON Lines with ``id``,
+``title``, ``date`` and ``text``; 25 sentences an article in five paragraphs of five, each sentence capitalised and
+ending in a full stop), so the whole build (reading, splitting into sentences, tokenizing, counting, writing) is
+measured on exactly the sentences the retrieval engines index.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import numpy as np
 SQUAD_ZIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "squad-dev-v1.1.json.zip"
 SEED = 20261126
 N_QUERIES = 2000
+ARTICLE_SENTENCES = 25
 _SYLLABLES = [c + v for c in "bcdfghjklmnprstvz" for v in "aeiou"]
 _WORD = re.compile(r"[^\W_]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])")
@@ -128,15 +133,42 @@ def write_corpus(kind: str, n_sentences: int, out: Path, vocab_size: int = 200_0
     return corpus_path, queries_path
 
 
+def write_news(kind: str, n_sentences: int, out: Path, vocab_size: int = 200_000) -> Path:
+    """The corpus of :func:`write_corpus` as news-like articles in JSON Lines (generated if not there yet)."""
+    corpus_path, _ = write_corpus(kind, n_sentences, out, vocab_size)
+    news_path = out / f"{kind}-{n_sentences}.news.jsonl"
+    if news_path.exists():
+        return news_path
+    tmp = news_path.with_suffix(".tmp")
+    with corpus_path.open(encoding="utf-8") as lines, tmp.open("w", encoding="utf-8") as articles:
+        sentences: list[str] = []
+        number = 0
+        for line in [*lines, None]:
+            if line is not None:
+                first, _, rest = line.strip().partition(" ")
+                sentences.append(f"{first.capitalize()} {rest}".rstrip() + ".")
+            if len(sentences) == ARTICLE_SENTENCES or (line is None and sentences):
+                paragraphs = [" ".join(sentences[i : i + 5]) for i in range(0, len(sentences), 5)]
+                record = {"id": f"a{number:07d}", "title": f"Article {number}", "date": "2024-01-01"}
+                articles.write(json.dumps({**record, "text": "\n\n".join(paragraphs)}) + "\n")
+                number += 1
+                sentences = []
+    tmp.replace(news_path)
+    return news_path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kind", choices=["zipf", "squad"], default="zipf")
     parser.add_argument("--sentences", type=int, default=1_000_000)
     parser.add_argument("--vocab", type=int, default=200_000)
     parser.add_argument("--out", type=Path, default=Path("/tmp/askidcpc-bench"))
+    parser.add_argument("--news", action="store_true", help="also write the sentences as articles in JSON Lines")
     args = parser.parse_args()
     for path in write_corpus(args.kind, args.sentences, args.out, args.vocab):
         print(path)
+    if args.news:
+        print(write_news(args.kind, args.sentences, args.out, args.vocab))
 
 
 if __name__ == "__main__":

@@ -39,12 +39,12 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from gen_corpus import write_corpus  # noqa: E402
+from gen_corpus import write_corpus, write_news  # noqa: E402
 
 K = 10
 K1, B = 1.2, 0.75
 WARMUP = 20
-ENGINES = ("askidcpc", "bm25s-numba", "bm25s-numpy", "tantivy", "rank-bm25")
+ENGINES = ("askidcpc", "askidcpc-e2e", "bm25s-numba", "bm25s-numpy", "tantivy", "rank-bm25")
 Hits = list[tuple[list[int], list[float]]]
 
 
@@ -314,6 +314,125 @@ def run_rank_bm25(corpus: Path, queries: list[list[str]], work: Path) -> dict[st
     }
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# askidcpc end to end: the `askidcpc index` command from articles, the saved index, a fresh process's first answer,
+# and `ask --json -` per question (the reader's work included), as a user runs them.
+
+
+def tree_rss_kib(pid: int) -> tuple[int, int]:
+    """The resident memory of ``pid`` and all its descendants (sum) and of the largest one, from /proc (KiB)."""
+    total, largest = 0, 0
+    stack = [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            rss = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+            for task in Path(f"/proc/{current}/task").iterdir():
+                stack += [int(child) for child in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+        total += rss
+        largest = max(largest, rss)
+    return total, largest
+
+
+def timed_command(command: list[str], stdin: str | None = None) -> dict[str, Any]:
+    """Run ``command``; its wall time, and the peak resident memory of its process tree (sampled every 20 ms: the
+    sum over the process and its workers, and the largest single process)."""
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    peak_sum, peak_one = 0, 0
+    if stdin is not None:
+        out, err = process.communicate(stdin)
+    else:
+        while process.poll() is None:
+            total, largest = tree_rss_kib(process.pid)
+            peak_sum, peak_one = max(peak_sum, total), max(peak_one, largest)
+            time.sleep(0.02)
+        out, err = process.communicate()
+    wall = time.perf_counter() - start
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}): {err.strip()[-2000:]}")
+    return {"wall_s": wall, "peak_sum_mb": peak_sum / 1024, "peak_one_mb": peak_one / 1024, "stdout": out}
+
+
+class _Stamps:
+    """A stream that notes the time of every line written (``ask_json_lines`` flushes one answer a line)."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.lines: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.times.append(time.perf_counter())
+        self.lines.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def ask_lines(queries: list[list[str]]) -> list[str]:
+    return [json.dumps({"question": " ".join(query)}) + "\n" for query in queries]
+
+
+def run_askidcpc_e2e(articles: Path, queries: list[list[str]], work: Path) -> dict[str, Any]:
+    """The build as ``askidcpc index ARTICLES --out IDX`` (a child process), the saved index's size, a fresh
+    ``askidcpc ask --corpus IDX --json Q`` (start, open verified, first answer), and ``ask --json -`` in this
+    process: per-question latency of the same code the command runs on each line."""
+    saved = work / "index"
+    askidcpc = [sys.executable, "-m", "askidcpc"]
+    build = timed_command([*askidcpc, "index", str(articles), "--out", str(saved)])
+    files = {f.name: f.stat().st_size for f in saved.iterdir() if f.is_file()}
+    texts = sum(size for name, size in files.items() if name.startswith("doc_text"))
+    question = " ".join(queries[-1])
+    timed_command([*askidcpc, "ask", "--corpus", str(saved), "--json", question])  # page cache as for the others
+    fresh = [timed_command([*askidcpc, "ask", "--corpus", str(saved), "--json", question])["wall_s"] for _ in range(3)]
+    python_start = [timed_command([sys.executable, "-c", "pass"])["wall_s"] for _ in range(3)]
+    batch = timed_command([*askidcpc, "ask", "--corpus", str(saved), "--json", "-"], "".join(ask_lines(queries)))
+    one = timed_command([*askidcpc, "ask", "--corpus", str(saved), "--json", "-"], "".join(ask_lines(queries[:1])))
+
+    from askidcpc.config import Settings
+    from askidcpc.edges.cli import ask_json_lines
+    from askidcpc.pipeline import Pipeline
+
+    start = time.perf_counter()
+    pipeline = Pipeline.load(Settings(corpus=saved))
+    loaded = time.perf_counter()
+    ask_json_lines(pipeline, iter(ask_lines(queries[:1])), _Stamps(), 5)
+    first = time.perf_counter()
+    ask_json_lines(pipeline, iter(ask_lines(queries[:WARMUP])), _Stamps(), 5)
+    stamps = _Stamps()
+    begin = time.perf_counter()
+    ask_json_lines(pipeline, iter(ask_lines(queries)), stamps, 5)
+    latencies = np.diff(np.array([begin, *stamps.times])) * 1000
+    answers = [json.loads(line) for line in stamps.lines]
+    return {
+        "build_s": build["wall_s"],
+        "build_peak_sum_mb": build["peak_sum_mb"],
+        "build_peak_one_mb": build["peak_one_mb"],
+        "build_output": build["stdout"].strip(),
+        "files": files,
+        "index_mb": sum(files.values()) / 1e6,
+        "texts_mb": texts / 1e6,
+        "fresh_answer_s": float(np.median(fresh)),
+        "python_start_s": float(np.median(python_start)),
+        "open_s": loaded - start,
+        "open_first_answer_s": first - start,
+        "batch_per_question_ms": (batch["wall_s"] - one["wall_s"]) * 1000 / max(len(queries) - 1, 1),
+        "latencies": latencies,
+        "abstained": sum(1 for answer in answers if "error" not in answer and answer["answer"] is None),
+        "errors": sum(1 for answer in answers if "error" in answer),
+    }
+
+
 def run_exact(corpus: Path, queries: list[list[str]], okapi_queries: int) -> dict[str, Any]:
     """Exhaustive top-10 with plain numpy, written from the formulas (not askidcpc's code): Lucene idf for all
     queries, rank-bm25's Okapi idf (epsilon 0.25 floor) for the first ``okapi_queries``."""
@@ -367,6 +486,8 @@ def child(engine: str, corpus: Path, queries_path: Path, n_queries: int, rank_qu
     try:
         if engine == "askidcpc":
             result = run_askidcpc(corpus, queries, work)
+        elif engine == "askidcpc-e2e":
+            result = run_askidcpc_e2e(corpus, queries, work)
         elif engine.startswith("bm25s-"):
             result = run_bm25s(corpus, queries, work, engine.removeprefix("bm25s-"))
         elif engine == "tantivy":
@@ -433,13 +554,14 @@ def run_size(kind: str, size: int, args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for engine in ("exact", *args.engines):
         out = args.data / f"result-{kind}-{size}-{engine}.json"
+        source = write_news(kind, size, args.data) if engine == "askidcpc-e2e" else corpus
         command = [
             sys.executable,
             __file__,
             "--child",
             engine,
             "--corpus",
-            str(corpus),
+            str(source),
             "--queries-file",
             str(queries_path),
             "--n-queries",
@@ -470,7 +592,7 @@ def table(run: dict[str, Any], rank_queries: int) -> str:
         "rank-bm25": f"rank-bm25 BM25Okapi ({rank_queries} queries)",
     }
     for engine, result in run["results"].items():
-        if engine == "exact":
+        if engine in ("exact", "askidcpc-e2e"):
             continue
         reference = exact["okapi"] if engine == "rank-bm25" else exact["lucene"]
         # bm25s's Lucene scores leave out the constant (k1 + 1) factor and are float32; tantivy quantizes lengths.
@@ -491,6 +613,74 @@ def table(run: dict[str, Any], rank_queries: int) -> str:
             f"{fmt(same, '{:.3f}')} | {fmt(diff, '{:.1e}')} |"
         )
     return "\n".join(lines)
+
+
+def e2e_rows(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per run with an end-to-end result: its figures beside bm25s-numba's bare retrieval of the same run."""
+    rows = []
+    for run in runs:
+        ours = run["results"].get("askidcpc-e2e")
+        if ours is None:
+            continue
+        latencies = np.array(ours["latencies"])
+        peer = run["results"].get("bm25s-numba")
+        peer_mean = float(np.mean(peer["latencies"])) if peer else None
+        rows.append(
+            {
+                **{key: value for key, value in ours.items() if key != "latencies"},
+                "kind": run["kind"],
+                "size": run["size"],
+                "mean_ms": float(latencies.mean()),
+                "p50_ms": float(np.median(latencies)),
+                "p99_ms": float(np.percentile(latencies, 99)),
+                "peer_mean_ms": peer_mean,
+                "peer_p50_ms": float(np.median(peer["latencies"])) if peer else None,
+                "ratio": peer_mean / float(latencies.mean()) if peer_mean else None,
+            }
+        )
+    return rows
+
+
+def e2e_table(rows: Sequence[dict[str, Any]]) -> str:
+    lines = [
+        "| corpus | `askidcpc index` s | build peak MB (all processes / largest) | saved index MB (texts) |"
+        " fresh `ask` s (Python alone) | open verified + first answer s | ask per question mean / p50 / p99 ms |"
+        " `ask --json -` per question ms | bm25s-numba bare mean / p50 ms | ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        peer = f"{row['peer_mean_ms']:.2f} / {row['peer_p50_ms']:.2f}" if row["peer_mean_ms"] is not None else "—"
+        ratio = f"{row['ratio']:.2f}×" if row["ratio"] is not None else "—"
+        lines.append(
+            f"| {row['kind']} {row['size']:,} | {row['build_s']:.1f} | {row['build_peak_sum_mb']:,.0f} / "
+            f"{row['build_peak_one_mb']:,.0f} | {row['index_mb']:,.0f} ({row['texts_mb']:,.0f}) | "
+            f"{row['fresh_answer_s']:.2f} ({row['python_start_s']:.2f}) | {row['open_first_answer_s']:.2f} | "
+            f"{row['mean_ms']:.2f} / {row['p50_ms']:.2f} / {row['p99_ms']:.2f} | "
+            f"{row['batch_per_question_ms']:.2f} | {peer} | {ratio} |"
+        )
+    return "\n".join(lines)
+
+
+def e2e_targets(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The 1M rows against issue 16's targets."""
+    lines = []
+    for row in rows:
+        if row["size"] != 1_000_000:
+            continue
+        checks = [
+            ("build", row["build_s"], "≤ 30 s", row["build_s"] <= 30),
+            ("build peak (all processes)", row["build_peak_sum_mb"], "≤ 1,024 MB", row["build_peak_sum_mb"] <= 1024),
+            ("saved index", row["index_mb"], "≤ 250 MB", row["index_mb"] <= 250),
+            ("open verified + first answer", row["open_first_answer_s"], "≤ 0.5 s", row["open_first_answer_s"] <= 0.5),
+            ("p99 / p50", row["p99_ms"] / row["p50_ms"], "≤ 3", row["p99_ms"] <= 3 * row["p50_ms"]),
+        ]
+        if row["ratio"] is not None:
+            checks.append(("bm25s-numba mean / ask mean", row["ratio"], "≥ 1.0", row["ratio"] >= 1.0))
+        marks = [
+            f"{name} {value:,.2f} (target {limit}: {'met' if ok else 'missed'})" for name, value, limit, ok in checks
+        ]
+        lines += [f"Targets, {row['kind']} 1M end to end: " + "; ".join(marks) + ".", ""]
+    return lines
 
 
 def write_section(text: str, path: Path) -> None:
@@ -603,6 +793,30 @@ def report(runs: Sequence[dict[str, Any]], args: argparse.Namespace) -> str:
                 f"verification: {run['results']['askidcpc']['load_unverified_s']:.2f} s; stored document texts: "
                 f"{run['results']['askidcpc']['texts_mb']:,.0f} MB.",
             ]
+    rows = e2e_rows(runs)
+    if rows:
+        parts += [
+            "",
+            "### askidcpc end to end",
+            "",
+            "The same sentences as news articles (`gen_corpus.py --news`: 25 sentences an article in five "
+            "paragraphs, capitalised, each ending in a full stop), as a user runs askidcpc: `askidcpc index "
+            "ARTICLES.jsonl --out IDX` in a child process (reading, sentence splitting, tokenizing, counting, "
+            "writing, compiling the search kernels; peak memory: the sum over the command and its worker processes, "
+            "sampled every 20 ms, and the largest single process), the saved index's size on disk (all files; the "
+            "stored article texts in brackets), a fresh `askidcpc ask --corpus IDX --json Q` (start Python, import, "
+            "open the index with every checksum verified, answer; Python's own start in brackets), the same open and "
+            "first answer inside a process that has imported askidcpc, and `ask --json -`: each question through the "
+            "code the command runs on each line (request checks, `Pipeline.ask` with the reader, the answer object, "
+            f"JSON), one at a time after {WARMUP} warm-up questions, and the command itself with every query on "
+            "stdin (its wall time less a one-question run's, per question). Ratio: bm25s-numba's bare top-10 "
+            "retrieval mean (same sentences, same queries, same run, from the table above) over askidcpc's "
+            "whole answer's mean; ≥ 1 means askidcpc answers faster than bm25s retrieves.",
+            "",
+            e2e_table(rows),
+            "",
+            *e2e_targets(rows),
+        ]
     return "\n".join(parts) + "\n"
 
 
