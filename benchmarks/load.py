@@ -24,7 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -206,10 +206,11 @@ def wait_healthy(url: str, timeout_s: float = 60.0) -> None:
     raise SystemExit(f"server at {url} did not become healthy in {timeout_s:.0f} s")
 
 
-def start_server(workers: int) -> tuple[subprocess.Popen[bytes], str]:
-    """``askidcpc serve`` on a free 127.0.0.1 port, its output discarded; returns it and its URL."""
+def start_server(workers: int, options: Sequence[str] = ()) -> tuple[subprocess.Popen[bytes], str]:
+    """``askidcpc serve`` on a free 127.0.0.1 port with ``options`` (more of serve's options), its output discarded;
+    returns it and its URL."""
     port = free_port()
-    command = [sys.executable, "-m", "askidcpc", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command = [sys.executable, "-m", "askidcpc", "serve", "--host", "127.0.0.1", "--port", str(port), *options]
     if workers > 1:
         command += ["--workers", str(workers)]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
