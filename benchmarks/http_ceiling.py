@@ -29,9 +29,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
+from load import free_port, loopback_only, requests_from_question_set, start_server, wait_healthy  # this folder
 from pydantic import BaseModel
-
-from load import free_port, loopback_only, requests_from_question_set, start_server, wait_healthy
 from wrk_load import SCRIPT, request_lines
 
 QUESTION = "When was the International Department founded?"
@@ -104,9 +103,7 @@ def wrk_run(url: str, lines: Sequence[str], duration_s: int, connections: int, t
     }
 
 
-def compare(
-    ours: str, bare: str, lines: Sequence[str], args: argparse.Namespace, warm_up_s: int
-) -> dict[str, object]:
+def compare(ours: str, bare: str, lines: Sequence[str], args: argparse.Namespace, warm_up_s: int) -> dict[str, object]:
     """The same wrk run against both servers (each warmed up first), ours first, and the ratio of their rates."""
     figures: dict[str, object] = {}
     for name, url in (("askidcpc", ours), ("bare_fastapi", bare)):

@@ -132,13 +132,16 @@ class Settings:
     # Origins a browser may call the HTTP API from (CORS); none by default. "*" allows any.
     cors_origins: tuple[str, ...] = ()
     semantic: bool = False
+    # Answers the HTTP server keeps for repeated requests (a bounded LRU per loaded index); 0 keeps none.
+    answer_cache: int = 1024
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Settings from ``ASKIDCPC_*`` variables, then ``overrides`` (``None`` values are ignored).
 
         ``ASKIDCPC_CORPUS``: ``corpus``; ``ASKIDCPC_CORS_ORIGINS``: ``cors_origins``, comma-separated;
-        ``ASKIDCPC_SEMANTIC``: ``semantic`` (``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off``).
+        ``ASKIDCPC_SEMANTIC``: ``semantic`` (``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off``);
+        ``ASKIDCPC_ANSWER_CACHE``: ``answer_cache``, a whole number.
         """
         env = os.environ if environ is None else environ
         settings = cls()
@@ -149,12 +152,21 @@ class Settings:
             settings = replace(settings, cors_origins=origins)
         if env.get("ASKIDCPC_SEMANTIC"):
             settings = replace(settings, semantic=_flag("ASKIDCPC_SEMANTIC", env["ASKIDCPC_SEMANTIC"]))
+        if env.get("ASKIDCPC_ANSWER_CACHE"):
+            settings = replace(settings, answer_cache=_count("ASKIDCPC_ANSWER_CACHE", env["ASKIDCPC_ANSWER_CACHE"]))
         given = {name: value for name, value in overrides.items() if value is not None}
         return replace(settings, **given)  # type: ignore[arg-type]
 
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _count(name: str, value: str) -> int:
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()):
+        raise AskError(f"{name} must be a whole number (0 or more), not {value!r}")
+    return int(text)
 
 
 def _flag(name: str, value: str) -> bool:

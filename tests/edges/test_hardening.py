@@ -4,6 +4,7 @@ shutdown of the real `askidcpc serve` on SIGTERM."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -71,7 +72,9 @@ class StubPipeline:
 
 
 def stub_client(stub: StubPipeline, **limits: Any) -> TestClient:
-    return TestClient(create_app(SETTINGS, pipeline=stub, limits=ServerLimits(**limits)))  # type: ignore[arg-type]
+    # No answer cache: each request here must reach ask() (a repeat would be answered from memory, slots or not).
+    settings = dataclasses.replace(SETTINGS, answer_cache=0)
+    return TestClient(create_app(settings, pipeline=stub, limits=ServerLimits(**limits)))  # type: ignore[arg-type]
 
 
 def post_in_thread(client: TestClient, body: dict[str, Any]) -> Callable[[], httpx.Response]:

@@ -239,6 +239,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.cors_origin:
         settings = dataclasses.replace(settings, cors_origins=tuple(args.cors_origin))
+    if args.answer_cache is not None:
+        settings = dataclasses.replace(settings, answer_cache=args.answer_cache)
     return serve(settings, host=args.host, port=args.port, workers=args.workers)
 
 
@@ -396,6 +398,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
         action="append",
         metavar="ORIGIN",
         help="let web pages from ORIGIN (e.g. https://example.org, or '*') call the API; repeatable; default none",
+    )
+    serve.add_argument(
+        "--answer-cache",
+        type=_whole_number(0, 1_000_000),
+        metavar="N",
+        help=f"keep the answers to the last N distinct requests and serve a repeat from memory (default "
+        f"{Settings.answer_cache}; 0: off); emptied when the index is reloaded",
     )
     _add_corpus(serve, default=argparse.SUPPRESS)
     _add_semantic(serve, default=argparse.SUPPRESS)

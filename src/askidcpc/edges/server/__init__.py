@@ -7,7 +7,9 @@ page), ``GET /examples`` (example questions drawn from the served corpus, for th
 ``GET`` without a body, ``OPTIONS`` with 204 and ``Allow``; SIGHUP reloads a rebuilt index without a restart.
 
 The pipeline is built once, in the lifespan, and shared read-only by every request; ``ask()`` is CPU work, so it
-runs in the thread pool, never on the event loop. The server keeps no conversation state: a follow-up carries its
+runs in the thread pool, never on the event loop. A repeated request is answered on the event loop from the answer
+cache (:class:`cache.AnswerCache`, ``Settings.answer_cache`` entries, one per loaded index) with its first answer's
+bytes. The server keeps no conversation state: a follow-up carries its
 ``history``. Errors are JSON: 422 for an invalid body, 404 for an unknown document, 413 for a body over
 :attr:`ServerLimits.max_body_bytes`; nothing a client sends should produce a 500.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -20,7 +21,7 @@ from fastapi import FastAPI, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, BeforeValidator, Field
 from starlette.concurrency import run_in_threadpool
@@ -31,6 +32,7 @@ from askidcpc.config import DEFAULT_TOP_K, MAX_QUESTION_CHARS, MAX_TOP_K, Settin
 from askidcpc.edges.context import MAX_NEIGHBOURS, ContextFinder
 from askidcpc.edges.examples import ExampleCache
 from askidcpc.edges.server.admission import ServerLimits, _Admission, _Ticket
+from askidcpc.edges.server.cache import AnswerCache, answer_key
 from askidcpc.edges.server.handlers import _on_ask_error, _on_http_error, _on_unexpected, _on_validation_error
 from askidcpc.edges.server.middleware import BodySizeLimit, CatchUnexpected, HeadAndOptions
 from askidcpc.edges.server.models import (
@@ -66,13 +68,22 @@ PAGE_HEADERS = {
 }
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    """One loaded index: the pipeline, its context finder and its answer cache, swapped together in one assignment
+    by a reload. A request takes it once, so it answers (and caches) from one index even while another is swapped
+    in; the new index starts with an empty cache."""
+
+    pipeline: Pipeline
+    finder: ContextFinder
+    answers: AnswerCache
+
+
 @dataclass
 class _Served:
     """What the lifespan loads once and every request reads."""
 
-    # The pipeline and its context finder, swapped together in one assignment by a reload; a request takes the pair
-    # once, so it answers from one index even while another is swapped in.
-    current: tuple[Pipeline, ContextFinder] | None = None
+    current: _Loaded | None = None
     reloading: bool = False
     limiter: anyio.CapacityLimiter | None = None  # held by an ask from start to its thread's return
     pool: anyio.CapacityLimiter | None = None  # anyio's worker threads for asks (not its shared default pool)
@@ -85,6 +96,15 @@ class ExamplesModel(BaseModel):
     examples: list[str] = Field(
         description="questions drawn from the served corpus that it answers; may be empty (a small corpus)"
     )
+
+
+JSON = "application/json"
+
+
+def _render(content: dict[str, Any]) -> bytes:
+    """``content`` in JSON exactly as JSONResponse renders it (compact, UTF-8): once, for the response and the
+    answer cache."""
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
 
 
 def _warm_up(pipeline: Pipeline) -> None:
@@ -138,7 +158,7 @@ def create_app(
             await run_in_threadpool(_warm_up, fresh)
             finder = await run_in_threadpool(ContextFinder.from_pipeline, fresh)
         except (AskError, OSError) as exc:
-            old = served.current[0] if served.current else None
+            old = served.current.pipeline if served.current else None
             log.warning(
                 "reload failed, still serving the previous %s: %s",
                 f"{len(old.documents)} documents" if old else "corpus",
@@ -147,7 +167,7 @@ def create_app(
             return False
         finally:
             served.reloading = False
-        served.current = (fresh, finder)
+        served.current = _Loaded(fresh, finder, AnswerCache(settings.answer_cache))
         log.info("reloaded: %d documents, %d passages", len(fresh.documents), len(fresh.passages))
         return True
 
@@ -166,7 +186,7 @@ def create_app(
             await run_in_threadpool(_warm_up, loaded)
         else:
             loaded = pipeline
-        served.current = (loaded, ContextFinder.from_pipeline(loaded))
+        served.current = _Loaded(loaded, ContextFinder.from_pipeline(loaded), AnswerCache(settings.answer_cache))
         served.limiter = anyio.CapacityLimiter(limits.ask_threads)
         served.pool = anyio.CapacityLimiter(limits.ask_threads)
         served.admission = _Admission(limits.max_pending)
@@ -183,7 +203,7 @@ def create_app(
         finally:
             loop.remove_signal_handler(signal.SIGHUP)
 
-    def ready() -> tuple[Pipeline, ContextFinder]:
+    def ready() -> _Loaded:
         current = served.current
         if current is None:  # only before the lifespan has run
             raise HTTPException(status_code=503, detail="starting up; try again in a moment")
@@ -238,11 +258,16 @@ def create_app(
         return JSONResponse({"detail": detail}, status_code=503, headers=retry_after)
 
     @app.post("/ask", response_model=AnswerModel, responses=errors, summary="Answer a question")
-    async def ask(request: AskRequest) -> JSONResponse:
+    async def ask(request: AskRequest) -> Response:
         """The answer object for a request object (see docs/api.md). Follow-ups carry ``history``; ``doc_id``,
         ``source``, ``since`` and ``until`` restrict the documents cited."""
-        pipeline_, _ = ready()
+        loaded = ready()
+        pipeline_, answers = loaded.pipeline, loaded.answers
         where = Filter.build(request.doc_id, request.source, request.since, request.until)
+        key = answer_key(request.question, request.top_k, request.history, where)
+        cached = answers.get(key)
+        if cached is not None:  # answered before from this index: the same bytes, with no thread and no slot
+            return Response(cached, media_type=JSON)
         if where.active:
             pipeline_.allowed(where)  # a filter that matches no document is a 422 now, before taking a slot
         admission = served.admission
@@ -285,7 +310,9 @@ def create_app(
             return unavailable(
                 f"the question took longer than the limit of {limits.ask_timeout_s:g} s; try again in a moment"
             )
-        return JSONResponse(answer.to_dict())
+        rendered = _render(answer.to_dict())
+        answers.put(key, rendered)
+        return Response(rendered, media_type=JSON)
 
     @app.get("/search", response_model=SearchModel, responses=errors, summary="The sentences that match words best")
     async def search(
@@ -316,26 +343,26 @@ def create_app(
     ) -> dict[str, Any]:
         """The retriever's ranking of sentences for ``q``, with citations, and no answering step; the same limits
         and filters as ``POST /ask``."""
-        pipeline_, _ = ready()
+        pipeline_ = ready().pipeline
         where = Filter.build(doc_id, source, since, until)
         citations = await run_in_threadpool(pipeline_.search, q, top_k, where if where.active else None)
         return {"query": q, "results": [citation.to_dict() for citation in citations]}
 
     @app.get("/health", response_model=HealthModel, summary="Whether the index is loaded")
     async def health() -> dict[str, Any]:
-        pipeline_, _ = ready()
+        pipeline_ = ready().pipeline
         return {"status": "ok", "documents": len(pipeline_.documents), "passages": len(pipeline_.passages)}
 
     @app.get("/documents", response_model=list[DocumentModel], summary="The documents' metadata")
     async def documents() -> list[dict[str, Any]]:
-        pipeline_, _ = ready()
+        pipeline_ = ready().pipeline
         return [document.metadata() for document in pipeline_.documents]
 
     @app.get("/examples", response_model=ExamplesModel, summary="Example questions the corpus answers")
     async def examples() -> dict[str, Any]:
         """Up to four questions about the served corpus's most salient names that it answers, derived on the first
         request (and again after a reload) and then cached."""
-        pipeline_, _ = ready()
+        pipeline_ = ready().pipeline
         return {"examples": list(await run_in_threadpool(example_cache.examples, pipeline_))}
 
     def document_or_404(pipeline_: Pipeline, doc_id: str) -> Any:
@@ -351,7 +378,7 @@ def create_app(
         summary="A document's metadata and full text",
     )
     async def document(doc_id: str) -> dict[str, Any]:
-        pipeline_, _ = ready()
+        pipeline_ = ready().pipeline
         found = document_or_404(pipeline_, doc_id)
         return {**found.metadata(), "text": found.text}
 
@@ -367,7 +394,8 @@ def create_app(
         end: Annotated[int, Query(ge=0, description="the citation's end offset")],
         neighbours: Annotated[int, Query(ge=0, le=MAX_NEIGHBOURS, description="sentences either side")] = 1,
     ) -> dict[str, Any]:
-        pipeline_, finder = ready()
+        loaded = ready()
+        pipeline_, finder = loaded.pipeline, loaded.finder
         document_or_404(pipeline_, doc_id)
         found = finder.context(doc_id, start, end, neighbours)
         if found is None:

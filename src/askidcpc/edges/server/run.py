@@ -92,6 +92,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
                 os.environ["ASKIDCPC_CORPUS"] = str(Path(settings.corpus).resolve())
                 os.environ["ASKIDCPC_CORS_ORIGINS"] = ",".join(settings.cors_origins)
                 os.environ["ASKIDCPC_SEMANTIC"] = "1" if settings.semantic else "0"
+                os.environ["ASKIDCPC_ANSWER_CACHE"] = str(settings.answer_cache)
                 signal.signal(signal.SIGHUP, previous_hup)
                 uvicorn.run(
                     "askidcpc.edges.server.app:app_from_env",
