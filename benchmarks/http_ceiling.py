@@ -152,6 +152,9 @@ def main() -> None:
             bare = subprocess.Popen(bare_command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             bare_url = f"http://127.0.0.1:{port}"
             wait_healthy(bare_url)
+            same = httpx.post(f"{bare_url}/ask", content=body, headers={"content-type": "application/json"})
+            if same.content != reply.content:
+                raise SystemExit("http_ceiling.py: the bare app does not send askidcpc's answer bytes")
             repeated = [f"POST /ask application/json {body.hex()}"]
             result: dict[str, object] = {
                 "question": args.question,

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from askidcpc.config import DEFAULT_CORPUS, Settings
 from askidcpc.edges.server import create_app
-from askidcpc.edges.server.cache import AnswerCache, answer_key
+from askidcpc.edges.server.cache import MAX_ANSWER_BYTES, AnswerCache, answer_key
 from askidcpc.errors import AskError
 from askidcpc.index import store
 from askidcpc.pipeline import Pipeline
@@ -74,6 +74,13 @@ def test_the_least_recently_used_answer_is_dropped_first() -> None:
     cache.put("c", b"C")
     assert (cache.get("a"), cache.get("b"), cache.get("c")) == (b"A", None, b"C")
     assert (cache.hits, cache.misses) == (3, 1)
+
+
+@pytest.mark.parametrize(("length", "kept"), [(MAX_ANSWER_BYTES, True), (MAX_ANSWER_BYTES + 1, False)])
+def test_an_answer_over_the_byte_limit_is_not_kept(length: int, kept: bool) -> None:
+    cache = AnswerCache(4)
+    cache.put("long", b"x" * length)
+    assert (cache.get("long") is not None) is kept
 
 
 def test_a_negative_size_is_refused() -> None:

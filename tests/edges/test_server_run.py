@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
 import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 from askidcpc.edges.server import run
 
@@ -32,3 +39,21 @@ def test_connections_of_the_bound_socket_send_without_delay() -> None:
         assert asyncio.run(_nodelay_of_an_accepted_connection(listening)) != 0
     finally:
         listening.close()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_the_http_ceiling_benchmark_runs() -> None:
+    """benchmarks/http_ceiling.py, briefly: both servers answer every request 200 (no timing is asserted)."""
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "http_ceiling.py"
+    options = ["--duration", "1", "--warm-up", "0", "--connections", "2", "--threads", "1"]
+    done = subprocess.run([sys.executable, str(script), *options], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    for load in ("repeated", "mixed"):
+        for server in ("askidcpc", "bare_fastapi"):
+            figures = result[load][server]
+            assert list(figures["statuses"]) == ["200"] and figures["non_2xx"] == 0, figures
+            assert figures["requests_per_s"] > 0
+        assert result[load]["ratio"] > 0
+    assert result["mixed"]["distinct_requests"] > 1 == result["repeated"]["distinct_requests"]

@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
-import anyio.from_thread
-import anyio.lowlevel
 import anyio.to_thread
 from fastapi import FastAPI, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
@@ -277,7 +275,7 @@ def create_app(
         ticket = _Ticket()
         threads = served.limiter
         assert threads is not None and served.pool is not None
-        loop = anyio.lowlevel.current_token()
+        loop = asyncio.get_running_loop()
 
         def ask_one() -> Any:
             if not ticket.claim():
@@ -288,8 +286,9 @@ def create_app(
                 return pipeline_.ask(request.question, top_k=request.top_k, history=request.history, **restrict)
             finally:
                 admission.leave()
+                # Handed to the loop without waiting for it to run: this thread is free at once.
                 with contextlib.suppress(RuntimeError):  # the loop has stopped: nobody waits for the thread slot
-                    anyio.from_thread.run_sync(threads.release_on_behalf_of, ticket, token=loop)
+                    loop.call_soon_threadsafe(threads.release_on_behalf_of, ticket)
 
         answer = None
         has_thread = False

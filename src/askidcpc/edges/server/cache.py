@@ -12,6 +12,10 @@ from askidcpc.types import Filter
 # case-folded, dates checked), so that requests ``ask()`` answers alike share one entry.
 AnswerKey = tuple[str, int, tuple[str, ...], Filter]
 
+# An answer longer than this is not kept (a document without sentence breaks can make a huge one), so the cache holds
+# at most size * MAX_ANSWER_BYTES; a typical answer is 1 to 3 KB.
+MAX_ANSWER_BYTES = 64 * 1024
+
 
 def answer_key(question: str, top_k: int, history: Sequence[str], where: Filter) -> AnswerKey:
     """The cache key of a validated request (``question`` already trimmed)."""
@@ -19,10 +23,10 @@ def answer_key(question: str, top_k: int, history: Sequence[str], where: Filter)
 
 
 class AnswerCache:
-    """A bounded least-recently-used map from :data:`AnswerKey` to the answer's JSON bytes, at most ``size``
-    entries (0: nothing is kept). One belongs to one loaded index: a reload starts a new, empty one, so an answer is
-    never served from another index than the one that gave it. Not thread-safe: the server reads and fills it only
-    on its event loop."""
+    """A bounded least-recently-used map from :data:`AnswerKey` to the answer's JSON bytes: at most ``size``
+    entries (0: nothing is kept) of at most :data:`MAX_ANSWER_BYTES` each. One belongs to one loaded index: a reload
+    starts a new, empty one, so an answer is never served from another index than the one that gave it. Not
+    thread-safe: the server reads and fills it only on its event loop."""
 
     def __init__(self, size: int) -> None:
         if size < 0:
@@ -46,8 +50,9 @@ class AnswerCache:
         return found
 
     def put(self, key: Hashable, answer: bytes) -> None:
-        """Keep ``answer`` for ``key``, dropping the least recently used entry when full."""
-        if not self.size:
+        """Keep ``answer`` for ``key``, dropping the least recently used entry when full (an answer over
+        :data:`MAX_ANSWER_BYTES` is not kept)."""
+        if not self.size or len(answer) > MAX_ANSWER_BYTES:
             return
         self._answers[key] = answer
         self._answers.move_to_end(key)
