@@ -3,7 +3,9 @@ app on the same uvicorn settings whose ``POST /ask`` takes the same JSON body an
 for that question, computed once beforehand. Both run on free 127.0.0.1 ports and are driven by wrk (a compiled
 load generator, Debian package ``wrk``) after a warm-up: first with one question sent over and over, then with the
 question set's requests in turn (eval/questions.yaml, as benchmarks/wrk_load.py sends them; the bare app answers
-every one with the same bytes, so that run is the stack's ceiling for those bodies).
+every one with the same bytes, so that run is the stack's ceiling for those bodies); then with 3,534 requests no
+two alike (the question set at every other top_k), none sent twice until the list wraps (see ``requests``), so that no
+answer can come from askidcpc's answer cache.
 
     python benchmarks/http_ceiling.py [--duration 15] [--warm-up 3] [--connections 16] [--threads 2]
                                       [--answer-cache N] [--corpus PATH] [--no-mixed]
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -32,6 +35,8 @@ import httpx
 from load import free_port, loopback_only, requests_from_question_set, start_server, wait_healthy  # this folder
 from pydantic import BaseModel
 from wrk_load import SCRIPT, request_lines
+
+from askidcpc.config import DEFAULT_TOP_K
 
 QUESTION = "When was the International Department founded?"
 
@@ -75,8 +80,11 @@ def serve_bare(port: int, answer_file: Path) -> None:
     )
 
 
-def wrk_run(url: str, lines: Sequence[str], duration_s: int, connections: int, threads: int) -> dict[str, object]:
-    """wrk with benchmarks/wrk_mixed.lua sending ``lines`` in turn (see request_lines); its figures as a dict."""
+def wrk_run(
+    url: str, lines: Sequence[str], duration_s: int, connections: int, threads: int, split: bool = False
+) -> dict[str, object]:
+    """wrk with benchmarks/wrk_mixed.lua sending ``lines`` in turn (see request_lines), each thread from its own
+    share of them with ``split``; its figures as a dict."""
     wrk = shutil.which("wrk")
     assert wrk is not None
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
@@ -84,7 +92,8 @@ def wrk_run(url: str, lines: Sequence[str], duration_s: int, connections: int, t
     try:
         command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--latency", "-s", str(SCRIPT), url]
         load_before = os.getloadavg()[0]
-        done = subprocess.run([*command, "--", listing.name], capture_output=True, text=True, check=True)
+        script_args = [listing.name, str(threads)] if split else [listing.name]
+        done = subprocess.run([*command, "--", *script_args], capture_output=True, text=True, check=True)
         load_after = os.getloadavg()[0]
     finally:
         Path(listing.name).unlink()
@@ -93,6 +102,7 @@ def wrk_run(url: str, lines: Sequence[str], duration_s: int, connections: int, t
     errors = re.search(r"ERRORS connect (\d+) read (\d+) write (\d+) timeout (\d+)", out)
     assert errors is not None, out
     return {
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
         "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
         "p50_ms": int(re.search(r"P50_US (\d+)", out).group(1)) / 1000,  # type: ignore[union-attr]
         "p99_ms": int(re.search(r"P99_US (\d+)", out).group(1)) / 1000,  # type: ignore[union-attr]
@@ -103,17 +113,32 @@ def wrk_run(url: str, lines: Sequence[str], duration_s: int, connections: int, t
     }
 
 
-def compare(ours: str, bare: str, lines: Sequence[str], args: argparse.Namespace, warm_up_s: int) -> dict[str, object]:
+def compare(
+    ours: str, bare: str, lines: Sequence[str], args: argparse.Namespace, warm_up_s: int, split: bool = False
+) -> dict[str, object]:
     """The same wrk run against both servers (each warmed up first), ours first, and the ratio of their rates."""
     figures: dict[str, object] = {}
     for name, url in (("askidcpc", ours), ("bare_fastapi", bare)):
         if warm_up_s:
             wrk_run(url, lines, warm_up_s, args.connections, args.threads)
-        figures[name] = wrk_run(url, lines, args.duration, args.connections, args.threads)
+        figures[name] = wrk_run(url, lines, args.duration, args.connections, args.threads, split)
     rate = {name: figures[name]["requests_per_s"] for name in figures}  # type: ignore[index]
     figures["ratio"] = round(rate["askidcpc"] / rate["bare_fastapi"], 3) if rate["bare_fastapi"] else None
     figures["distinct_requests"] = len(set(lines))
     return figures
+
+
+def distinct_lines(seed: int = 7) -> list[str]:
+    """wrk_mixed.lua lines of the question set's requests at every top_k (1 to 20) but the one the mixed run sends,
+    shuffled: 19 x 186 requests, no two alike and none the mixed run sent."""
+    bodies = [
+        {**body, "top_k": top_k}
+        for body in requests_from_question_set()
+        for top_k in range(1, 21)
+        if top_k != body.get("top_k", DEFAULT_TOP_K)
+    ]
+    random.Random(seed).shuffle(bodies)
+    return [f"POST /ask application/json {json.dumps(body).encode().hex()}" for body in bodies]
 
 
 def main() -> None:
@@ -169,6 +194,9 @@ def main() -> None:
             if not args.no_mixed:
                 mixed = request_lines(0.0, count=len(requests_from_question_set()) * 4)
                 result["mixed"] = compare(ours_url, bare_url, mixed, args, args.warm_up)
+                # No warm-up (both servers are warm by now) and no request sent twice until the list wraps (see
+                # "requests"): each is new to the answer cache, so this is ask()'s rate over HTTP.
+                result["distinct"] = compare(ours_url, bare_url, distinct_lines(), args, 0, split=True)
         finally:
             for server in (ours, bare):
                 if server is not None:

@@ -1,7 +1,9 @@
 -- wrk script for benchmarks/wrk_load.py: sends the requests listed in a file, in order, round and round, and counts
 -- the statuses. Each line of the file: METHOD, PATH, CONTENT-TYPE ("-" for none) and the body in hex ("-" for none),
 -- separated by single spaces.
---   wrk -t2 -c64 -d60s --latency -s benchmarks/wrk_mixed.lua http://127.0.0.1:PORT -- REQUESTS_FILE
+--   wrk -t2 -c64 -d60s --latency -s benchmarks/wrk_mixed.lua http://127.0.0.1:PORT -- REQUESTS_FILE [THREADS]
+-- With THREADS (wrk's -t), each thread starts its own share of the list, so that no request is sent twice before
+-- the list has gone round once (benchmarks/http_ceiling.py's run of distinct requests).
 
 local threads = {}
 
@@ -25,7 +27,11 @@ function init(args)
     table.insert(requests, wrk.format(method, path, headers, body))
   end
   -- each thread starts at another place in the list
-  position = id * 97 % #requests
+  if args[2] then
+    position = id * math.floor(#requests / tonumber(args[2]))
+  else
+    position = id * 97 % #requests
+  end
 end
 
 function request()

@@ -50,10 +50,11 @@ def test_the_http_ceiling_benchmark_runs() -> None:
     done = subprocess.run([sys.executable, str(script), *options], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    for load in ("repeated", "mixed"):
+    for load in ("repeated", "mixed", "distinct"):
         for server in ("askidcpc", "bare_fastapi"):
             figures = result[load][server]
             assert list(figures["statuses"]) == ["200"] and figures["non_2xx"] == 0, figures
             assert figures["requests_per_s"] > 0
         assert result[load]["ratio"] > 0
     assert result["mixed"]["distinct_requests"] > 1 == result["repeated"]["distinct_requests"]
+    assert result["distinct"]["distinct_requests"] > result["distinct"]["askidcpc"]["requests"]
