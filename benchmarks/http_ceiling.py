@@ -7,7 +7,7 @@ every one with the same bytes, so that run is the stack's ceiling for those bodi
 two alike (the question set at every other top_k), none sent twice until the list wraps (see ``requests``), so that no
 answer can come from askidcpc's answer cache.
 
-    python benchmarks/http_ceiling.py [--duration 15] [--warm-up 3] [--connections 16] [--threads 2]
+    python benchmarks/http_ceiling.py [--duration 15] [--warm-up 3] [--rounds 1] [--connections 16] [--threads 2]
                                       [--answer-cache N] [--corpus PATH] [--no-mixed]
 
 ``--answer-cache N`` is handed to ``askidcpc serve`` (0 turns its answer cache off); without it the server runs
@@ -30,6 +30,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 from load import free_port, loopback_only, requests_from_question_set, start_server, wait_healthy  # this folder
@@ -114,16 +115,35 @@ def wrk_run(
 
 
 def compare(
-    ours: str, bare: str, lines: Sequence[str], args: argparse.Namespace, warm_up_s: int, split: bool = False
+    ours: str,
+    bare: str,
+    lines: Sequence[str],
+    args: argparse.Namespace,
+    warm_up_s: int,
+    rounds: int,
+    split: bool = False,
 ) -> dict[str, object]:
-    """The same wrk run against both servers (each warmed up first), ours first, and the ratio of their rates."""
-    figures: dict[str, object] = {}
-    for name, url in (("askidcpc", ours), ("bare_fastapi", bare)):
-        if warm_up_s:
+    """The same wrk run against both servers (each warmed up first), ours first, ``rounds`` times in turn (on a
+    shared machine, the other load then falls alike on both); each server's round with the median rate, the ratio
+    of those medians, and each round's ratio."""
+    servers = {"askidcpc": ours, "bare_fastapi": bare}
+    if warm_up_s:
+        for url in servers.values():
             wrk_run(url, lines, warm_up_s, args.connections, args.threads)
-        figures[name] = wrk_run(url, lines, args.duration, args.connections, args.threads, split)
-    rate = {name: figures[name]["requests_per_s"] for name in figures}  # type: ignore[index]
+    measured: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
+    for _ in range(rounds):
+        for name, url in servers.items():
+            measured[name].append(wrk_run(url, lines, args.duration, args.connections, args.threads, split))
+    figures: dict[str, object] = {}
+    for name, runs in measured.items():
+        figures[name] = sorted(runs, key=lambda run: float(run["requests_per_s"]))[len(runs) // 2]
+    rate = {name: float(figures[name]["requests_per_s"]) for name in servers}  # type: ignore[index]
     figures["ratio"] = round(rate["askidcpc"] / rate["bare_fastapi"], 3) if rate["bare_fastapi"] else None
+    figures["round_ratios"] = [
+        round(float(one["requests_per_s"]) / float(other["requests_per_s"]), 3)
+        for one, other in zip(measured["askidcpc"], measured["bare_fastapi"], strict=True)
+        if other["requests_per_s"]
+    ]
     figures["distinct_requests"] = len(set(lines))
     return figures
 
@@ -145,6 +165,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=15, help="seconds of each measured run")
     parser.add_argument("--warm-up", type=int, default=3, help="seconds of load before each measured run")
+    parser.add_argument("--rounds", type=int, default=1, help="measured runs of each server, in turn (median kept)")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--question", default=QUESTION, help="the question of the repeated run")
@@ -186,17 +207,18 @@ def main() -> None:
                 "answer_bytes": len(reply.content),
                 "answer_cache": "default" if args.answer_cache is None else args.answer_cache,
                 "duration_s": args.duration,
+                "rounds": args.rounds,
                 "connections": args.connections,
                 "threads": args.threads,
                 "cpu": os.cpu_count(),
-                "repeated": compare(ours_url, bare_url, repeated, args, args.warm_up),
+                "repeated": compare(ours_url, bare_url, repeated, args, args.warm_up, args.rounds),
             }
             if not args.no_mixed:
                 mixed = request_lines(0.0, count=len(requests_from_question_set()) * 4)
-                result["mixed"] = compare(ours_url, bare_url, mixed, args, args.warm_up)
-                # No warm-up (both servers are warm by now) and no request sent twice until the list wraps (see
-                # "requests"): each is new to the answer cache, so this is ask()'s rate over HTTP.
-                result["distinct"] = compare(ours_url, bare_url, distinct_lines(), args, 0, split=True)
+                result["mixed"] = compare(ours_url, bare_url, mixed, args, args.warm_up, args.rounds)
+                # No warm-up (both servers are warm by now), one round, and no request sent twice until the list
+                # wraps (see "requests"): each is new to the answer cache, so this is ask()'s rate over HTTP.
+                result["distinct"] = compare(ours_url, bare_url, distinct_lines(), args, 0, 1, split=True)
         finally:
             for server in (ours, bare):
                 if server is not None:
