@@ -619,7 +619,7 @@ def e2e_rows(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per run with an end-to-end result: its figures beside bm25s-numba's bare retrieval of the same run."""
     rows = []
     for run in runs:
-        ours = run["results"].get("askidcpc-e2e")
+        ours = run.get("results", {}).get("askidcpc-e2e")
         if ours is None:
             continue
         latencies = np.array(ours["latencies"])
@@ -650,7 +650,7 @@ def e2e_table(rows: Sequence[dict[str, Any]]) -> str:
     ]
     for row in rows:
         peer = f"{row['peer_mean_ms']:.2f} / {row['peer_p50_ms']:.2f}" if row["peer_mean_ms"] is not None else "—"
-        ratio = f"{row['ratio']:.2f}×" if row["ratio"] is not None else "—"
+        ratio = f"{row['ratio']:.2g}×" if row["ratio"] is not None else "—"
         lines.append(
             f"| {row['kind']} {row['size']:,} | {row['build_s']:.1f} | {row['build_peak_sum_mb']:,.0f} / "
             f"{row['build_peak_one_mb']:,.0f} | {row['index_mb']:,.0f} ({row['texts_mb']:,.0f}) | "
@@ -680,6 +680,44 @@ def e2e_targets(rows: Sequence[dict[str, Any]]) -> list[str]:
             f"{name} {value:,.2f} (target {limit}: {'met' if ok else 'missed'})" for name, value, limit, ok in checks
         ]
         lines += [f"Targets, {row['kind']} 1M end to end: " + "; ".join(marks) + ".", ""]
+    return lines
+
+
+def http_ceiling(rounds: int) -> dict[str, Any]:
+    """benchmarks/http_ceiling.py: ``POST /ask`` of ``askidcpc serve`` (one worker, its defaults) against a bare
+    FastAPI endpoint returning the same answer bytes, under wrk."""
+    print(f"[{time.strftime('%H:%M:%S')}] HTTP: http_ceiling.py, {rounds} round(s)", file=sys.stderr, flush=True)
+    command = [sys.executable, str(HERE / "http_ceiling.py"), "--rounds", str(rounds)]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def http_lines(result: dict[str, Any]) -> list[str]:
+    names = {
+        "repeated": "one question repeated",
+        "mixed": "the question set's requests in turn",
+        "distinct": "requests never sent before (none from the answer cache)",
+    }
+    lines = [
+        "| wrk run | askidcpc req/s | bare FastAPI req/s | ratio | askidcpc p50 / p99 ms | bare p50 / p99 ms |"
+        " non-2xx | load average |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for key, label in names.items():
+        run = result.get(key)
+        if run is None:
+            continue
+        ours, bare = run["askidcpc"], run["bare_fastapi"]
+        lines.append(
+            f"| {label} | {ours['requests_per_s']:,.0f} | {bare['requests_per_s']:,.0f} | {run['ratio']:.2f}× | "
+            f"{ours['p50_ms']:.1f} / {ours['p99_ms']:.1f} | {bare['p50_ms']:.1f} / {bare['p99_ms']:.1f} | "
+            f"{ours['non_2xx'] + bare['non_2xx']} | {ours['load_average_1min'][0]:.1f} |"
+        )
+    repeated = result.get("repeated")
+    if repeated is not None:
+        met = "met" if repeated["ratio"] >= 0.5 else "missed"
+        lines += ["", f"Target, HTTP: one question repeated {repeated['ratio']:.2f}× the bare endpoint (≥ 0.5: {met})."]
     return lines
 
 
@@ -719,9 +757,9 @@ def targets(runs: Sequence[dict[str, Any]]) -> list[str]:
     """askidcpc's 1M rows against issue 7's targets, and whether it is ahead of every other engine."""
     lines = []
     for run in runs:
-        results = run["results"]
+        results = run.get("results", {})
         ours = results.get("askidcpc")
-        if run["size"] != 1_000_000 or ours is None:
+        if run.get("size") != 1_000_000 or ours is None:
             continue
         latencies = np.array(ours["latencies"])
         p50, p99 = float(np.median(latencies)), float(np.percentile(latencies, 99))
@@ -781,7 +819,7 @@ def report(runs: Sequence[dict[str, Any]], args: argparse.Namespace) -> str:
     ]
     parts += ["", *NOTES]
     parts += ["", *targets(runs)]
-    for run in runs:
+    for run in (run for run in runs if "results" in run):
         cold = run["results"].get("askidcpc", {}).get("cold")
         parts += ["", f"### {run['kind']}, {run['size']:,} sentences", "", table(run, args.rank_bm25_queries)]
         if cold:
@@ -817,6 +855,20 @@ def report(runs: Sequence[dict[str, Any]], args: argparse.Namespace) -> str:
             "",
             *e2e_targets(rows),
         ]
+    http = next((run["http"] for run in runs if "http" in run), None)
+    if http is not None:
+        parts += [
+            "",
+            "### HTTP: `POST /ask` against a bare FastAPI endpoint",
+            "",
+            f"`benchmarks/http_ceiling.py --rounds {http['rounds']}` (bundled corpus): `askidcpc serve`, one worker, "
+            "as a user starts it (answer cache on), against a bare FastAPI app on the same uvicorn settings whose "
+            "`POST /ask` validates a body of the same shape and returns askidcpc's answer bytes (checked identical); "
+            f"wrk with {http['connections']} connections and {http['threads']} threads, {http['duration_s']} s a "
+            "run after a warm-up, loopback only.",
+            "",
+            *http_lines(http),
+        ]
     return "\n".join(parts) + "\n"
 
 
@@ -830,6 +882,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("/tmp/askidcpc-bench"))
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--http-rounds", type=int, default=1, help="rounds of benchmarks/http_ceiling.py (0: leave HTTP out)"
+    )
     parser.add_argument("--report-only", action="store_true", help="rewrite the table from the last run's data")
     parser.add_argument("--child")
     parser.add_argument("--corpus", type=Path)
@@ -851,11 +906,14 @@ def main() -> None:
         if not args.no_write:
             write_section(text, args.results)
         return
-    runs = []
+    runs: list[dict[str, Any]] = []
     for kind in args.kinds:
         for size in args.sizes:
             runs.append(run_size(kind, size, args))
             (args.data / "scale-runs.json").write_text(json.dumps(runs), encoding="utf-8")
+    if args.http_rounds:
+        runs.append({"http": http_ceiling(args.http_rounds)})
+        (args.data / "scale-runs.json").write_text(json.dumps(runs), encoding="utf-8")
     text = report(runs, args)
     print(text)
     if not args.no_write:
