@@ -5,6 +5,14 @@ offsets, so spans are exact by construction. A few fix-ups cover what it misses 
 name title it does not know (``Gov.``, ``Lt.``) or in ``;`` is re-joined with the next, and a full stop glued to the
 next sentence (``mechanisms.The``) or ending a sentence after a decimal or Roman numeral (``86.4. Veteran``) is cut.
 The choice of splitter was measured against pysbd, blingfire and a regex: see benchmarks/SPLITTERS.md.
+
+syntok runs at about 5,000 sentences/s, so `split_spans` only hands it the parts of a line whose outcome it cannot
+predict for certain. It cuts a line at stops where syntok surely ends a sentence (``word. Capital``, the word not an
+abbreviation, initial, title or numeral: see `_classify`), checks that no bracket syntok would skip over spans such
+a cut, and emits a piece directly when every other ``.``/``!``/``?`` in it surely does not end one and it holds
+nothing else syntok reacts to; anything else goes to syntok, alone. syntok decides each stop from the tokens around
+it only, so the spans are the same as `_syntok_spans`, the plain per-line syntok path, which is kept as the oracle
+the tests compare against.
 """
 
 from __future__ import annotations
@@ -15,6 +23,9 @@ from collections.abc import Sequence
 
 from syntok import segmenter
 
+# syntok's own word lists: the certain cases below must agree with the version installed, not with a copy.
+from syntok._segmentation_states import State
+
 from askidcpc.types import Document, Passage
 
 __all__ = ["make_passages", "paragraph_starts", "split_spans"]
@@ -24,46 +35,173 @@ __all__ = ["make_passages", "paragraph_starts", "split_spans"]
 _MISSING_SPACE = re.compile(r"(?<=[a-z]{2}[.!?])(?=[A-Z][a-z])")
 # Titles before a name that practically never end a sentence (syntok knows Dr./Prof./Gen. but not these), and ";"
 # before a capital, where syntok also ends a sentence: a span ending in one was cut too early.
-_TITLE_END = re.compile(
-    r"(?:(?:^|[^\w.])(?:Mr|Mrs|Ms|Messrs|Dr|Prof|Gen|Gov|Sen|Rep|Col|Lt|Sgt|Capt|Adm|Cmdr|Maj|Rev|Hon|Pres|Amb)\.|;)$"
-)
+_TITLES = "Mr|Mrs|Ms|Messrs|Dr|Prof|Gen|Gov|Sen|Rep|Col|Lt|Sgt|Capt|Adm|Cmdr|Maj|Rev|Hon|Pres|Amb"
+_TITLE_END = re.compile(rf"(?:(?:^|[^\w.])(?:{_TITLES})\.|;)$")
 # Sentence ends syntok misses: after a decimal number ("a rating of 86.4. Veteran") or a Roman numeral
 # ("Super Bowl XX. Kony") when a capitalised word follows.
 _MISSED_END = re.compile(r"(?:\d\.\d+|\b[IVX]{2,})\.(?=\s+[\"“‘(]?[A-Z])")
 _LINE = re.compile(r"[^\n]+")
 
+# --- The fast path. Everything syntok reacts to inside a line is an "event": any character but word characters,
+# the whitespace that syntok and str.isspace agree on, and punctuation syntok treats as an ordinary token.
+_EVENT = re.compile(r"[^\w \t\r\xa0,:'\"’‘“”\-–—%$&/+#@*]")
+_BLANK = re.compile(r"[ \t\r\xa0]*")
+# What follows a stop: spaces, then a lowercase letter, or a capitalised word that is a whole token ("alone").
+_NEXT = re.compile(r"[ \t]+(?:(?P<lower>[a-z])|(?P<upper>[A-Z][a-z]*)(?P<alone>(?=[,:]?(?:[ \t\r\xa0]|$)))?)")
+# The whitespace-delimited chunk before a stop whose last token syntok sees as ``word`` or ``number``: an optional
+# opening quote (its own token) or hyphenated prefix (syntok splits at the last hyphen), then no lower-to-upper
+# case change (syntok would split "iPhone" into "i" "Phone").
+_BEFORE = re.compile(r"[\"“‘]?(?P<number>[0-9]+)|(?:[\"“‘]|(?:[A-Za-z0-9]+-)+)?(?P<word>[A-Z]*[a-z]*)")
+_ROMAN = re.compile(r"[IVX]+")
+_MONTH_START = re.compile("|".join(sorted(State.months, key=len, reverse=True)))
+_TITLE_WORDS = frozenset(_TITLES.split("|"))
+_NO_SPLIT_WORDS = State.abbreviations | _TITLE_WORDS | {"no", "No", "NO"}
+_OPENING, _CLOSING = "([{", ")]}"
+_SYNTOK_BRACKETS = State.opening_brackets | State.closing_brackets
+# How _classify judges a stop.
+_UNSURE, _BOUNDARY, _INSIDE, _LINE_END = range(4)
 
-def _line_pieces(text: str, line: re.Match[str]) -> list[tuple[int, int]]:
-    """syntok's sentences of one line, as offsets into ``text``, with wrongly cut titles re-joined."""
+
+def _syntok_pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """syntok's sentences of ``text[start:end]`` (no line break in it), as offsets into ``text``, with wrongly cut
+    titles re-joined."""
     pieces: list[tuple[int, int]] = []
-    for paragraph in segmenter.analyze(line.group()):
+    for paragraph in segmenter.analyze(text[start:end]):
         for sentence in paragraph:
-            start = line.start() + sentence[0].offset
-            end = line.start() + sentence[-1].offset + len(sentence[-1].value)
+            piece_start = start + sentence[0].offset
+            piece_end = start + sentence[-1].offset + len(sentence[-1].value)
             if pieces and _TITLE_END.search(text[pieces[-1][0] : pieces[-1][1]]):
-                pieces[-1] = (pieces[-1][0], end)
+                pieces[-1] = (pieces[-1][0], piece_end)
             else:
-                pieces.append((start, end))
+                pieces.append((piece_start, piece_end))
     return pieces
+
+
+def _add_cut_pieces(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
+    """Append the sentences of one syntok piece to ``spans``: cut at the ends syntok misses, whitespace-trimmed."""
+    inner = {m.start() for m in _MISSING_SPACE.finditer(text, start, end)}
+    inner |= {m.end() for m in _MISSED_END.finditer(text, start, end)}
+    for cut_start, cut_end in itertools.pairwise([start, *sorted(inner), end]):
+        while cut_start < cut_end and text[cut_start].isspace():
+            cut_start += 1
+        while cut_end > cut_start and text[cut_end - 1].isspace():
+            cut_end -= 1
+        if cut_start < cut_end:
+            spans.append((cut_start, cut_end))
+
+
+def _syntok_spans(text: str) -> list[tuple[int, int]]:
+    """`split_spans` computed by running syntok on every whole line: the reference the fast path must equal."""
+    spans: list[tuple[int, int]] = []
+    for line in _LINE.finditer(text):
+        for start, end in _syntok_pieces(text, line.start(), line.end()):
+            _add_cut_pieces(text, start, end, spans)
+    return spans
+
+
+def _classify(text: str, stop: int, line_start: int, line_end: int) -> int:
+    """Whether syntok surely ends a sentence at the ``.``/``!``/``?`` at ``stop`` (`_BOUNDARY`), surely does not and
+    no fix-up cuts there (`_INSIDE`), only blanks follow it (`_LINE_END`), or it cannot be told here (`_UNSURE`).
+
+    This follows syntok 1.4's decision (``State._move_and_maybe_extract_terminal``): a next token starting in
+    lowercase never ends a sentence; otherwise, after a plain word or number of two or more characters, followed
+    by whitespace and a capital, it always does; after an abbreviation it does only before a sentence starter
+    ("The", "It"). Single letters (initials), Roman numerals, titles, "no" before a token with a digit, and a
+    number before a month name are left to syntok.
+    """
+    after = _NEXT.match(text, stop + 1, line_end)
+    if after is None:
+        return _LINE_END if _BLANK.fullmatch(text, stop + 1, line_end) else _UNSURE
+    if after.group("lower") is not None:
+        return _INSIDE
+    chunk_start = max(line_start, text.rfind(" ", line_start, stop) + 1, text.rfind("\t", line_start, stop) + 1)
+    before = _BEFORE.fullmatch(text, chunk_start, stop)
+    if before is None:
+        return _UNSURE
+    number = before.group("number")
+    if number is not None:
+        if len(number) >= 2 and not _MONTH_START.match(text, after.start("upper"), line_end):
+            return _BOUNDARY
+        return _UNSURE
+    word = before.group("word")
+    if len(word) < 2 or _ROMAN.fullmatch(word):
+        return _UNSURE
+    if word not in _NO_SPLIT_WORDS:
+        return _BOUNDARY
+    alone = after.group("alone") is not None
+    if word in State.abbreviations and text[stop] == "." and alone:
+        if after.group("upper") not in State.starters:
+            return _INSIDE
+        return _UNSURE if word in _TITLE_WORDS else _BOUNDARY
+    if word in ("no", "No", "NO") and alone:
+        return _BOUNDARY
+    return _UNSURE
+
+
+def _bracket_is_a_token(text: str, position: int, line_start: int, line_end: int) -> bool:
+    """Whether syntok makes the bracket at ``position`` a token of its own: its chunk holds a letter or digit, or
+    it stands alone between blanks. (A chunk of punctuation only, like "((", is one token.)"""
+    before = text[position - 1] if position > line_start else " "
+    after = text[position + 1] if position + 1 < line_end else " "
+    return before.isalnum() or after.isalnum() or (before in " \t" and after in " \t")
+
+
+def _line_segments(text: str, line_start: int, line_end: int) -> list[tuple[int, int, bool]]:
+    """One line cut at the stops where syntok surely ends a sentence: ``(start, end, plain)`` for each part in order,
+    ``plain`` when the part is surely one sentence (no event in it but the stop ending it and stops `_INSIDE`).
+
+    A cut is made only when every bracket opened since the last cut is closed, so that syntok's look-ahead over
+    bracketed text (``State._skip_bracketed_text``) never crosses it; after a bracket that may not be a token of
+    its own (``depth < 0``) no more cuts are made in the line.
+    """
+    segments: list[tuple[int, int, bool]] = []
+    start = line_start
+    plain = True
+    depth = 0
+    for event in _EVENT.finditer(text, line_start, line_end):
+        position = event.start()
+        char = text[position]
+        if char in ".!?":
+            kind = _classify(text, position, line_start, line_end)
+            if kind in (_INSIDE, _LINE_END):
+                continue
+            if kind == _BOUNDARY and depth == 0:
+                segments.append((start, position + 1, plain))
+                start = position + 1
+                plain = True
+                continue
+        elif depth >= 0 and (char in _OPENING or char in _CLOSING):
+            if not _bracket_is_a_token(text, position, line_start, line_end):
+                depth = -1
+            elif char in _OPENING:
+                depth += 1
+            elif depth > 0:
+                depth -= 1
+        elif char in _SYNTOK_BRACKETS:
+            depth = -1
+        plain = False
+    segments.append((start, line_end, plain))
+    return segments
 
 
 def split_spans(text: str) -> list[tuple[int, int]]:
     """Sentence spans of ``text``: half-open, whitespace-trimmed, in order, never empty.
 
-    Every non-space character of ``text`` lies in exactly one span.
+    Every non-space character of ``text`` lies in exactly one span. The same spans as `_syntok_spans`, faster.
     """
     spans: list[tuple[int, int]] = []
     for line in _LINE.finditer(text):
-        for start, end in _line_pieces(text, line):
-            inner = {m.start() for m in _MISSING_SPACE.finditer(text, start, end)}
-            inner |= {m.end() for m in _MISSED_END.finditer(text, start, end)}
-            for cut_start, cut_end in itertools.pairwise([start, *sorted(inner), end]):
-                while cut_start < cut_end and text[cut_start].isspace():
-                    cut_start += 1
-                while cut_end > cut_start and text[cut_end - 1].isspace():
-                    cut_end -= 1
-                if cut_start < cut_end:
-                    spans.append((cut_start, cut_end))
+        for start, end, plain in _line_segments(text, line.start(), line.end()):
+            if plain:
+                while start < end and text[start].isspace():
+                    start += 1
+                while end > start and text[end - 1].isspace():
+                    end -= 1
+                if start < end:
+                    spans.append((start, end))
+            else:
+                for piece_start, piece_end in _syntok_pieces(text, start, end):
+                    _add_cut_pieces(text, piece_start, piece_end, spans)
     return spans
 
 
