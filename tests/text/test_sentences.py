@@ -1,11 +1,26 @@
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from askidcpc.text.sentences import make_passages, split_spans
+from askidcpc.text.sentences import (
+    _BOUNDARY,
+    _INSIDE,
+    _LINE,
+    _LINE_END,
+    _UNSURE,
+    _classify,
+    _line_segments,
+    _syntok_spans,
+    make_passages,
+    split_spans,
+)
 from askidcpc.types import Document
+from benchmarks.splitters import CASES
+from tests.conftest import DATA
 
 
 def sentences(text: str) -> list[str]:
@@ -70,3 +85,169 @@ def test_passages_link_neighbours_within_a_document() -> None:
     assert [p.text for p in passages] == ["One.", "Two.", "Three.", "Four."]
     assert [(p.prev_pid, p.next_pid) for p in passages] == [(None, 1), (0, 2), (1, None), (None, None)]
     assert all(documents[0 if p.doc_id == "a" else 1].text[p.start : p.end] == p.text for p in passages)
+
+
+# --- The fast path against its oracle: split_spans must give exactly the spans of _syntok_spans (syntok on every
+# whole line plus the fix-ups), offsets and all.
+
+ORACLE_TEXTS = [pytest.param(case.text, id=case.name) for case in CASES] + [
+    pytest.param(path.read_text(encoding="utf-8"), id=path.name) for path in sorted(DATA.glob("*.txt"))
+]
+
+
+@pytest.mark.parametrize("text", ORACLE_TEXTS)
+def test_split_spans_equals_the_syntok_reference(text: str) -> None:
+    assert split_spans(text) == _syntok_spans(text)
+
+
+def words(text: str) -> list[str]:
+    return text.split()
+
+
+# A generated stress set: sentences of ordinary and tricky words (abbreviations, titles, initials, decimals, Roman
+# numerals, months after a year, hyphenated words, case changes inside a word, non-ASCII letters), with quotes,
+# brackets (balanced, unbalanced, full-width, glued into punctuation-only chunks), ellipses, "?!", semicolons,
+# lowercase sentence starts, and every kind of blank syntok and str.isspace disagree on. Each text gets its own rate
+# of tricky pieces, so the set has plain prose as well as noise.
+WORDS = words(
+    "the parties talks be ca de en es no etc vs approx fig mar may set it a x of in said department over ties "
+    "new Beijing CPC Smith Song Xi CPCs iPhone McDonald Ünal éclair über Œuvre 中国 straße"
+)
+CAPITALS = words(
+    "The It This In A No So De Es La However Smith Beijing Song May March Mayor Jan January Dec Mar Sept Nov "
+    "Oct Okt Ünal Éclair Xi I II XX Mr Dr Gov Inc Ab McDonald CPC US"
+)
+TRICKY = words(
+    "Mr. Mrs. Ms. Dr. Prof. Gen. Gov. Lt. Sen. Rep. St. Inc. Co. No. no. NO. etc. e.g. i.e. U.S. U.S.A. p.m. "
+    "a.m. Ph.D. ca. vs. approx. fig. Jan. Sept. mar. Messrs. J. R. W. A. I. X. Q. 2015 5 3.5 86.4 1,200 $1.2 "
+    "10-20 mid-2015 1990s G20 42 7th 2. II XX XIV IV VI XXX MCM V X well-known Sino-US e-mail co-op long-term "
+    "x- -ly A-list"
+)
+ENDS = [*words('! ? ?! ... … ; : , .) .” ." ?” !) .’ .] ..'), ""]
+OPENERS = ["“", '"', "‘", "(", "[", "((", "（", "\u2329", "\u3008", "{", "- "]
+CLOSERS = ["”", '"', "’", ")", "]", "))", "）", "\u232a", "\u3009", "}", "'", "´"]
+BLANKS = ["  ", "\t", "\xa0", "\u200b", "\r", "\x1c", "\u3000", " \n", "\n", "\n\n", "", " - ", " — ", " ( ", " ) "]
+INNER = [",", ";", ":", " —", "-", "'s", "’s", "...", ".", "(", ")", "“", "”", "/", "&", "'", "!", "?"]
+
+
+def stress_text(rng: random.Random) -> str:
+    noise = rng.choice((0.0, 0.02, 0.05, 0.1, 0.3))
+
+    def maybe(pool: list[str], default: str) -> str:
+        return rng.choice(pool) if rng.random() < noise else default
+
+    parts = [maybe([" ", "  ", "\t"], "")]
+    for _ in range(rng.randint(1, 6)):
+        sentence = [rng.choice(CAPITALS) if rng.random() < 0.9 else rng.choice(WORDS)]
+        for _ in range(rng.randint(0, 8)):
+            sentence.append(maybe(TRICKY, rng.choice(WORDS)) + maybe(INNER, ""))
+        parts.append(maybe(OPENERS, "") + " ".join(sentence) + maybe(ENDS, ".") + maybe(CLOSERS, ""))
+        parts.append(maybe(BLANKS, " "))
+    return "".join(parts)
+
+
+def stress_texts(seed: int, count: int = 300) -> list[str]:
+    rng = random.Random(seed)
+    return [stress_text(rng) for _ in range(count)]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_split_spans_equals_the_syntok_reference_on_generated_text(seed: int) -> None:
+    differing = [text for text in stress_texts(seed) if split_spans(text) != _syntok_spans(text)]
+    assert differing == []
+
+
+def test_generated_text_takes_both_paths() -> None:
+    """The stress set must exercise the fast path and the syntok path alike, or the test above proves little."""
+    texts = stress_texts(0)
+    segments = [
+        segment for text in texts for line in _LINE.finditer(text) for segment in _line_segments(text, *line.span())
+    ]
+    plain = sum(segment[2] for segment in segments)
+    lines = sum(1 for text in texts for _ in _LINE.finditer(text))
+    assert len(segments) > 1.5 * lines  # many lines are cut
+    assert 0.25 * len(segments) < plain < 0.75 * len(segments)
+
+
+PIECES = [*WORDS, *CAPITALS, *TRICKY, *ENDS, *OPENERS, *CLOSERS, *BLANKS, *INNER, ". ", ". The ", "! It ", "? a "]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=40).map(" ".join) | st.lists(st.sampled_from(PIECES)).map("".join))
+def test_split_spans_equals_the_syntok_reference_on_any_mix_of_pieces(text: str) -> None:
+    assert split_spans(text) == _syntok_spans(text)
+
+
+# What the fast path decides at one stop (the first "." "!" or "?" after the marker "|"), and the oracle agreeing:
+# at a _BOUNDARY the reference ends a sentence right after the stop, at _INSIDE it does not.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("They met| on Monday. The talks went on.", _BOUNDARY),
+        ("Ties with Beijing| grew! Since then, more.", _BOUNDARY),
+        ("Did it| matter? Xi said so.", _BOUNDARY),
+        ("It grew in| 2015. The next year too.", _BOUNDARY),
+        ("It was a| well-known. Then it was not.", _BOUNDARY),
+        ("Some, e.g. tools| etc. The list goes on.", _BOUNDARY),  # an abbreviation before a sentence starter
+        ("He said| no. Then he left.", _BOUNDARY),
+        ("He met| Mr. Smith on Monday.", _INSIDE),  # an abbreviation before a name
+        ("It grew| approx. Five percent.", _INSIDE),  # "Five" is not one of syntok's sentence starters
+        ("It fell| sharply. the next day it rose.", _INSIDE),  # lowercase never starts a sentence for syntok
+        ("It ended| here.   ", _LINE_END),
+        ("It grew in| 2015. May was worse.", _UNSURE),  # a year before a month name
+        ("It grew by| 5. The rest fell.", _UNSURE),  # one digit: maybe a list number
+        ("It ended after World War| II. The talks resumed.", _UNSURE),  # a Roman numeral
+        ("A novel by J. R.| R. Tolkien sold well.", _UNSURE),  # an initial
+        ("The talks ended at 5 p.m| . The next round starts.", _UNSURE),
+        ("He flew to the U.S| . It returned later.", _UNSURE),
+        ("He met| Gov. Li on Monday.", _UNSURE),  # a title syntok does not know; the fix-up re-joins it
+        ("He met| Dr. The rest followed.", _UNSURE),  # a title before a starter: cut, then re-joined
+        ("He bought an| iPhone. The shop closed.", _UNSURE),  # syntok sees the token "Phone"
+        ("He said| yes.\u201d Then he left.", _UNSURE),  # a quote after the stop
+        ("He said| yes. \u201cThen he left.\u201d", _UNSURE),  # a quote before the next word
+        ("He said| no. A1 was the code.", _UNSURE),  # "no" before a token with a digit
+        ("It was| good.. The end.", _UNSURE),
+    ],
+)
+def test_classify_agrees_with_syntok(text: str, expected: int) -> None:
+    marker = text.index("|")
+    text = text[:marker] + text[marker + 1 :]
+    stop = min(position for position in range(marker, len(text)) if text[position] in ".!?")
+    assert _classify(text, stop, 0, len(text)) == expected
+    ends = {end for _, end in _syntok_spans(text)}
+    if expected == _BOUNDARY:
+        assert stop + 1 in ends
+    if expected == _INSIDE:
+        assert stop + 1 not in ends
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        # Plain prose: cut at every stop, every piece plain.
+        ("One rose. Two fell. Three held.", ["One rose.", " Two fell.", " Three held."]),
+        # A piece syntok must judge stays whole and is not plain; the cuts around it still hold.
+        (
+            "It rose. Mr. Li, e.g. a director, left. Then it fell.",
+            ["It rose.", " Mr. Li, e.g. a director, left.~", " Then it fell."],
+        ),
+        # No cut inside an open bracket, since syntok may skip the bracketed text whole.
+        (
+            "It rose (as noted. Then it fell). Prices held. Done.",
+            ["It rose (as noted. Then it fell). Prices held.~", " Done."],
+        ),
+        (
+            "It rose (as noted. Then it fell. Prices held. Done.",
+            ["It rose (as noted. Then it fell. Prices held. Done.~"],
+        ),
+        # A bracket glued into a chunk of punctuation is not a token of its own: no more cuts in the line.
+        ("It rose (as noted --) here. Then it fell. Done.", ["It rose (as noted --) here. Then it fell. Done.~"]),
+        ("It rose \u2329as noted\u232a here. Then it fell.", ["It rose \u2329as noted\u232a here. Then it fell.~"]),
+        # A bracket syntok does not know is only something to leave to syntok.
+        ("It rose \u3008as noted\u3009 here. Then it fell.", ["It rose \u3008as noted\u3009 here.~", " Then it fell."]),
+    ],
+)
+def test_line_segments(line: str, expected: list[str]) -> None:
+    got = [line[start:end] + ("" if plain else "~") for start, end, plain in _line_segments(line, 0, len(line))]
+    assert got == expected
+    assert split_spans(line) == _syntok_spans(line)
