@@ -90,8 +90,13 @@ def test_passages_link_neighbours_within_a_document() -> None:
 # --- The fast path against its oracle: split_spans must give exactly the spans of _syntok_spans (syntok on every
 # whole line plus the fix-ups), offsets and all.
 
-ORACLE_TEXTS = [pytest.param(case.text, id=case.name) for case in CASES] + [
-    pytest.param(path.read_text(encoding="utf-8"), id=path.name) for path in sorted(DATA.glob("*.txt"))
+ORACLE_TEXTS = [
+    *(pytest.param(case.text, id=case.name) for case in CASES),
+    *(pytest.param(path.read_text(encoding="utf-8"), id=path.name) for path in sorted(DATA.glob("*.txt"))),
+    # Found by a long run of the generator below: a tab between a stop and the chunk before the next stop.
+    "\tUS the... Ab éclair co-op MCM.\tLa.\x1cBeijing set Beijing Ünal approx fig McDonald talks.\u3009 Dr. ",
+    "Dec mar it McDonald parties.\tNo.\uff09 ((Dec 2.- St. mar of- it Rep.",
+    "Dr en a said over.\tHowever.) Okt Ünal CPC Mr. no; Xi",
 ]
 
 
@@ -226,6 +231,7 @@ def test_classify_agrees_with_syntok(text: str, expected: int) -> None:
     [
         # Plain prose: cut at every stop, every piece plain.
         ("One rose. Two fell. Three held.", ["One rose.", " Two fell.", " Three held."]),
+        ("One rose.\tTwo.) Three.", ["One rose.", "\tTwo.) Three.~"]),  # a stop after a tab
         # A piece syntok must judge stays whole and is not plain; the cuts around it still hold.
         (
             "It rose. Mr. Li, e.g. a director, left. Then it fell.",

@@ -52,6 +52,9 @@ _NEXT = re.compile(r"[ \t]+(?:(?P<lower>[a-z])|(?P<upper>[A-Z][a-z]*)(?P<alone>(
 # opening quote (its own token) or hyphenated prefix (syntok splits at the last hyphen), then no lower-to-upper
 # case change (syntok would split "iPhone" into "i" "Phone").
 _BEFORE = re.compile(r"[\"“‘]?(?P<number>[0-9]+)|(?:[\"“‘]|(?:[A-Za-z0-9]+-)+)?(?P<word>[A-Z]*[a-z]*)")
+# The usual boundary, read from the start of the chunk before the stop in one match: `_BEFORE`'s word, the stop,
+# blanks and a capital.
+_PLAIN_STOP = re.compile(r"(?:[\"“‘]|(?:[A-Za-z0-9]+-)+)?(?P<word>[A-Z]*[a-z]*)[.!?][ \t]+[A-Z]")
 _ROMAN = re.compile(r"[IVX]+")
 _MONTH_START = re.compile("|".join(sorted(State.months, key=len, reverse=True)))
 _TITLE_WORDS = frozenset(_TITLES.split("|"))
@@ -162,7 +165,14 @@ def _line_segments(text: str, line_start: int, line_end: int) -> list[tuple[int,
         position = event.start()
         char = text[position]
         if char in ".!?":
-            kind = _classify(text, position, line_start, line_end)
+            # The usual case without a call; _classify gives the same answer for it.
+            plain_stop = _PLAIN_STOP.match(text, max(line_start, text.rfind(" ", line_start, position) + 1), line_end)
+            # (The match must end at this stop: after a tab it can be the stop before.)
+            word = plain_stop.group("word") if plain_stop is not None and plain_stop.end("word") == position else ""
+            if len(word) > 1 and word not in _NO_SPLIT_WORDS and word.strip("IVX"):
+                kind = _BOUNDARY
+            else:
+                kind = _classify(text, position, line_start, line_end)
             if kind in (_INSIDE, _LINE_END):
                 continue
             if kind == _BOUNDARY and depth == 0:
