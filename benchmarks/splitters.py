@@ -6,6 +6,7 @@ from. Run from the repository root:
     python benchmarks/splitters.py                       # everything, prints Markdown tables
     python benchmarks/splitters.py --skip-retrieval      # edge cases, offsets and speed only
     python benchmarks/splitters.py --show-failures       # print what each splitter got wrong
+    python benchmarks/splitters.py --fast-path --news news.jsonl   # the fast path only, also on news documents
 
 Every splitter returns sentences as half-open ``[start, end)`` character offsets into the original text,
 with surrounding whitespace stripped, so ``text[start:end]`` is the sentence.
@@ -18,7 +19,10 @@ Measurements:
 3. ReQA-style sentence retrieval on SQuAD v1.1 dev (pool = the sentences of all contexts, gold = the
    sentences of the question's own context that hold an ``answer_start``), BM25Okapi k1=1.5 b=0.75 over
    lowercase ``\\w+`` tokens, scored with scipy sparse matrices and checked against ``rank_bm25``;
-4. speed in sentences per second over all SQuAD contexts.
+4. speed in sentences per second over all SQuAD contexts;
+5. ``split_spans``'s fast path against its reference ``_syntok_spans`` (syntok on every whole line): identical
+   spans on every text, the share of line parts it emits without syntok, and both speeds in the same run, on the
+   seeds, SQuAD and, with ``--news``, a JSON Lines file of news documents (``--fast-path`` runs only this).
 
 Measurements 2-4 need SQuAD v1.1's development set, ``dev-v1.1.json`` ("Dev Set v1.1" on
 https://rajpurkar.github.io/SQuAD-explorer/) or a zip holding it, passed with ``--squad``.
@@ -45,6 +49,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
+from askidcpc.text import sentences as askidcpc_sentences
 from askidcpc.text.sentences import split_spans
 
 Span = tuple[int, int]
@@ -718,6 +723,72 @@ def measure_speed(split: SplitFn, contexts: Sequence[str], repeats: int) -> tupl
 
 
 # --------------------------------------------------------------------------------------------------
+# 5. The fast path against its reference
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FastPathReport:
+    texts: int
+    sentences: int
+    differing: int  # texts whose split_spans differ from _syntok_spans in any span
+    lines: int
+    fast_lines: int  # lines split without syntok
+    segments: int
+    plain_segments: int  # line parts emitted without syntok
+    reference_per_s: float
+    fast_per_s: float
+
+
+def check_fast_path(texts: Sequence[str], repeats: int = 1) -> FastPathReport:
+    """Compare ``split_spans`` with ``_syntok_spans`` on every text and time both, one after the other."""
+    differing = sentences = lines = fast_lines = segments = plain_segments = 0
+    for text in texts:
+        spans = split_spans(text)
+        sentences += len(spans)
+        differing += spans != askidcpc_sentences._syntok_spans(text)
+        for line in askidcpc_sentences._LINE.finditer(text):
+            parts = askidcpc_sentences._line_segments(text, line.start(), line.end())
+            plain = sum(part[2] for part in parts)
+            lines += 1
+            fast_lines += plain == len(parts)
+            segments += len(parts)
+            plain_segments += plain
+    reference_per_s, _ = measure_speed(askidcpc_sentences._syntok_spans, texts, repeats)
+    fast_per_s, _ = measure_speed(split_spans, texts, repeats)
+    return FastPathReport(
+        len(texts), sentences, differing, lines, fast_lines, segments, plain_segments, reference_per_s, fast_per_s
+    )
+
+
+def load_news(path: Path) -> list[str]:
+    """The ``text`` of every record of a JSON Lines file of documents."""
+    with path.open(encoding="utf-8") as lines:
+        return [json.loads(line)["text"] for line in lines if line.strip()]
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part:,} / {whole:,} ({part / max(whole, 1):.1%})"
+
+
+def print_fast_path(corpora: dict[str, Sequence[str]], repeats: int) -> None:
+    print("## 5. split_spans (fast path) against _syntok_spans (syntok on every line), same run, one core\n")
+    print("| texts | count | sentences | differing texts | lines without syntok | parts without syntok |", end="")
+    print(" syntok sentences/s | split_spans sentences/s | speed-up |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, texts in corpora.items():
+        report = check_fast_path(texts, repeats)
+        print(
+            f"| {name} | {report.texts:,} | {report.sentences:,} | {report.differing} "
+            f"| {_share(report.fast_lines, report.lines)} | {_share(report.plain_segments, report.segments)} "
+            f"| {report.reference_per_s:,.0f} | {report.fast_per_s:,.0f} "
+            f"| {report.fast_per_s / report.reference_per_s:.1f}x |",
+            flush=True,
+        )
+    print()
+
+
+# --------------------------------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------------------------------
 
@@ -741,7 +812,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="splitter the others are compared with (paired exact sign test on P@1 hits)",
     )
     parser.add_argument("--show-failures", action="store_true", help="print what each failing case produced")
+    parser.add_argument("--news", type=Path, help="JSON Lines news documents (a text field) for section 5")
+    parser.add_argument("--fast-path", action="store_true", help="run only section 5, the fast path check")
     args = parser.parse_args(argv)
+
+    if args.fast_path:
+        corpora: dict[str, Sequence[str]] = {"seeds": [case.text for case in seed_cases(args.seeds_dir)]}
+        corpora["SQuAD dev contexts"] = load_squad(args.squad)[0]
+        if args.news is not None:
+            corpora[f"news ({args.news.name})"] = load_news(args.news)
+        print_fast_path(corpora, args.speed_repeats)
+        return 0
 
     splitters = available_splitters()
     if args.only:

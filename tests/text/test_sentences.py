@@ -184,7 +184,7 @@ def test_split_spans_equals_the_syntok_reference_on_any_mix_of_pieces(text: str)
 
 
 # What the fast path decides at one stop (the first "." "!" or "?" after the marker "|"), and the oracle agreeing:
-# at a _BOUNDARY the reference ends a sentence right after the stop, at _INSIDE it does not.
+# at a _BOUNDARY the reference ends a sentence right after the stop (and its closing quote), at _INSIDE it does not.
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -208,7 +208,10 @@ def test_split_spans_equals_the_syntok_reference_on_any_mix_of_pieces(text: str)
         ("He met| Gov. Li on Monday.", _UNSURE),  # a title syntok does not know; the fix-up re-joins it
         ("He met| Dr. The rest followed.", _UNSURE),  # a title before a starter: cut, then re-joined
         ("He bought an| iPhone. The shop closed.", _UNSURE),  # syntok sees the token "Phone"
-        ("He said| yes.\u201d Then he left.", _UNSURE),  # a quote after the stop
+        ("He said| yes.\u201d Then he left.", _BOUNDARY),  # a closing quote goes with the stop
+        ("He said| yes.\u201d then he left.", _INSIDE),
+        ("He said| etc.\u201d Then he left.", _UNSURE),
+        ("He said| yes.\u201d) Then he left.", _UNSURE),
         ("He said| yes. \u201cThen he left.\u201d", _UNSURE),  # a quote before the next word
         ("He said| no. A1 was the code.", _UNSURE),  # "no" before a token with a digit
         ("It was| good.. The end.", _UNSURE),
@@ -220,10 +223,11 @@ def test_classify_agrees_with_syntok(text: str, expected: int) -> None:
     stop = min(position for position in range(marker, len(text)) if text[position] in ".!?")
     assert _classify(text, stop, 0, len(text)) == expected
     ends = {end for _, end in _syntok_spans(text)}
+    cut = stop + 2 if text[stop + 1] in '\u201d"' else stop + 1
     if expected == _BOUNDARY:
-        assert stop + 1 in ends
+        assert cut in ends
     if expected == _INSIDE:
-        assert stop + 1 not in ends
+        assert cut not in ends
 
 
 @pytest.mark.parametrize(
@@ -234,8 +238,14 @@ def test_classify_agrees_with_syntok(text: str, expected: int) -> None:
         ("One rose.\tTwo.) Three.", ["One rose.", "\tTwo.) Three.~"]),  # a stop after a tab
         # A piece syntok must judge stays whole and is not plain; the cuts around it still hold.
         (
-            "It rose. Mr. Li, e.g. a director, left. Then it fell.",
-            ["It rose.", " Mr. Li, e.g. a director, left.~", " Then it fell."],
+            "It rose. Mr. Li, the director (since 2015), left. Then it fell.",
+            ["It rose.", " Mr. Li, the director (since 2015), left.~", " Then it fell."],
+        ),
+        # Stops syntok surely passes over: an abbreviation before a name, a stop inside a token (3.5, p.m, e.g),
+        # one before a lowercase word, a semicolon; and a closing quote that goes with its stop.
+        (
+            "Mr. Li, e.g. a director, said “Yes.” Then he left at 3.5 p.m. on time; It rained; the end.",
+            ["Mr. Li, e.g. a director, said “Yes.”", " Then he left at 3.5 p.m. on time; It rained; the end."],
         ),
         # No cut inside an open bracket, since syntok may skip the bracketed text whole.
         (

@@ -45,21 +45,29 @@ _LINE = re.compile(r"[^\n]+")
 # --- The fast path. Everything syntok reacts to inside a line is an "event": any character but word characters,
 # the whitespace that syntok and str.isspace agree on, and punctuation syntok treats as an ordinary token.
 _EVENT = re.compile(r"[^\w \t\r\xa0,:'\"’‘“”\-–—%$&/+#@*]")
-_BLANK = re.compile(r"[ \t\r\xa0]*")
-# What follows a stop: spaces, then a lowercase letter, or a capitalised word that is a whole token ("alone").
-_NEXT = re.compile(r"[ \t]+(?:(?P<lower>[a-z])|(?P<upper>[A-Z][a-z]*)(?P<alone>(?=[,:]?(?:[ \t\r\xa0]|$)))?)")
+# A closing quote right after a stop belongs to its sentence (syntok moves it over before deciding).
+_CLOSING_QUOTES = "\"”’'"
+_BLANK = re.compile(r"[\"”’']?[ \t\r\xa0]*")
+# What follows a stop: maybe a closing quote, spaces, then a lowercase letter, or a capitalised word that is a whole
+# token ("alone").
+_NEXT = re.compile(
+    r"(?P<quote>[\"”’'])?[ \t]+(?:(?P<lower>[a-z])|(?P<upper>[A-Z][a-z]*)(?P<alone>(?=[,:]?(?:[ \t\r\xa0]|$)))?)"
+)
+# After a semicolon syntok either goes on or ends the sentence and the fix-up re-joins it: never a cut.
+_AFTER_SEMICOLON = re.compile(r"[ \t]+[A-Za-z]")
 # The whitespace-delimited chunk before a stop whose last token syntok sees as ``word`` or ``number``: an optional
 # opening quote (its own token) or hyphenated prefix (syntok splits at the last hyphen), then no lower-to-upper
 # case change (syntok would split "iPhone" into "i" "Phone").
 _BEFORE = re.compile(r"[\"“‘]?(?P<number>[0-9]+)|(?:[\"“‘]|(?:[A-Za-z0-9]+-)+)?(?P<word>[A-Z]*[a-z]*)")
 # The usual boundary, read from the start of the chunk before the stop in one match: `_BEFORE`'s word, the stop,
 # blanks and a capital.
-_PLAIN_STOP = re.compile(r"(?:[\"“‘]|(?:[A-Za-z0-9]+-)+)?(?P<word>[A-Z]*[a-z]*)[.!?][ \t]+[A-Z]")
+_PLAIN_STOP = re.compile(r"(?:[\"“‘]|(?:[A-Za-z0-9]+-)+)?(?P<word>[A-Z]*[a-z]*)[.!?][\"”’']?[ \t]+[A-Z]")
 _ROMAN = re.compile(r"[IVX]+")
 _MONTH_START = re.compile("|".join(sorted(State.months, key=len, reverse=True)))
 _TITLE_WORDS = frozenset(_TITLES.split("|"))
 _NO_SPLIT_WORDS = State.abbreviations | _TITLE_WORDS | {"no", "No", "NO"}
 _OPENING, _CLOSING = "([{", ")]}"
+_ASCII_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _SYNTOK_BRACKETS = State.opening_brackets | State.closing_brackets
 # How _classify judges a stop.
 _UNSURE, _BOUNDARY, _INSIDE, _LINE_END = range(4)
@@ -131,6 +139,8 @@ def _classify(text: str, stop: int, line_start: int, line_end: int) -> int:
         return _UNSURE
     if word not in _NO_SPLIT_WORDS:
         return _BOUNDARY
+    if after.group("quote") is not None:
+        return _UNSURE
     alone = after.group("alone") is not None
     if word in State.abbreviations and text[stop] == "." and alone:
         if after.group("upper") not in State.starters:
@@ -149,6 +159,16 @@ def _bracket_is_a_token(text: str, position: int, line_start: int, line_end: int
     return before.isalnum() or after.isalnum() or (before in " \t" and after in " \t")
 
 
+def _inside_a_token(text: str, position: int, line_start: int, line_end: int) -> bool:
+    """Whether the full stop at ``position`` lies inside one of syntok's tokens ("3.5", "U.S", "e.g"), where it
+    decides nothing: between ASCII letters or digits, except lowercase before uppercase ("mechanisms.The"), where
+    syntok splits the word."""
+    if position == line_start or position + 1 == line_end:
+        return False
+    before, after = text[position - 1], text[position + 1]
+    return before in _ASCII_ALNUM and after in _ASCII_ALNUM and not (before.islower() and after.isupper())
+
+
 def _line_segments(text: str, line_start: int, line_end: int) -> list[tuple[int, int, bool]]:
     """One line cut at the stops where syntok surely ends a sentence: ``(start, end, plain)`` for each part in order,
     ``plain`` when the part is surely one sentence (no event in it but the stop ending it and stops `_INSIDE`).
@@ -164,6 +184,10 @@ def _line_segments(text: str, line_start: int, line_end: int) -> list[tuple[int,
     for event in _EVENT.finditer(text, line_start, line_end):
         position = event.start()
         char = text[position]
+        if char == "." and _inside_a_token(text, position, line_start, line_end):
+            continue
+        if char == ";" and _AFTER_SEMICOLON.match(text, position + 1, line_end):
+            continue
         if char in ".!?":
             # The usual case without a call; _classify gives the same answer for it.
             plain_stop = _PLAIN_STOP.match(text, max(line_start, text.rfind(" ", line_start, position) + 1), line_end)
@@ -176,8 +200,9 @@ def _line_segments(text: str, line_start: int, line_end: int) -> list[tuple[int,
             if kind in (_INSIDE, _LINE_END):
                 continue
             if kind == _BOUNDARY and depth == 0:
-                segments.append((start, position + 1, plain))
-                start = position + 1
+                end = position + 2 if text[position + 1] in _CLOSING_QUOTES else position + 1
+                segments.append((start, end, plain))
+                start = end
                 plain = True
                 continue
         elif depth >= 0 and (char in _OPENING or char in _CLOSING):
