@@ -126,7 +126,7 @@ TRICKY = words(
     "Mr. Mrs. Ms. Dr. Prof. Gen. Gov. Lt. Sen. Rep. St. Inc. Co. No. no. NO. etc. e.g. i.e. U.S. U.S.A. p.m. "
     "a.m. Ph.D. ca. vs. approx. fig. Jan. Sept. mar. Messrs. J. R. W. A. I. X. Q. 2015 5 3.5 86.4 1,200 $1.2 "
     "10-20 mid-2015 1990s G20 42 7th 2. II XX XIV IV VI XXX MCM V X well-known Sino-US e-mail co-op long-term "
-    "x- -ly A-list"
+    "x- -ly A-list (since 2015) (D) (x y) ( x) (a) (x-y's)"
 )
 ENDS = [*words('! ? ?! ... … ; : , .) .” ." ?” !) .’ .] ..'), ""]
 OPENERS = ["“", '"', "‘", "(", "[", "((", "（", "\u2329", "\u3008", "{", "- "]
@@ -238,9 +238,15 @@ def test_classify_agrees_with_syntok(text: str, expected: int) -> None:
         ("One rose.\tTwo.) Three.", ["One rose.", "\tTwo.) Three.~"]),  # a stop after a tab
         # A piece syntok must judge stays whole and is not plain; the cuts around it still hold.
         (
-            "It rose. Mr. Li, the director (since 2015), left. Then it fell.",
-            ["It rose.", " Mr. Li, the director (since 2015), left.~", " Then it fell."],
+            "It rose. Mr. Li, the director (since 2015.), left. Then it fell.",
+            ["It rose.", " Mr. Li, the director (since 2015.), left.~", " Then it fell."],
         ),
+        # A short aside in parentheses before a lowercase word or a comma is skipped whole by syntok: plain.
+        (
+            "It rose. Mr. Li, the director (since 2015), left (at 5) early. Then it fell.",
+            ["It rose.", " Mr. Li, the director (since 2015), left (at 5) early.", " Then it fell."],
+        ),
+        ("It rose (at 5) Then it fell.", ["It rose (at 5) Then it fell.~"]),  # a capital after the aside
         # Stops syntok surely passes over: an abbreviation before a name, a stop inside a token (3.5, p.m, e.g),
         # one before a lowercase word, a semicolon; and a closing quote that goes with its stop.
         (

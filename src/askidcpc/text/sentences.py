@@ -63,6 +63,10 @@ _BEFORE = re.compile(r"[\"“‘]?(?P<number>[0-9]+)|(?:[\"“‘]|(?:[A-Za-z0-9
 # The usual boundary, read from the start of the chunk before the stop in one match: `_BEFORE`'s word, the stop,
 # blanks and a capital.
 _PLAIN_STOP = re.compile(r"(?:[\"“‘]|(?:[A-Za-z0-9]+-)+)?(?P<word>[A-Z]*[a-z]*)[.!?][\"”’']?[ \t]+[A-Z]")
+# A short aside in parentheses after a word, before a lowercase word, "," or ":": "the director (since 2015), left".
+# syntok skips it whole (no stop inside, closed within 50 tokens) and decides nothing at it, as the word after it
+# starts lowercase or is inner punctuation. Letters or digits inside both brackets make each its own token.
+_PLAIN_ASIDE = re.compile(r"\([A-Za-z0-9](?:[A-Za-z0-9 ,'’\-–%$&/+#@*]{0,38}[A-Za-z0-9])?\)(?=[,:]|[ \t]+[a-z])")
 _ROMAN = re.compile(r"[IVX]+")
 _MONTH_START = re.compile("|".join(sorted(State.months, key=len, reverse=True)))
 _TITLE_WORDS = frozenset(_TITLES.split("|"))
@@ -153,11 +157,20 @@ def _classify(text: str, stop: int, line_start: int, line_end: int) -> int:
 
 
 def _bracket_is_a_token(text: str, position: int, line_start: int, line_end: int) -> bool:
-    """Whether syntok makes the bracket at ``position`` a token of its own: its chunk holds a letter or digit, or
-    it stands alone between blanks. (A chunk of punctuation only, like "((", is one token.)"""
+    """Whether syntok makes the bracket at ``position`` a token of its own: it stands alone between blanks, or its
+    chunk holds a letter or digit (a chunk of punctuation only, like "((" or ".),", is one token). The chunk is cut
+    at every blank of ``str.isspace`` and at U+200B, a superset of where syntok cuts, so it is never too long."""
     before = text[position - 1] if position > line_start else " "
     after = text[position + 1] if position + 1 < line_end else " "
-    return before.isalnum() or after.isalnum() or (before in " \t" and after in " \t")
+    if before in " \t" and after in " \t":
+        return True
+    for step, stop in ((1, line_end), (-1, line_start - 1)):
+        index = position + step
+        while index != stop and not text[index].isspace() and text[index] != "\u200b":
+            if text[index].isalnum():
+                return True
+            index += step
+    return False
 
 
 def _inside_a_token(text: str, position: int, line_start: int, line_end: int) -> bool:
@@ -168,6 +181,13 @@ def _inside_a_token(text: str, position: int, line_start: int, line_end: int) ->
         return False
     before, after = text[position - 1], text[position + 1]
     return before in _ASCII_ALNUM and after in _ASCII_ALNUM and not (before.islower() and after.isupper())
+
+
+def _after_a_word(text: str, position: int, line_start: int) -> bool:
+    """Whether a letter or digit stands right before ``position``, or before the one space there."""
+    if position > line_start and text[position - 1] == " ":
+        position -= 1
+    return position > line_start and text[position - 1] in _ASCII_ALNUM
 
 
 def _line_segments(text: str, line_start: int, line_end: int) -> list[tuple[int, int, bool]]:
@@ -182,9 +202,17 @@ def _line_segments(text: str, line_start: int, line_end: int) -> list[tuple[int,
     start = line_start
     plain = True
     depth = 0
+    aside_end = line_start
     for event in _EVENT.finditer(text, line_start, line_end):
         position = event.start()
+        if position < aside_end:
+            continue
         char = text[position]
+        if char == "(" and _after_a_word(text, position, line_start):
+            aside = _PLAIN_ASIDE.match(text, position, line_end)
+            if aside is not None:
+                aside_end = aside.end()
+                continue
         if char == "." and _inside_a_token(text, position, line_start, line_end):
             continue
         if char == ";" and _AFTER_SEMICOLON.match(text, position + 1, line_end):
