@@ -247,6 +247,9 @@ def test_classify_agrees_with_syntok(text: str, expected: int) -> None:
             ["It rose.", " Mr. Li, the director (since 2015), left (at 5) early.", " Then it fell."],
         ),
         ("It rose (at 5) Then it fell.", ["It rose (at 5) Then it fell.~"]),  # a capital after the aside
+        # Up to 46 characters inside (so at most 46 tokens: syntok looks for the closing bracket among 50).
+        (f"It rose ({' '.join(['ab'] * 15)}) early.", [f"It rose ({' '.join(['ab'] * 15)}) early."]),
+        (f"It rose ({' '.join(['a'] * 24)}) early.", [f"It rose ({' '.join(['a'] * 24)}) early.~"]),
         # Stops syntok surely passes over: an abbreviation before a name, a stop inside a token (3.5, p.m, e.g),
         # one before a lowercase word, a semicolon; and a closing quote that goes with its stop.
         (

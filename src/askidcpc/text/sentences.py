@@ -45,7 +45,7 @@ _LINE = re.compile(r"[^\n]+")
 
 # --- The fast path. Everything syntok reacts to inside a line is an "event": any character but word characters,
 # the whitespace that syntok and str.isspace agree on, and punctuation syntok treats as an ordinary token.
-_EVENT = re.compile(r"[^\w \t\r\xa0,:'\"’‘“”\-–—%$&/+#@*]")
+_EVENT = re.compile(r"[^\w \t\r\xa0,:'\"’‘“”\-–—%$&/+#@*°£€¥−×=±·~<>|]")
 # A closing quote right after a stop belongs to its sentence (syntok moves it over before deciding).
 _CLOSING_QUOTES = "\"”’'"
 _BLANK = re.compile(r"[\"”’']?[ \t\r\xa0]*")
@@ -65,8 +65,9 @@ _BEFORE = re.compile(r"[\"“‘]?(?P<number>[0-9]+)|(?:[\"“‘]|(?:[A-Za-z0-9
 _PLAIN_STOP = re.compile(r"(?:[\"“‘]|(?:[A-Za-z0-9]+-)+)?(?P<word>[A-Z]*[a-z]*)[.!?][\"”’']?[ \t]+[A-Z]")
 # A short aside in parentheses after a word, before a lowercase word, "," or ":": "the director (since 2015), left".
 # syntok skips it whole (no stop inside, closed within 50 tokens) and decides nothing at it, as the word after it
-# starts lowercase or is inner punctuation. Letters or digits inside both brackets make each its own token.
-_PLAIN_ASIDE = re.compile(r"\([A-Za-z0-9](?:[A-Za-z0-9 ,'’\-–%$&/+#@*]{0,38}[A-Za-z0-9])?\)(?=[,:]|[ \t]+[a-z])")
+# starts lowercase or is inner punctuation. Letters or digits inside both brackets make each its own token; at most
+# 46 characters inside keep the closing bracket within syntok's 50-token search.
+_PLAIN_ASIDE = re.compile(r"\([A-Za-z0-9](?:[A-Za-z0-9 ,'’\-–%$&/+#@*]{0,44}[A-Za-z0-9])?\)(?=[,:]|[ \t]+[a-z])")
 _ROMAN = re.compile(r"[IVX]+")
 _MONTH_START = re.compile("|".join(sorted(State.months, key=len, reverse=True)))
 _TITLE_WORDS = frozenset(_TITLES.split("|"))
