@@ -131,13 +131,14 @@ def test_loaded_documents_and_passages_equal_the_originals(bundled: Pipeline, sa
     assert set(by_id) == {d.doc_id for d in bundled.documents} and "nope" not in by_id
     with pytest.raises(KeyError):
         by_id["nope"]
-    for entry, document in zip(loaded.manifest["documents"], bundled.documents, strict=True):
-        assert entry == {"doc_id": document.doc_id, "sha256": content_hash(document.text)}
+    assert loaded.documents.doc_ids == tuple(document.doc_id for document in bundled.documents)
+    digests = np.load(saved / "doc_sha256.npy")
+    assert [bytes(row).hex() for row in digests] == [content_hash(document.text) for document in bundled.documents]
 
 
 def test_arrays_are_memory_mapped_not_copied(saved: Path) -> None:
     loaded = store.load_index(saved)
-    for array in (loaded.index.weights.data, loaded.index.weights.indices, loaded.index.term_freqs.data):
+    for array in (loaded.index.term_freqs.indices, loaded.index.term_freqs.data, loaded.paragraphs.term_freqs.data):
         base = array
         while not isinstance(base, np.memmap) and base.base is not None:
             base = base.base
@@ -407,10 +408,12 @@ def set_key(*keys: str, value: object) -> Callable[[dict[str, object]], None]:
 
 
 CORRUPTIONS: list[tuple[str, Callable[[Path], None], str]] = [
-    ("truncated weights", lambda p: truncate(p, "weights"), "truncated or damaged"),
+    ("truncated postings", lambda p: truncate(p, "tf_indices"), "truncated or damaged"),
     ("truncated text", lambda p: truncate(p, "doc_text"), "truncated or damaged"),
     ("flipped posting", lambda p: flip_byte(p, "tf_data"), "checksum does not match"),
-    ("flipped weight", lambda p: flip_byte(p, "weights", 3), "checksum does not match"),
+    ("flipped bound", lambda p: flip_byte(p, "block_max", 3), "checksum does not match"),
+    ("flipped document hash", lambda p: flip_byte(p, "doc_sha256", 3), "checksum does not match"),
+    ("flipped doc_ids", lambda p: flip_byte(p, "doc_ids", 3), "checksum does not match"),
     ("flipped text", lambda p: flip_byte(p, "doc_text", 10), "checksum does not match"),
     ("flipped header", lambda p: flip_byte(p, "tf_indices", (p / "tf_indices.npy").stat().st_size - 20), "saved index"),
     ("missing file", lambda p: (p / "passage_doc.npy").unlink(), "missing passage_doc.npy"),
@@ -420,11 +423,21 @@ CORRUPTIONS: list[tuple[str, Callable[[Path], None], str]] = [
     ("edited count", lambda p: edit_manifest(p, set_key("counts", "passages", value=3), False), "altered"),
     (
         "edited hash",
-        lambda p: edit_manifest(p, lambda m: m["documents"][0].update(sha256="0" * 64), False),  # type: ignore[index]
+        lambda p: edit_manifest(p, set_key("arrays", "doc_sha256", "sha256", value="0" * 64), False),
         "altered",
     ),
     ("format version 1", lambda p: edit_manifest(p, set_key("format_version", value=1), True), "version 1"),
-    ("format version 3", lambda p: edit_manifest(p, set_key("format_version", value=3), True), "version 3"),
+    (
+        "format version 2",
+        lambda p: edit_manifest(p, set_key("format_version", value=2), True),
+        r"is format version 2; this askidcpc reads version 3; rebuild it with 'askidcpc index",
+    ),
+    ("format version 4", lambda p: edit_manifest(p, set_key("format_version", value=4), True), "version 4"),
+    (
+        "resealed dtype",
+        lambda p: edit_manifest(p, set_key("arrays", "tf_data", "dtype", value="<f8"), True),
+        "float64, which this format version never writes",
+    ),
     ("format version 0", lambda p: edit_manifest(p, set_key("format_version", value=0), True), "version 0"),
     ("other tokenizer", lambda p: edit_manifest(p, set_key("tokenizer", "fingerprint", value="x"), True), "tokenizer"),
     ("resealed count", lambda p: edit_manifest(p, set_key("counts", "passages", value=3), True), "counts say"),
@@ -454,7 +467,7 @@ def test_every_array_file_is_checksummed(saved: Path, name: str) -> None:
 
 
 def test_without_full_verification_sizes_and_shapes_are_still_checked(saved: Path) -> None:
-    truncate(saved, "weights")
+    truncate(saved, "tf_indices")
     with pytest.raises(IndexFormatError, match="truncated"):
         store.load_index(saved, verify=False)
 

@@ -1,8 +1,11 @@
 """Top-k BM25 retrieval kernels over a CSC posting matrix, and the plain reference they are tested against.
 
 The index is a terms' posting lists: for term ``t``, ``indices[indptr[t]:indptr[t + 1]]`` are the passages it occurs
-in (ascending) and ``data[...]`` their BM25 weights for a query weight of 1. A query is parallel arrays of columns and
-weights; a passage's score is ``sum(weight * data)`` over the query terms it contains.
+in (ascending) and ``tf[...]`` their term frequencies. No weight is stored: the compiled kernels compute a posting's
+BM25 weight for a query weight of 1 when they visit it (:func:`_weight`, from its term frequency, its passage's length
+norm and its term's idf: one more gather per posting), with the very float64 operations of
+:func:`askidcpc.index.bm25.weights_of`; the plain reference takes the weights as an array (``data``). A query is
+parallel arrays of columns and weights; a passage's score is ``sum(weight * data)`` over the query terms it contains.
 
 Three implementations, one contract (the ``k`` best matching passages, best first, ties to the lower passage id):
 
@@ -33,7 +36,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +46,7 @@ __all__ = [
     "COMPILE_MIN_POSTINGS",
     "COMPILE_NOTICE",
     "NUMBA_AVAILABLE",
+    "Postings",
     "TermBounds",
     "compile_kernels",
     "compiled",
@@ -50,6 +54,7 @@ __all__ = [
     "maxscore_top_k",
     "maxscore_top_k_many",
     "numpy_top_k",
+    "posting_weights",
     "reference_top_k",
     "select_top_k",
     "use_compiled",
@@ -61,6 +66,20 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 IndexArray = npt.NDArray[np.integer[Any]]
 Result = tuple[IntArray, FloatArray]
+
+
+class Postings(NamedTuple):
+    """What the compiled kernels read of an index: the CSC postings (``tf``: term frequencies, any integer dtype),
+    each passage's length norm, each term's idf, and the formula (``model``: variant code 0 for okapi and lucene,
+    1 for plus, 2 for l; k1; delta)."""
+
+    indptr: IndexArray
+    indices: IndexArray
+    tf: IndexArray
+    norm: FloatArray
+    idf: FloatArray
+    model: FloatArray
+
 
 BLOCK = 64  # postings per block-max block: small enough to skip often, large enough that the bounds stay small
 # Rough costs (ns) that choose MaxScore or exhaustive per query: a merged posting, and per essential list on top;
@@ -153,14 +172,15 @@ def reference_top_k(
 def numpy_top_k(
     indptr: IndexArray,
     indices: IndexArray,
-    data: FloatArray,
+    column_weights: Callable[[int], FloatArray],
     columns: IntArray,
     weights: FloatArray,
     k: int,
     n_docs: int,
 ) -> Result:
     """Exhaustive top-k with numpy: scatter-add into a dense vector, then select among the matched passages only
-    (``np.argpartition`` over a mostly-zero vector is slow on numpy 2.x)."""
+    (``np.argpartition`` over a mostly-zero vector is slow on numpy 2.x). ``column_weights(column)``: the weights of
+    a term's postings."""
     if len(columns) == 0 or k <= 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
     scores = np.zeros(n_docs, dtype=np.float64)
@@ -168,7 +188,7 @@ def numpy_top_k(
     for column, weight in zip(columns.tolist(), weights.tolist(), strict=True):
         lo, hi = int(indptr[column]), int(indptr[column + 1])
         rows = indices[lo:hi]
-        scores[rows] += weight * data[lo:hi]
+        scores[rows] += weight * column_weights(column)
         matched[rows] = True
     pids = np.flatnonzero(matched).astype(np.int64)
     return select_top_k(pids, scores[pids], k)
@@ -186,6 +206,36 @@ def select_top_k(pids: IntArray, scores: FloatArray, k: int) -> Result:
         pids, scores = pids[keep], scores[keep]
     order = np.lexsort((pids, -scores))[:k]
     return pids[order].astype(np.int64), scores[order].astype(np.float64)
+
+
+def _weight(tf: int, norm: float, idf: float, model: FloatArray) -> float:
+    """One posting's BM25 weight: :func:`askidcpc.index.bm25.weights_of` for one posting, the same float64
+    operations in the same order (numba compiles without fast-math, so they round as numpy's do)."""
+    k1 = float(model[1])
+    delta = float(model[2])
+    t = float(tf)
+    if model[0] == 0.0:  # okapi, lucene
+        return idf * (t * (k1 + 1.0) / (norm * k1 + t))
+    if model[0] == 1.0:  # plus
+        return idf * (delta + t * (k1 + 1.0) / (k1 * norm + t))
+    ctd = t / norm  # l
+    return idf * ((k1 + 1.0) * (ctd + delta) / (k1 + ctd + delta))
+
+
+def _fill_weights(
+    indptr: IndexArray,
+    indices: IndexArray,
+    tf: IndexArray,
+    norm: FloatArray,
+    idf: FloatArray,
+    model: FloatArray,
+    out: FloatArray,
+) -> None:
+    """Every posting's weight by :func:`_weight`, into ``out``."""
+    for column in range(len(indptr) - 1):
+        term_idf = idf[column]
+        for p in range(indptr[column], indptr[column + 1]):
+            out[p] = _weight(tf[p], norm[indices[p]], term_idf, model)
 
 
 def _advance(indices: IndexArray, pos: int, end: int, pid: int) -> int:
@@ -264,7 +314,10 @@ def _offer(heap_scores: FloatArray, heap_pids: IntArray, size: int, k: int, scor
 
 def _complete(
     indices: IndexArray,
-    data: FloatArray,
+    tf: IndexArray,
+    norm: FloatArray,
+    idfs: FloatArray,
+    model: FloatArray,
     weights: FloatArray,
     pos: IntArray,
     end: IntArray,
@@ -283,7 +336,7 @@ def _complete(
         q = _advance(indices, pos[j], end[j], pid)
         pos[j] = q
         if q < end[j] and indices[q] == pid:
-            score += data[q] * weights[j]
+            score += _weight(tf[q], norm[pid], idfs[j], model) * weights[j]
         j -= 1
     return score
 
@@ -291,7 +344,10 @@ def _complete(
 def _maxscore(
     indptr: IndexArray,
     indices: IndexArray,
-    data: FloatArray,
+    tf: IndexArray,
+    norm: FloatArray,
+    idfs: FloatArray,
+    model: FloatArray,
     block_max: FloatArray,
     columns: IntArray,
     weights: FloatArray,
@@ -331,9 +387,9 @@ def _maxscore(
         score = 0.0
         for j in range(first, m):
             if pos[j] < end[j] and indices[pos[j]] == pid:
-                score += data[pos[j]] * weights[j]
+                score += _weight(tf[pos[j]], norm[pid], idfs[j], model) * weights[j]
                 pos[j] += 1
-        score = _complete(indices, data, weights, pos, end, cum, first, pid, score, theta)
+        score = _complete(indices, tf, norm, idfs, model, weights, pos, end, cum, first, pid, score, theta)
         if score >= 0.0:
             size = _offer(heap_scores, heap_pids, size, k, score, pid)
             if size == k and heap_scores[0] > theta:
@@ -346,6 +402,7 @@ def _maxscore(
     e = m - 1
     rest = cum[e - 1] if e > 0 else 0.0
     weight = weights[e]
+    term_idf = idfs[e]
     p = pos[e]
     stop = end[e]
     while p < stop and first == e:
@@ -354,10 +411,10 @@ def _maxscore(
             p = block_end
             continue
         while p < block_end:
-            score = data[p] * weight
+            pid = indices[p]
+            score = _weight(tf[p], norm[pid], term_idf, model) * weight
             if score * (1.0 + _SLACK) + rest >= theta:
-                pid = indices[p]
-                score = _complete(indices, data, weights, pos, end, cum, e, pid, score, theta)
+                score = _complete(indices, tf, norm, idfs, model, weights, pos, end, cum, e, pid, score, theta)
                 if score >= 0.0:
                     size = _offer(heap_scores, heap_pids, size, k, score, pid)
                     if size == k and heap_scores[0] > theta:
@@ -369,7 +426,15 @@ def _maxscore(
 
 
 def _exact_score(
-    indptr: IndexArray, indices: IndexArray, data: FloatArray, columns: IntArray, weights: FloatArray, pid: int
+    indptr: IndexArray,
+    indices: IndexArray,
+    tf: IndexArray,
+    norm: FloatArray,
+    idfs: FloatArray,
+    model: FloatArray,
+    columns: IntArray,
+    weights: FloatArray,
+    pid: int,
 ) -> float:
     """One passage's score, by binary search in every query term's list."""
     score = 0.0
@@ -378,14 +443,17 @@ def _exact_score(
         hi = indptr[columns[j] + 1]
         q = _advance(indices, lo, hi, pid)
         if q < hi and indices[q] == pid:
-            score += data[q] * weights[j]
+            score += _weight(tf[q], norm[pid], idfs[j], model) * weights[j]
     return score
 
 
 def _seed_theta(
     indptr: IndexArray,
     indices: IndexArray,
-    data: FloatArray,
+    tf: IndexArray,
+    norm: FloatArray,
+    idfs: FloatArray,
+    model: FloatArray,
     block_max: FloatArray,
     columns: IntArray,
     weights: FloatArray,
@@ -426,7 +494,7 @@ def _seed_theta(
         return 0.0
     scores = np.empty(len(pids), dtype=np.float64)
     for i in range(len(pids)):
-        scores[i] = _exact_score(indptr, indices, data, columns, weights, pids[i])
+        scores[i] = _exact_score(indptr, indices, tf, norm, idfs, model, columns, weights, pids[i])
     scores.sort()
     return float(scores[len(scores) - k])
 
@@ -434,7 +502,10 @@ def _seed_theta(
 def _exhaustive(
     indptr: IndexArray,
     indices: IndexArray,
-    data: FloatArray,
+    tf: IndexArray,
+    norm: FloatArray,
+    idfs: FloatArray,
+    model: FloatArray,
     columns: IntArray,
     weights: FloatArray,
     k: int,
@@ -447,8 +518,10 @@ def _exhaustive(
     be positive, so a passage matches exactly when its sum is above 0."""
     for j in range(len(columns)):
         weight = weights[j]
+        term_idf = idfs[j]
         for p in range(indptr[columns[j]], indptr[columns[j] + 1]):
-            accumulator[indices[p]] += data[p] * weight
+            row = indices[p]
+            accumulator[row] += _weight(tf[p], norm[row], term_idf, model) * weight
     size = 0
     threshold = 0.0
     for pid in range(len(accumulator)):
@@ -464,7 +537,10 @@ def _exhaustive(
 def _top_k(
     indptr: IndexArray,
     indices: IndexArray,
-    data: FloatArray,
+    tf: IndexArray,
+    norm: FloatArray,
+    idf: FloatArray,
+    model: FloatArray,
     block_max: FloatArray,
     upper: FloatArray,
     columns: IntArray,
@@ -483,7 +559,8 @@ def _top_k(
     columns = columns[order]
     weights = weights[order]
     bounds = bounds[order]
-    seed = _seed_theta(indptr, indices, data, block_max, columns, weights, k)
+    idfs = idf[columns]
+    seed = _seed_theta(indptr, indices, tf, norm, idfs, model, block_max, columns, weights, k)
     heap_scores = np.empty(k, dtype=np.float64)
     heap_pids = np.empty(k, dtype=np.int64)
     # Cost estimate: MaxScore merges the essential lists (those the seed cannot rule out), exhaustive touches
@@ -502,10 +579,26 @@ def _top_k(
     daat_cost = essential * (_COST_MERGE + _COST_LIST * essential_lists)
     taat_cost = all_postings * _COST_POSTING + n_docs * _COST_SCAN
     if len(accumulator) == n_docs and daat_cost > taat_cost:
-        size = _exhaustive(indptr, indices, data, columns, weights, k, accumulator, heap_scores, heap_pids)
+        size = _exhaustive(
+            indptr, indices, tf, norm, idfs, model, columns, weights, k, accumulator, heap_scores, heap_pids
+        )
     else:
         size = _maxscore(
-            indptr, indices, data, block_max, columns, weights, bounds, k, n_docs, seed, heap_scores, heap_pids
+            indptr,
+            indices,
+            tf,
+            norm,
+            idfs,
+            model,
+            block_max,
+            columns,
+            weights,
+            bounds,
+            k,
+            n_docs,
+            seed,
+            heap_scores,
+            heap_pids,
         )
     for i in range(size):
         # Insertion sort of at most k results: best score first, then the lower pid.
@@ -524,7 +617,10 @@ def _top_k(
 def _top_k_batch(
     indptr: IndexArray,
     indices: IndexArray,
-    data: FloatArray,
+    tf: IndexArray,
+    norm: FloatArray,
+    idf: FloatArray,
+    model: FloatArray,
     block_max: FloatArray,
     upper: FloatArray,
     offsets: IntArray,
@@ -546,7 +642,10 @@ def _top_k_batch(
             out_sizes[i] = _top_k(
                 indptr,
                 indices,
-                data,
+                tf,
+                norm,
+                idf,
+                model,
                 block_max,
                 upper,
                 columns[lo:hi],
@@ -564,6 +663,8 @@ def _top_k_batch(
 # The kernels that call one another: compiling binds each module name to its numba dispatcher, so that compiled
 # code calls compiled code (numba resolves a kernel's globals when it compiles it, at its first call).
 _KERNELS = (
+    "_weight",
+    "_fill_weights",
     "_advance",
     "_heap_push",
     "_heap_sift_down",
@@ -605,31 +706,48 @@ def _accumulator(n_docs: int) -> FloatArray:
 
 class TermBounds:
     """Each term's largest weight (``upper``) and each block of 64 postings' largest weight (``block_max``; blocks
-    are aligned to global posting positions, so a block that spans two terms bounds both). Computed once per index
-    (tens of milliseconds at 1M passages)."""
+    are aligned to global posting positions, so a block that spans two terms bounds both): from every posting's
+    weight (``data``), or as stored (:meth:`of`)."""
 
     def __init__(self, indptr: IndexArray, data: FloatArray) -> None:
         starts = np.asarray(indptr[:-1], dtype=np.int64)
         nonempty = np.diff(np.asarray(indptr, dtype=np.int64)) > 0
-        self.upper = np.zeros(len(starts), dtype=np.float64)
+        self.upper: FloatArray = np.zeros(len(starts), dtype=np.float64)
+        self.block_max: FloatArray
         if len(data):
             self.upper[nonempty] = np.maximum.reduceat(data, starts[nonempty])
             self.block_max = np.maximum.reduceat(data, np.arange(0, len(data), BLOCK)).astype(np.float64)
         else:
             self.block_max = np.zeros(0, dtype=np.float64)
 
+    @classmethod
+    def of(cls, upper: FloatArray, block_max: FloatArray) -> TermBounds:
+        """Bounds already computed (read from a saved index)."""
+        bounds = cls.__new__(cls)
+        # float64 as computed ones are (stored as float32): one compiled variant of the kernels, not two.
+        bounds.upper = np.asarray(upper, dtype=np.float64)
+        bounds.block_max = np.asarray(block_max, dtype=np.float64)
+        return bounds
+
+
+def posting_weights(postings: Postings) -> FloatArray:
+    """Every posting's weight as the compiled kernels compute it (for building bounds, and for tests)."""
+    compile_kernels()
+    out = np.empty(len(postings.tf), dtype=np.float64)
+    with first_call_notice("fill_weights", (postings.indptr, postings.indices, postings.tf)):
+        _fill_weights(*postings, out)
+    return out
+
 
 def maxscore_top_k(
-    indptr: IndexArray,
-    indices: IndexArray,
-    data: FloatArray,
+    postings: Postings,
     bounds: TermBounds,
     columns: IntArray,
     weights: FloatArray,
     k: int,
     n_docs: int,
 ) -> Result:
-    """Exact top-k by MaxScore with block-max skipping; ``weights`` and ``data`` must be above 0.
+    """Exact top-k by MaxScore with block-max skipping; ``weights`` and every posting's weight must be above 0.
 
     Same result as :func:`reference_top_k` (scores may differ in the last bits: terms are summed in another order)."""
     if len(columns) == 0 or k <= 0:
@@ -637,11 +755,9 @@ def maxscore_top_k(
     compile_kernels()
     out_pids = np.empty(k, dtype=np.int64)
     out_scores = np.empty(k, dtype=np.float64)
-    with first_call_notice("top_k", (indptr, indices, data)):
+    with first_call_notice("top_k", (postings.indptr, postings.indices, postings.tf)):
         size = _top_k(
-            indptr,
-            indices,
-            data,
+            *postings,
             bounds.block_max,
             bounds.upper,
             columns,
@@ -656,9 +772,7 @@ def maxscore_top_k(
 
 
 def maxscore_top_k_many(
-    indptr: IndexArray,
-    indices: IndexArray,
-    data: FloatArray,
+    postings: Postings,
     bounds: TermBounds,
     queries: Sequence[tuple[IntArray, FloatArray]],
     k: int,
@@ -682,9 +796,7 @@ def maxscore_top_k_many(
         def run(share: int) -> None:
             lo, hi = int(cuts[share]), int(cuts[share + 1])
             _top_k_batch(
-                indptr,
-                indices,
-                data,
+                *postings,
                 bounds.block_max,
                 bounds.upper,
                 offsets[lo : hi + 1] - offsets[lo],
@@ -699,7 +811,7 @@ def maxscore_top_k_many(
             )
 
         compile_kernels()
-        with first_call_notice("top_k_batch", (indptr, indices, data)):
+        with first_call_notice("top_k_batch", (postings.indptr, postings.indices, postings.tf)):
             if len(cuts) > 2:
                 with ThreadPoolExecutor(max_workers=len(cuts) - 1) as pool:
                     list(pool.map(run, range(len(cuts) - 1)))

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 from askidcpc.config import BM25Params
 from askidcpc.index import _kernels
-from askidcpc.index.bm25 import BM25Index, index_from_counts
+from askidcpc.index.bm25 import BM25Index, index_from_counts, weights_of
 from askidcpc.types import Document, Passage
 
 __all__ = ["paragraph_ids", "paragraph_index", "paragraph_members", "row_scores"]
@@ -66,30 +66,36 @@ def paragraph_index(sentence_index: BM25Index, paragraph_of: npt.NDArray[Any], p
     n_passages = sentence_index.n_docs
     n_paragraphs = int(paragraph_of[-1]) + 1 if n_passages else 0
     membership = sp.csr_matrix(
-        (np.ones(n_passages), (np.asarray(paragraph_of, dtype=np.int64), np.arange(n_passages))),
+        # Whole counts (int32, whatever the sentences' dtype): sums of uint8 counts would wrap.
+        (np.ones(n_passages, dtype=np.int32), (np.asarray(paragraph_of, dtype=np.int64), np.arange(n_passages))),
         shape=(n_paragraphs, n_passages),
     )
     counts = sp.csc_matrix(membership @ sentence_index.term_freqs)
     counts.sort_indices()
-    lengths = np.asarray(membership @ sentence_index.doc_len, dtype=np.int64)
+    lengths = np.asarray(membership @ np.asarray(sentence_index.doc_len, dtype=np.int64), dtype=np.int64)
     return index_from_counts(params, sentence_index.vocab, lengths, counts)
 
 
 def _score_rows(
     indptr: npt.NDArray[Any],
     indices: npt.NDArray[Any],
-    data: FloatArray,
+    tf: npt.NDArray[Any],
+    norm: FloatArray,
+    idf: FloatArray,
+    model: FloatArray,
     columns: IntArray,
     weights: FloatArray,
     rows: IntArray,
     scores: FloatArray,
     matched: BoolArray,
 ) -> None:
-    """Add ``weights[j] * weight`` of each (row, column) posting to ``scores`` (rows ascending), term by term: for each
-    column, one binary search per row over what is left of its posting list."""
+    """Add ``weights[j]`` times the weight of each (row, column) posting to ``scores`` (rows ascending), term by
+    term: for each column, one binary search per row over what is left of its posting list. A posting's weight is
+    computed from its term frequency (:func:`askidcpc.index._kernels._weight`)."""
     for j in range(len(columns)):
         start, hi = indptr[columns[j]], indptr[columns[j] + 1]
         weight = weights[j]
+        term_idf = idf[columns[j]]
         for i in range(len(rows)):
             row = rows[i]
             lo, top = start, hi
@@ -101,7 +107,7 @@ def _score_rows(
                     top = middle
             start = lo
             if lo < hi and indices[lo] == row:
-                scores[i] += weight * data[lo]
+                scores[i] += weight * _kernels._weight(tf[lo], norm[row], term_idf, model)
                 matched[i] = True
 
 
@@ -117,14 +123,16 @@ def row_scores(
     matched = np.zeros(len(rows), dtype=np.bool_)
     # Plain views of (possibly memory-mapped) arrays, and rows of the postings' dtype: searchsorted would otherwise
     # convert a whole posting list to the rows' dtype first.
-    indptr, indices, data = (np.asarray(a) for a in (index.weights.indptr, index.weights.indices, index.weights.data))
+    postings = index.postings()
+    indptr, indices = postings.indptr, postings.indices
     rows = np.asarray(rows).astype(indices.dtype, copy=False)
     pairs = [(index.vocab[t], w) for t, w in terms.items() if t in index.vocab and w != 0]
-    if compiled and _kernels.use_compiled(len(data)):
+    if compiled and _kernels.use_compiled(len(indices)):
         columns = np.fromiter((column for column, _ in pairs), dtype=np.int64, count=len(pairs))
         weights = np.fromiter((weight for _, weight in pairs), dtype=np.float64, count=len(pairs))
-        with _kernels.first_call_notice("score_rows", (indptr, indices, data, rows)):
-            _kernels.compiled(_score_rows)(indptr, indices, data, columns, weights, rows, scores, matched)
+        _kernels.compile_kernels()  # _score_rows calls _weight compiled
+        with _kernels.first_call_notice("score_rows", (indptr, indices, postings.tf, rows)):
+            _kernels.compiled(_score_rows)(*postings, columns, weights, rows, scores, matched)
         return scores, matched
     if not pairs or not len(rows) or not len(indices):
         return scores, matched
@@ -138,6 +146,9 @@ def row_scores(
     inside = np.minimum(at, len(indices) - 1)
     found = (at < ends) & (indices[inside] == rows)
     weights = np.asarray([weight for _, weight in pairs], dtype=np.float64)[:, None]
-    added = np.where(found, weights * data[inside], 0.0)
+    term_idf = index.idf()[np.asarray([column for column, _ in pairs], dtype=np.int64)][:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):  # rows a term misses (empty ones too) are dropped below
+        posting_weights = weights_of(index.params, postings.tf[inside], index.norm[rows][None, :], term_idf)
+    added = np.where(found, weights * posting_weights, 0.0)
     # np.cumsum adds term after term, as adding each term's scores in turn would (a term not found adds 0.0).
     return np.cumsum(added, axis=0)[-1], found.any(axis=0)
