@@ -1,10 +1,10 @@
 """The saved index: one folder of memory-mapped arrays and a manifest; atomic writes; verification at load.
 
-Layout (format version 2)::
+Layout (format version 3)::
 
-    INDEX/manifest.json        format and version, tokenizer fingerprint, BM25 settings, counts, every document's
-                               doc_id and content hash (SHA-256 of its text), and per array file: dtype, shape, size
-                               and SHA-256; the manifest carries a checksum of itself
+    INDEX/manifest.json        format and version, tokenizer fingerprint, BM25 settings, counts, how texts are
+                               compressed, and per array file: dtype, shape, size and SHA-256; the manifest carries a
+                               checksum of itself (a few kB, whatever the corpus: per-document data is in arrays)
     INDEX/<name>.npy           numpy arrays, loaded with ``mmap_mode="r"`` (see ``ARRAYS``)
     INDEX/passage_vectors.npy  optional (see ``OPTIONAL_ARRAYS``): float16 [passages, dim], each passage's unit
                                sentence vector; listed, checksummed and verified like the others, with a manifest
@@ -12,10 +12,19 @@ Layout (format version 2)::
                                An index without them has exactly the files and manifest keys it had before.
 
 The term frequencies (a passages × terms CSC matrix) are what an index *is*; each passage's paragraph and the
-paragraphs' term frequencies (their sentences' summed) are stored too, so that ranking needs nothing computed over
-the whole corpus at load; the BM25 weights (of passages and of paragraphs) are stored beside them for the
-manifest's BM25 settings so that loading computes nothing, and recomputed from the counts when another BM25
-setting is asked for. Documents' texts are stored too, so every citation stays checkable against its source.
+paragraphs' term frequencies (their sentences' summed) are stored too. No BM25 weight is stored: a search computes
+the weight of each posting it visits from its term frequency, its passage's length norm and its term's idf, with
+the same float64 operations in the same order as the weights a version-2 index stored, so every score is exactly
+what it was (:func:`askidcpc.index.bm25.weights_of`). What a search needs beyond the postings, each term's largest
+weight and each block of 64 postings' largest weight (the bounds that let it skip postings), is computed at build
+for the manifest's BM25 settings and stored (float32, rounded up: still bounds); opening an index computes nothing
+over its postings. Other BM25 settings than the manifest's work too: their bounds are computed at the first search
+(one pass over the postings). Every count and offset is stored in the narrowest integer dtype that holds it (term
+frequencies in one byte when no count exceeds 255).
+
+Documents' texts are stored too, so every citation stays checkable against its source: zlib-compressed in blocks of
+whole documents (about 64 kB of text each), one block decompressed when a document is read; each document's SHA-256
+(``doc_sha256``) is stored beside them.
 
 Passage vectors are made by an encoder the caller passes in (:class:`PassageEncoder`; the index never imports the
 reader): :func:`build_saved_index` and :func:`add_documents` have it encode the new passages only, and
@@ -663,8 +672,9 @@ def load_index(
 
     Always checked: format and version, the manifest's own checksum, the tokenizer fingerprint, and every array
     file's size, dtype and shape. With ``verify`` (the default) every array file's SHA-256 too, which reads every
-    byte once (about 1 GB/s). ``params``: the BM25 settings to score with (default: the index's own); other
-    settings than the index's recompute the weights from the stored counts. ``expect_vectors``: the model that
+    byte once (about 1.4 GB/s a core, on two threads). ``params``: the BM25 settings to score with (default: the
+    index's own); other settings than the index's compute their search bounds at the first search (one pass over
+    the postings). ``expect_vectors``: the model that
     encodes questions here; an index whose passage vectors another model (or version) made is refused. Raises
     IndexFormatError when the index is missing, damaged, altered or of another format version.
     """
@@ -675,7 +685,7 @@ def load_index(
             raise _other_model(Path(path), made_by, expect_vectors)
         documents = tables.documents()
         vocab = tables.vocab()  # the costly Python part of loading: done while the files hash
-        check_content()  # nothing is computed from the arrays, or served, before every checksum matched
+        check_content()  # nothing is served before every checksum matched
     passages = StoredPassages(
         documents, tables.passage_doc, tables.passage_start, tables.passage_end, tables.passage_paragraph
     )
