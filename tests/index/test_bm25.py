@@ -12,6 +12,7 @@ from rank_bm25 import BM25L, BM25Okapi, BM25Plus
 
 from askidcpc.config import BM25Params
 from askidcpc.index import _kernels
+from askidcpc.index._tables import narrowest
 from askidcpc.index.bm25 import build_index, index_from_counts, posting_weights, query_weights, term_idf, top_k
 from askidcpc.index.paragraphs import row_scores
 from askidcpc.pipeline import Pipeline
@@ -168,7 +169,7 @@ EXACT_PARAMS = [
 
 
 @pytest.mark.parametrize("params", EXACT_PARAMS, ids=str)
-@pytest.mark.parametrize("narrow", [False, True])  # int32/int64 in memory; uint8 counts and lengths as saved
+@pytest.mark.parametrize("narrow", [False, True])  # int32/int64 in memory, or the narrow dtypes of a saved index
 def test_weights_on_the_fly_are_the_stored_weights_bit_for_bit(
     monkeypatch: pytest.MonkeyPatch, params: BM25Params, narrow: bool
 ) -> None:
@@ -177,11 +178,14 @@ def test_weights_on_the_fly_are_the_stored_weights_bit_for_bit(
     monkeypatch.setattr(_kernels, "COMPILE_MIN_POSTINGS", 0)
     rng = random.Random(7)
     docs = [rng.choices(VOCAB, [1 / (i + 1) for i in range(len(VOCAB))], k=rng.randint(0, 25)) for _ in range(300)]
+    # Past the kernels' table of tf parts (tf 16+, 1,024+ tokens): computed, not looked up.
+    docs += [["w1"] * 20 + ["w3"], rng.choices(VOCAB, k=1100), ["w0"] * 300]
     built = build_index(docs, params)
     term_freqs, doc_len = built.term_freqs, built.doc_len
     if narrow:
-        term_freqs = sp.csc_matrix((term_freqs.data.astype(np.uint8), term_freqs.indices, term_freqs.indptr))
-        doc_len = doc_len.astype(np.uint8)
+        term_freqs = sp.csc_matrix((narrowest(term_freqs.data), term_freqs.indices, term_freqs.indptr))
+        doc_len = narrowest(doc_len)
+        assert (term_freqs.data.dtype, doc_len.dtype) == (np.uint16, np.uint16)
     index = index_from_counts(params, built.vocab, doc_len, term_freqs)
     expected = stored_weights(params, built.doc_len, built.term_freqs)
     assert index.all_weights().tobytes() == expected.tobytes()

@@ -92,7 +92,7 @@ def test_exhaustive_kernel_equals_reference(seed: int, k: int) -> None:
             heap_scores, heap_pids = np.empty(k), np.empty(k, dtype=np.int64)
             postings = index.postings()
             size = _kernels._exhaustive(
-                *postings[:4],
+                *postings[:5],
                 postings.idf[columns],
                 postings.model,
                 columns,

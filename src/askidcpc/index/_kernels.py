@@ -2,8 +2,9 @@
 
 The index is a terms' posting lists: for term ``t``, ``indices[indptr[t]:indptr[t + 1]]`` are the passages it occurs
 in (ascending) and ``tf[...]`` their term frequencies. No weight is stored: the compiled kernels compute a posting's
-BM25 weight for a query weight of 1 when they visit it (:func:`_weight`, from its term frequency, its passage's length
-norm and its term's idf: one more gather per posting), with the very float64 operations of
+BM25 weight for a query weight of 1 when they visit it (:func:`_weight`: its term's idf times a tf part looked up by
+its term frequency and its passage's length in a small table, or computed for rare large values; one more gather
+per posting, into a byte or two a passage), with the very float64 operations of
 :func:`askidcpc.index.bm25.weights_of`; the plain reference takes the weights as an array (``data``). A query is
 parallel arrays of columns and weights; a passage's score is ``sum(weight * data)`` over the query terms it contains.
 
@@ -70,13 +71,15 @@ Result = tuple[IntArray, FloatArray]
 
 class Postings(NamedTuple):
     """What the compiled kernels read of an index: the CSC postings (``tf``: term frequencies, any integer dtype),
-    each passage's length norm, each term's idf, and the formula (``model``: variant code 0 for okapi and lucene,
-    1 for plus, 2 for l; k1; delta)."""
+    each passage's length in tokens, the tf parts of small term frequencies and lengths (``parts[tf, length]``),
+    each term's idf, and the formula (``model``: variant code 0 for okapi and lucene, 1 for plus, 2 for l; k1;
+    delta; b; the average length)."""
 
     indptr: IndexArray
     indices: IndexArray
     tf: IndexArray
-    norm: FloatArray
+    doc_len: IndexArray
+    parts: FloatArray
     idf: FloatArray
     model: FloatArray
 
@@ -208,25 +211,38 @@ def select_top_k(pids: IntArray, scores: FloatArray, k: int) -> Result:
     return pids[order].astype(np.int64), scores[order].astype(np.float64)
 
 
-def _weight(tf: int, norm: float, idf: float, model: FloatArray) -> float:
-    """One posting's BM25 weight: :func:`askidcpc.index.bm25.weights_of` for one posting, the same float64
-    operations in the same order (numba compiles without fast-math, so they round as numpy's do)."""
+def _tf_part(tf: int, dl: int, model: FloatArray) -> float:
+    """BM25's tf part of a posting: :func:`askidcpc.index.bm25.tf_parts` for one posting, from its term frequency
+    and its passage's length, the same float64 operations in the same order (numba compiles without fast-math, so
+    they round as numpy's do)."""
     k1 = float(model[1])
     delta = float(model[2])
+    b = float(model[3])
+    avgdl = float(model[4])
+    norm = (1.0 - b) + b * float(dl) / avgdl if avgdl > 0 else 1.0
     t = float(tf)
     if model[0] == 0.0:  # okapi, lucene
-        return idf * (t * (k1 + 1.0) / (norm * k1 + t))
+        return t * (k1 + 1.0) / (norm * k1 + t)
     if model[0] == 1.0:  # plus
-        return idf * (delta + t * (k1 + 1.0) / (k1 * norm + t))
+        return delta + t * (k1 + 1.0) / (k1 * norm + t)
     ctd = t / norm  # l
-    return idf * ((k1 + 1.0) * (ctd + delta) / (k1 + ctd + delta))
+    return (k1 + 1.0) * (ctd + delta) / (k1 + ctd + delta)
+
+
+def _weight(tf: int, dl: int, idf: float, parts: FloatArray, model: FloatArray) -> float:
+    """One posting's BM25 weight, ``idf * tf part``: the tf part looked up in ``parts`` (a table by term frequency
+    and passage length, made by the same operations) for the common small values, else computed."""
+    if tf < parts.shape[0] and dl < parts.shape[1]:
+        return idf * float(parts[tf, dl])
+    return idf * _tf_part(tf, dl, model)
 
 
 def _fill_weights(
     indptr: IndexArray,
     indices: IndexArray,
     tf: IndexArray,
-    norm: FloatArray,
+    doc_len: IndexArray,
+    parts: FloatArray,
     idf: FloatArray,
     model: FloatArray,
     out: FloatArray,
@@ -235,7 +251,7 @@ def _fill_weights(
     for column in range(len(indptr) - 1):
         term_idf = idf[column]
         for p in range(indptr[column], indptr[column + 1]):
-            out[p] = _weight(tf[p], norm[indices[p]], term_idf, model)
+            out[p] = _weight(tf[p], doc_len[indices[p]], term_idf, parts, model)
 
 
 def _advance(indices: IndexArray, pos: int, end: int, pid: int) -> int:
@@ -315,7 +331,8 @@ def _offer(heap_scores: FloatArray, heap_pids: IntArray, size: int, k: int, scor
 def _complete(
     indices: IndexArray,
     tf: IndexArray,
-    norm: FloatArray,
+    doc_len: IndexArray,
+    parts: FloatArray,
     idfs: FloatArray,
     model: FloatArray,
     weights: FloatArray,
@@ -336,7 +353,7 @@ def _complete(
         q = _advance(indices, pos[j], end[j], pid)
         pos[j] = q
         if q < end[j] and indices[q] == pid:
-            score += _weight(tf[q], norm[pid], idfs[j], model) * weights[j]
+            score += _weight(tf[q], doc_len[pid], idfs[j], parts, model) * weights[j]
         j -= 1
     return score
 
@@ -345,7 +362,8 @@ def _maxscore(
     indptr: IndexArray,
     indices: IndexArray,
     tf: IndexArray,
-    norm: FloatArray,
+    doc_len: IndexArray,
+    parts: FloatArray,
     idfs: FloatArray,
     model: FloatArray,
     block_max: FloatArray,
@@ -387,9 +405,9 @@ def _maxscore(
         score = 0.0
         for j in range(first, m):
             if pos[j] < end[j] and indices[pos[j]] == pid:
-                score += _weight(tf[pos[j]], norm[pid], idfs[j], model) * weights[j]
+                score += _weight(tf[pos[j]], doc_len[pid], idfs[j], parts, model) * weights[j]
                 pos[j] += 1
-        score = _complete(indices, tf, norm, idfs, model, weights, pos, end, cum, first, pid, score, theta)
+        score = _complete(indices, tf, doc_len, parts, idfs, model, weights, pos, end, cum, first, pid, score, theta)
         if score >= 0.0:
             size = _offer(heap_scores, heap_pids, size, k, score, pid)
             if size == k and heap_scores[0] > theta:
@@ -412,9 +430,11 @@ def _maxscore(
             continue
         while p < block_end:
             pid = indices[p]
-            score = _weight(tf[p], norm[pid], term_idf, model) * weight
+            score = _weight(tf[p], doc_len[pid], term_idf, parts, model) * weight
             if score * (1.0 + _SLACK) + rest >= theta:
-                score = _complete(indices, tf, norm, idfs, model, weights, pos, end, cum, e, pid, score, theta)
+                score = _complete(
+                    indices, tf, doc_len, parts, idfs, model, weights, pos, end, cum, e, pid, score, theta
+                )
                 if score >= 0.0:
                     size = _offer(heap_scores, heap_pids, size, k, score, pid)
                     if size == k and heap_scores[0] > theta:
@@ -429,7 +449,8 @@ def _exact_score(
     indptr: IndexArray,
     indices: IndexArray,
     tf: IndexArray,
-    norm: FloatArray,
+    doc_len: IndexArray,
+    parts: FloatArray,
     idfs: FloatArray,
     model: FloatArray,
     columns: IntArray,
@@ -443,7 +464,7 @@ def _exact_score(
         hi = indptr[columns[j] + 1]
         q = _advance(indices, lo, hi, pid)
         if q < hi and indices[q] == pid:
-            score += _weight(tf[q], norm[pid], idfs[j], model) * weights[j]
+            score += _weight(tf[q], doc_len[pid], idfs[j], parts, model) * weights[j]
     return score
 
 
@@ -451,7 +472,8 @@ def _seed_theta(
     indptr: IndexArray,
     indices: IndexArray,
     tf: IndexArray,
-    norm: FloatArray,
+    doc_len: IndexArray,
+    parts: FloatArray,
     idfs: FloatArray,
     model: FloatArray,
     block_max: FloatArray,
@@ -494,7 +516,7 @@ def _seed_theta(
         return 0.0
     scores = np.empty(len(pids), dtype=np.float64)
     for i in range(len(pids)):
-        scores[i] = _exact_score(indptr, indices, tf, norm, idfs, model, columns, weights, pids[i])
+        scores[i] = _exact_score(indptr, indices, tf, doc_len, parts, idfs, model, columns, weights, pids[i])
     scores.sort()
     return float(scores[len(scores) - k])
 
@@ -503,7 +525,8 @@ def _exhaustive(
     indptr: IndexArray,
     indices: IndexArray,
     tf: IndexArray,
-    norm: FloatArray,
+    doc_len: IndexArray,
+    parts: FloatArray,
     idfs: FloatArray,
     model: FloatArray,
     columns: IntArray,
@@ -521,7 +544,7 @@ def _exhaustive(
         term_idf = idfs[j]
         for p in range(indptr[columns[j]], indptr[columns[j] + 1]):
             row = indices[p]
-            accumulator[row] += _weight(tf[p], norm[row], term_idf, model) * weight
+            accumulator[row] += _weight(tf[p], doc_len[row], term_idf, parts, model) * weight
     size = 0
     threshold = 0.0
     for pid in range(len(accumulator)):
@@ -538,7 +561,8 @@ def _top_k(
     indptr: IndexArray,
     indices: IndexArray,
     tf: IndexArray,
-    norm: FloatArray,
+    doc_len: IndexArray,
+    parts: FloatArray,
     idf: FloatArray,
     model: FloatArray,
     block_max: FloatArray,
@@ -560,7 +584,7 @@ def _top_k(
     weights = weights[order]
     bounds = bounds[order]
     idfs = idf[columns]
-    seed = _seed_theta(indptr, indices, tf, norm, idfs, model, block_max, columns, weights, k)
+    seed = _seed_theta(indptr, indices, tf, doc_len, parts, idfs, model, block_max, columns, weights, k)
     heap_scores = np.empty(k, dtype=np.float64)
     heap_pids = np.empty(k, dtype=np.int64)
     # Cost estimate: MaxScore merges the essential lists (those the seed cannot rule out), exhaustive touches
@@ -580,14 +604,15 @@ def _top_k(
     taat_cost = all_postings * _COST_POSTING + n_docs * _COST_SCAN
     if len(accumulator) == n_docs and daat_cost > taat_cost:
         size = _exhaustive(
-            indptr, indices, tf, norm, idfs, model, columns, weights, k, accumulator, heap_scores, heap_pids
+            indptr, indices, tf, doc_len, parts, idfs, model, columns, weights, k, accumulator, heap_scores, heap_pids
         )
     else:
         size = _maxscore(
             indptr,
             indices,
             tf,
-            norm,
+            doc_len,
+            parts,
             idfs,
             model,
             block_max,
@@ -618,7 +643,8 @@ def _top_k_batch(
     indptr: IndexArray,
     indices: IndexArray,
     tf: IndexArray,
-    norm: FloatArray,
+    doc_len: IndexArray,
+    parts: FloatArray,
     idf: FloatArray,
     model: FloatArray,
     block_max: FloatArray,
@@ -643,7 +669,8 @@ def _top_k_batch(
                 indptr,
                 indices,
                 tf,
-                norm,
+                doc_len,
+                parts,
                 idf,
                 model,
                 block_max,
@@ -663,6 +690,7 @@ def _top_k_batch(
 # The kernels that call one another: compiling binds each module name to its numba dispatcher, so that compiled
 # code calls compiled code (numba resolves a kernel's globals when it compiles it, at its first call).
 _KERNELS = (
+    "_tf_part",
     "_weight",
     "_fill_weights",
     "_advance",

@@ -111,26 +111,45 @@ def posting_weights(params: BM25Params, tf: FloatArray, norm: FloatArray, idf: F
 VARIANT_CODES = {"okapi": 0.0, "lucene": 0.0, "plus": 1.0, "l": 2.0}  # the compiled kernels' formula switch
 
 
-def length_norms(params: BM25Params, doc_len: npt.NDArray[np.integer]) -> FloatArray:
-    """Each passage's ``1 - b + b * dl / avgdl`` (ones when every passage is empty)."""
+def average_length(doc_len: npt.NDArray[np.integer]) -> float:
     n_docs = int(doc_len.shape[0])
-    avgdl = float(doc_len.sum()) / n_docs if n_docs else 0.0
+    return float(doc_len.sum()) / n_docs if n_docs else 0.0
+
+
+def length_norms(params: BM25Params, doc_len: npt.NDArray[np.integer], avgdl: float | None = None) -> FloatArray:
+    """Each passage's ``1 - b + b * dl / avgdl`` (ones when every passage is empty); ``avgdl``: of ``doc_len``
+    unless given."""
+    avgdl = average_length(doc_len) if avgdl is None else avgdl
     if avgdl > 0:
         norm: FloatArray = 1 - params.b + params.b * np.asarray(doc_len) / avgdl
         return norm
-    return np.ones(n_docs, dtype=np.float64)
+    return np.ones(np.shape(doc_len), dtype=np.float64)
+
+
+def tf_parts(params: BM25Params, tf: npt.NDArray[np.integer], norm: FloatArray) -> FloatArray:
+    """BM25's tf part of postings from their term frequencies and their passages' length norms."""
+    values = np.asarray(tf).astype(np.float64)
+    if params.variant in ("okapi", "lucene"):
+        part: FloatArray = values * (params.k1 + 1) / (norm * params.k1 + values)
+        return part
+    if params.variant == "plus":
+        return tf_plus(values, norm, params.k1, params.delta)
+    return tf_l(values, norm, params.k1, params.delta)
 
 
 def weights_of(
     params: BM25Params, tf: npt.NDArray[np.integer], norm: FloatArray, idf: FloatArray | float
 ) -> FloatArray:
     """BM25 weights of postings from their term frequencies, their passages' length norms and their terms' idf
-    (arrays of one length, or a scalar idf): the very float64 operations, in the very order, of the weights an index
-    of format version 2 stored, and of :func:`askidcpc.index._kernels._weight` (so every path gives the same bits)."""
-    values = np.asarray(tf).astype(np.float64)
-    if params.variant in ("okapi", "lucene"):
-        return idf * (values * (params.k1 + 1) / (norm * params.k1 + values))
-    return posting_weights(params, values, norm, np.asarray(idf))
+    (arrays of one length, or a scalar idf): ``idf * tf part``, the very float64 operations, in the very order, of
+    the weights an index of format version 2 stored, and of :func:`askidcpc.index._kernels._weight` (so every path
+    gives the same bits)."""
+    weights: FloatArray = idf * tf_parts(params, tf, norm)
+    return weights
+
+
+PART_TERM_FREQS = 16  # the compiled kernels' table of tf parts: term frequencies 0-15 ...
+PART_LENGTHS = 1024  # ... and passage lengths 0-1023 (at most 128 kB); larger values are computed
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,14 +184,31 @@ class BM25Index:
         return term_idf(self.params, self.doc_freq.astype(np.float64), self.n_docs)
 
     @cached_property
+    def _avgdl(self) -> float:
+        return average_length(self.doc_len)
+
+    @cached_property
     def norm(self) -> FloatArray:
         """Each passage's length norm, ``1 - b + b * dl / avgdl``."""
-        return length_norms(self.params, self.doc_len)
+        return length_norms(self.params, self.doc_len, self._avgdl)
+
+    @cached_property
+    def _parts(self) -> FloatArray:
+        """The tf part of every small term frequency (rows) at every small passage length (columns): a table the
+        compiled kernels look weights up in (a passage's norm depends on its length only)."""
+        longest = int(np.max(self.doc_len)) if self.n_docs else 0
+        lengths = np.arange(min(longest + 1, PART_LENGTHS), dtype=np.int64)
+        norm = length_norms(self.params, lengths, self._avgdl)
+        tf = np.arange(PART_TERM_FREQS, dtype=np.int64)[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):  # tf 0 and length 0 never occur in a posting
+            return tf_parts(self.params, tf, norm[None, :])
 
     @cached_property
     def _model(self) -> FloatArray:
-        """The formula for the compiled kernels: variant code, k1, delta."""
-        return np.array([VARIANT_CODES[self.params.variant], self.params.k1, self.params.delta], dtype=np.float64)
+        """The formula for the compiled kernels: variant code, k1, delta, b, average length."""
+        params = self.params
+        code = VARIANT_CODES[params.variant]
+        return np.array([code, params.k1, params.delta, params.b, self._avgdl], dtype=np.float64)
 
     @cached_property
     def _arrays(self) -> tuple[npt.NDArray[np.integer], npt.NDArray[np.integer], npt.NDArray[np.integer]]:
@@ -231,7 +267,7 @@ class BM25Index:
     def postings(self) -> _kernels.Postings:
         """What the compiled kernels read: the postings and what their weights are computed from."""
         indptr, indices, data = self._arrays
-        return _kernels.Postings(indptr, indices, data, self.norm, self._idf, self._model)
+        return _kernels.Postings(indptr, indices, data, np.asarray(self.doc_len), self._parts, self._idf, self._model)
 
     def _query_arrays(self, query: Mapping[str, float]) -> tuple[IntArray, FloatArray]:
         pairs = [(self.vocab[term], weight) for term, weight in query.items() if term in self.vocab and weight != 0]

@@ -80,7 +80,8 @@ def _score_rows(
     indptr: npt.NDArray[Any],
     indices: npt.NDArray[Any],
     tf: npt.NDArray[Any],
-    norm: FloatArray,
+    doc_len: npt.NDArray[Any],
+    parts: FloatArray,
     idf: FloatArray,
     model: FloatArray,
     columns: IntArray,
@@ -107,7 +108,7 @@ def _score_rows(
                     top = middle
             start = lo
             if lo < hi and indices[lo] == row:
-                scores[i] += weight * _kernels._weight(tf[lo], norm[row], term_idf, model)
+                scores[i] += weight * _kernels._weight(tf[lo], doc_len[row], term_idf, parts, model)
                 matched[i] = True
 
 
