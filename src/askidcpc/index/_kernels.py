@@ -113,6 +113,7 @@ def use_compiled(postings: int) -> bool:
     return NUMBA_AVAILABLE and postings >= COMPILE_MIN_POSTINGS
 
 
+_INLINED = frozenset({"_tf_part", "_weight", "_complete"})
 _compile_lock = threading.RLock()
 _compiled: dict[Callable[..., Any], Callable[..., Any]] = {}
 
@@ -128,11 +129,14 @@ def compiled(function: F) -> F:
         if dispatcher is None:
             import numba
 
+            # The per-posting weight is inlined into every kernel (numba's own inlining): a call per visited
+            # posting, passing the table's array struct, costs more than the weight itself.
+            options: dict[str, Any] = {"inline": "always"} if function.__name__ in _INLINED else {}
             try:
-                dispatcher = numba.njit(nogil=True, cache=True)(function)
+                dispatcher = numba.njit(nogil=True, cache=True, **options)(function)
             except RuntimeError:  # "no locator available": no cache folder can be written
                 log.debug("numba cannot cache %s; compiling it in memory", function.__name__)
-                dispatcher = numba.njit(nogil=True)(function)
+                dispatcher = numba.njit(nogil=True, **options)(function)
             _compiled[function] = dispatcher
         return cast(F, dispatcher)
 
