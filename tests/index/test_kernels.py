@@ -69,12 +69,14 @@ def test_maxscore_equals_reference(variant: str, seed: int, n_docs: int, vocab: 
         for _ in range(40):
             columns, weights = columns_and_weights(index, random_query(rng, vocab, ties))
             expected = _kernels.reference_top_k(matrix.indptr, matrix.indices, matrix.data, columns, weights, k)
-            got = _kernels.maxscore_top_k(index.postings(), bounds, columns, weights, k, index.n_docs)
+            got = _kernels.maxscore_top_k(
+                matrix.indptr, matrix.indices, matrix.data, bounds, columns, weights, k, index.n_docs
+            )
             assert_same_top_k(got, expected)
             if not ties:  # continuous weights: no ties, so exactly the reference's pids
                 assert got[0].tolist() == expected[0].tolist()
             numpy_result = _kernels.numpy_top_k(
-                matrix.indptr, matrix.indices, index.column_weights, columns, weights, k, index.n_docs
+                matrix.indptr, matrix.indices, matrix.data, columns, weights, k, index.n_docs
             )
             assert numpy_result[0].tolist() == expected[0].tolist()
 
@@ -90,17 +92,8 @@ def test_exhaustive_kernel_equals_reference(seed: int, k: int) -> None:
         for _ in range(30):
             columns, weights = columns_and_weights(index, random_query(rng, 100, ties))
             heap_scores, heap_pids = np.empty(k), np.empty(k, dtype=np.int64)
-            postings = index.postings()
             size = _kernels._exhaustive(
-                *postings[:5],
-                postings.idf[columns],
-                postings.model,
-                columns,
-                weights,
-                k,
-                accumulator,
-                heap_scores,
-                heap_pids,
+                matrix.indptr, matrix.indices, matrix.data, columns, weights, k, accumulator, heap_scores, heap_pids
             )
             order = np.lexsort((heap_pids[:size], -heap_scores[:size]))
             got = (heap_pids[:size][order], heap_scores[:size][order])

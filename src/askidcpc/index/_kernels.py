@@ -1,12 +1,8 @@
 """Top-k BM25 retrieval kernels over a CSC posting matrix, and the plain reference they are tested against.
 
 The index is a terms' posting lists: for term ``t``, ``indices[indptr[t]:indptr[t + 1]]`` are the passages it occurs
-in (ascending) and ``tf[...]`` their term frequencies. No weight is stored: the compiled kernels compute a posting's
-BM25 weight for a query weight of 1 when they visit it (:func:`_weight`: its term's idf times a tf part looked up by
-its term frequency and its passage's length in a small table, or computed for rare large values; one more gather
-per posting, into a byte or two a passage), with the very float64 operations of
-:func:`askidcpc.index.bm25.weights_of`; the plain reference takes the weights as an array (``data``). A query is
-parallel arrays of columns and weights; a passage's score is ``sum(weight * data)`` over the query terms it contains.
+in (ascending) and ``data[...]`` their BM25 weights for a query weight of 1. A query is parallel arrays of columns and
+weights; a passage's score is ``sum(weight * data)`` over the query terms it contains.
 
 Three implementations, one contract (the ``k`` best matching passages, best first, ties to the lower passage id):
 
@@ -37,7 +33,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -47,7 +43,6 @@ __all__ = [
     "COMPILE_MIN_POSTINGS",
     "COMPILE_NOTICE",
     "NUMBA_AVAILABLE",
-    "Postings",
     "TermBounds",
     "compile_kernels",
     "compiled",
@@ -55,7 +50,6 @@ __all__ = [
     "maxscore_top_k",
     "maxscore_top_k_many",
     "numpy_top_k",
-    "posting_weights",
     "reference_top_k",
     "select_top_k",
     "use_compiled",
@@ -67,22 +61,6 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 IndexArray = npt.NDArray[np.integer[Any]]
 Result = tuple[IntArray, FloatArray]
-
-
-class Postings(NamedTuple):
-    """What the compiled kernels read of an index: the CSC postings (``tf``: term frequencies, any integer dtype),
-    each passage's length in tokens, the tf parts of small term frequencies and lengths (``parts[tf, length]``),
-    each term's idf, and the formula (``model``: variant code 0 for okapi and lucene, 1 for plus, 2 for l; k1;
-    delta; b; the average length)."""
-
-    indptr: IndexArray
-    indices: IndexArray
-    tf: IndexArray
-    doc_len: IndexArray
-    parts: FloatArray
-    idf: FloatArray
-    model: FloatArray
-
 
 BLOCK = 64  # postings per block-max block: small enough to skip often, large enough that the bounds stay small
 # Rough costs (ns) that choose MaxScore or exhaustive per query: a merged posting, and per essential list on top;
@@ -113,7 +91,6 @@ def use_compiled(postings: int) -> bool:
     return NUMBA_AVAILABLE and postings >= COMPILE_MIN_POSTINGS
 
 
-_INLINED = frozenset({"_tf_part", "_weight", "_complete"})
 _compile_lock = threading.RLock()
 _compiled: dict[Callable[..., Any], Callable[..., Any]] = {}
 
@@ -129,14 +106,11 @@ def compiled(function: F) -> F:
         if dispatcher is None:
             import numba
 
-            # The per-posting weight is inlined into every kernel (numba's own inlining): a call per visited
-            # posting, passing the table's array struct, costs more than the weight itself.
-            options: dict[str, Any] = {"inline": "always"} if function.__name__ in _INLINED else {}
             try:
-                dispatcher = numba.njit(nogil=True, cache=True, **options)(function)
+                dispatcher = numba.njit(nogil=True, cache=True)(function)
             except RuntimeError:  # "no locator available": no cache folder can be written
                 log.debug("numba cannot cache %s; compiling it in memory", function.__name__)
-                dispatcher = numba.njit(nogil=True, **options)(function)
+                dispatcher = numba.njit(nogil=True)(function)
             _compiled[function] = dispatcher
         return cast(F, dispatcher)
 
@@ -179,15 +153,14 @@ def reference_top_k(
 def numpy_top_k(
     indptr: IndexArray,
     indices: IndexArray,
-    column_weights: Callable[[int], FloatArray],
+    data: FloatArray,
     columns: IntArray,
     weights: FloatArray,
     k: int,
     n_docs: int,
 ) -> Result:
     """Exhaustive top-k with numpy: scatter-add into a dense vector, then select among the matched passages only
-    (``np.argpartition`` over a mostly-zero vector is slow on numpy 2.x). ``column_weights(column)``: the weights of
-    a term's postings."""
+    (``np.argpartition`` over a mostly-zero vector is slow on numpy 2.x)."""
     if len(columns) == 0 or k <= 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
     scores = np.zeros(n_docs, dtype=np.float64)
@@ -195,7 +168,7 @@ def numpy_top_k(
     for column, weight in zip(columns.tolist(), weights.tolist(), strict=True):
         lo, hi = int(indptr[column]), int(indptr[column + 1])
         rows = indices[lo:hi]
-        scores[rows] += weight * column_weights(column)
+        scores[rows] += weight * data[lo:hi]
         matched[rows] = True
     pids = np.flatnonzero(matched).astype(np.int64)
     return select_top_k(pids, scores[pids], k)
@@ -213,49 +186,6 @@ def select_top_k(pids: IntArray, scores: FloatArray, k: int) -> Result:
         pids, scores = pids[keep], scores[keep]
     order = np.lexsort((pids, -scores))[:k]
     return pids[order].astype(np.int64), scores[order].astype(np.float64)
-
-
-def _tf_part(tf: int, dl: int, model: FloatArray) -> float:
-    """BM25's tf part of a posting: :func:`askidcpc.index.bm25.tf_parts` for one posting, from its term frequency
-    and its passage's length, the same float64 operations in the same order (numba compiles without fast-math, so
-    they round as numpy's do)."""
-    k1 = float(model[1])
-    delta = float(model[2])
-    b = float(model[3])
-    avgdl = float(model[4])
-    norm = (1.0 - b) + b * float(dl) / avgdl if avgdl > 0 else 1.0
-    t = float(tf)
-    if model[0] == 0.0:  # okapi, lucene
-        return t * (k1 + 1.0) / (norm * k1 + t)
-    if model[0] == 1.0:  # plus
-        return delta + t * (k1 + 1.0) / (k1 * norm + t)
-    ctd = t / norm  # l
-    return (k1 + 1.0) * (ctd + delta) / (k1 + ctd + delta)
-
-
-def _weight(tf: int, dl: int, idf: float, parts: FloatArray, model: FloatArray) -> float:
-    """One posting's BM25 weight, ``idf * tf part``: the tf part looked up in ``parts`` (a table by term frequency
-    and passage length, made by the same operations) for the common small values, else computed."""
-    if tf < parts.shape[0] and dl < parts.shape[1]:
-        return idf * float(parts[tf, dl])
-    return idf * _tf_part(tf, dl, model)
-
-
-def _fill_weights(
-    indptr: IndexArray,
-    indices: IndexArray,
-    tf: IndexArray,
-    doc_len: IndexArray,
-    parts: FloatArray,
-    idf: FloatArray,
-    model: FloatArray,
-    out: FloatArray,
-) -> None:
-    """Every posting's weight by :func:`_weight`, into ``out``."""
-    for column in range(len(indptr) - 1):
-        term_idf = idf[column]
-        for p in range(indptr[column], indptr[column + 1]):
-            out[p] = _weight(tf[p], doc_len[indices[p]], term_idf, parts, model)
 
 
 def _advance(indices: IndexArray, pos: int, end: int, pid: int) -> int:
@@ -334,11 +264,7 @@ def _offer(heap_scores: FloatArray, heap_pids: IntArray, size: int, k: int, scor
 
 def _complete(
     indices: IndexArray,
-    tf: IndexArray,
-    doc_len: IndexArray,
-    parts: FloatArray,
-    idfs: FloatArray,
-    model: FloatArray,
+    data: FloatArray,
     weights: FloatArray,
     pos: IntArray,
     end: IntArray,
@@ -357,7 +283,7 @@ def _complete(
         q = _advance(indices, pos[j], end[j], pid)
         pos[j] = q
         if q < end[j] and indices[q] == pid:
-            score += _weight(tf[q], doc_len[pid], idfs[j], parts, model) * weights[j]
+            score += data[q] * weights[j]
         j -= 1
     return score
 
@@ -365,11 +291,7 @@ def _complete(
 def _maxscore(
     indptr: IndexArray,
     indices: IndexArray,
-    tf: IndexArray,
-    doc_len: IndexArray,
-    parts: FloatArray,
-    idfs: FloatArray,
-    model: FloatArray,
+    data: FloatArray,
     block_max: FloatArray,
     columns: IntArray,
     weights: FloatArray,
@@ -409,9 +331,9 @@ def _maxscore(
         score = 0.0
         for j in range(first, m):
             if pos[j] < end[j] and indices[pos[j]] == pid:
-                score += _weight(tf[pos[j]], doc_len[pid], idfs[j], parts, model) * weights[j]
+                score += data[pos[j]] * weights[j]
                 pos[j] += 1
-        score = _complete(indices, tf, doc_len, parts, idfs, model, weights, pos, end, cum, first, pid, score, theta)
+        score = _complete(indices, data, weights, pos, end, cum, first, pid, score, theta)
         if score >= 0.0:
             size = _offer(heap_scores, heap_pids, size, k, score, pid)
             if size == k and heap_scores[0] > theta:
@@ -424,7 +346,6 @@ def _maxscore(
     e = m - 1
     rest = cum[e - 1] if e > 0 else 0.0
     weight = weights[e]
-    term_idf = idfs[e]
     p = pos[e]
     stop = end[e]
     while p < stop and first == e:
@@ -433,12 +354,10 @@ def _maxscore(
             p = block_end
             continue
         while p < block_end:
-            pid = indices[p]
-            score = _weight(tf[p], doc_len[pid], term_idf, parts, model) * weight
+            score = data[p] * weight
             if score * (1.0 + _SLACK) + rest >= theta:
-                score = _complete(
-                    indices, tf, doc_len, parts, idfs, model, weights, pos, end, cum, e, pid, score, theta
-                )
+                pid = indices[p]
+                score = _complete(indices, data, weights, pos, end, cum, e, pid, score, theta)
                 if score >= 0.0:
                     size = _offer(heap_scores, heap_pids, size, k, score, pid)
                     if size == k and heap_scores[0] > theta:
@@ -450,16 +369,7 @@ def _maxscore(
 
 
 def _exact_score(
-    indptr: IndexArray,
-    indices: IndexArray,
-    tf: IndexArray,
-    doc_len: IndexArray,
-    parts: FloatArray,
-    idfs: FloatArray,
-    model: FloatArray,
-    columns: IntArray,
-    weights: FloatArray,
-    pid: int,
+    indptr: IndexArray, indices: IndexArray, data: FloatArray, columns: IntArray, weights: FloatArray, pid: int
 ) -> float:
     """One passage's score, by binary search in every query term's list."""
     score = 0.0
@@ -468,18 +378,14 @@ def _exact_score(
         hi = indptr[columns[j] + 1]
         q = _advance(indices, lo, hi, pid)
         if q < hi and indices[q] == pid:
-            score += _weight(tf[q], doc_len[pid], idfs[j], parts, model) * weights[j]
+            score += data[q] * weights[j]
     return score
 
 
 def _seed_theta(
     indptr: IndexArray,
     indices: IndexArray,
-    tf: IndexArray,
-    doc_len: IndexArray,
-    parts: FloatArray,
-    idfs: FloatArray,
-    model: FloatArray,
+    data: FloatArray,
     block_max: FloatArray,
     columns: IntArray,
     weights: FloatArray,
@@ -520,7 +426,7 @@ def _seed_theta(
         return 0.0
     scores = np.empty(len(pids), dtype=np.float64)
     for i in range(len(pids)):
-        scores[i] = _exact_score(indptr, indices, tf, doc_len, parts, idfs, model, columns, weights, pids[i])
+        scores[i] = _exact_score(indptr, indices, data, columns, weights, pids[i])
     scores.sort()
     return float(scores[len(scores) - k])
 
@@ -528,11 +434,7 @@ def _seed_theta(
 def _exhaustive(
     indptr: IndexArray,
     indices: IndexArray,
-    tf: IndexArray,
-    doc_len: IndexArray,
-    parts: FloatArray,
-    idfs: FloatArray,
-    model: FloatArray,
+    data: FloatArray,
     columns: IntArray,
     weights: FloatArray,
     k: int,
@@ -545,10 +447,8 @@ def _exhaustive(
     be positive, so a passage matches exactly when its sum is above 0."""
     for j in range(len(columns)):
         weight = weights[j]
-        term_idf = idfs[j]
         for p in range(indptr[columns[j]], indptr[columns[j] + 1]):
-            row = indices[p]
-            accumulator[row] += _weight(tf[p], doc_len[row], term_idf, parts, model) * weight
+            accumulator[indices[p]] += data[p] * weight
     size = 0
     threshold = 0.0
     for pid in range(len(accumulator)):
@@ -564,11 +464,7 @@ def _exhaustive(
 def _top_k(
     indptr: IndexArray,
     indices: IndexArray,
-    tf: IndexArray,
-    doc_len: IndexArray,
-    parts: FloatArray,
-    idf: FloatArray,
-    model: FloatArray,
+    data: FloatArray,
     block_max: FloatArray,
     upper: FloatArray,
     columns: IntArray,
@@ -587,8 +483,7 @@ def _top_k(
     columns = columns[order]
     weights = weights[order]
     bounds = bounds[order]
-    idfs = idf[columns]
-    seed = _seed_theta(indptr, indices, tf, doc_len, parts, idfs, model, block_max, columns, weights, k)
+    seed = _seed_theta(indptr, indices, data, block_max, columns, weights, k)
     heap_scores = np.empty(k, dtype=np.float64)
     heap_pids = np.empty(k, dtype=np.int64)
     # Cost estimate: MaxScore merges the essential lists (those the seed cannot rule out), exhaustive touches
@@ -607,27 +502,10 @@ def _top_k(
     daat_cost = essential * (_COST_MERGE + _COST_LIST * essential_lists)
     taat_cost = all_postings * _COST_POSTING + n_docs * _COST_SCAN
     if len(accumulator) == n_docs and daat_cost > taat_cost:
-        size = _exhaustive(
-            indptr, indices, tf, doc_len, parts, idfs, model, columns, weights, k, accumulator, heap_scores, heap_pids
-        )
+        size = _exhaustive(indptr, indices, data, columns, weights, k, accumulator, heap_scores, heap_pids)
     else:
         size = _maxscore(
-            indptr,
-            indices,
-            tf,
-            doc_len,
-            parts,
-            idfs,
-            model,
-            block_max,
-            columns,
-            weights,
-            bounds,
-            k,
-            n_docs,
-            seed,
-            heap_scores,
-            heap_pids,
+            indptr, indices, data, block_max, columns, weights, bounds, k, n_docs, seed, heap_scores, heap_pids
         )
     for i in range(size):
         # Insertion sort of at most k results: best score first, then the lower pid.
@@ -646,11 +524,7 @@ def _top_k(
 def _top_k_batch(
     indptr: IndexArray,
     indices: IndexArray,
-    tf: IndexArray,
-    doc_len: IndexArray,
-    parts: FloatArray,
-    idf: FloatArray,
-    model: FloatArray,
+    data: FloatArray,
     block_max: FloatArray,
     upper: FloatArray,
     offsets: IntArray,
@@ -672,11 +546,7 @@ def _top_k_batch(
             out_sizes[i] = _top_k(
                 indptr,
                 indices,
-                tf,
-                doc_len,
-                parts,
-                idf,
-                model,
+                data,
                 block_max,
                 upper,
                 columns[lo:hi],
@@ -694,9 +564,6 @@ def _top_k_batch(
 # The kernels that call one another: compiling binds each module name to its numba dispatcher, so that compiled
 # code calls compiled code (numba resolves a kernel's globals when it compiles it, at its first call).
 _KERNELS = (
-    "_tf_part",
-    "_weight",
-    "_fill_weights",
     "_advance",
     "_heap_push",
     "_heap_sift_down",
@@ -738,8 +605,8 @@ def _accumulator(n_docs: int) -> FloatArray:
 
 class TermBounds:
     """Each term's largest weight (``upper``) and each block of 64 postings' largest weight (``block_max``; blocks
-    are aligned to global posting positions, so a block that spans two terms bounds both): from every posting's
-    weight (``data``), or as stored (:meth:`of`)."""
+    are aligned to global posting positions, so a block that spans two terms bounds both): computed from every
+    posting's weight, or as stored (:meth:`of`)."""
 
     def __init__(self, indptr: IndexArray, data: FloatArray) -> None:
         starts = np.asarray(indptr[:-1], dtype=np.int64)
@@ -753,33 +620,26 @@ class TermBounds:
             self.block_max = np.zeros(0, dtype=np.float64)
 
     @classmethod
-    def of(cls, upper: FloatArray, block_max: FloatArray) -> TermBounds:
-        """Bounds already computed (read from a saved index)."""
+    def of(cls, upper: npt.NDArray[Any], block_max: npt.NDArray[Any]) -> TermBounds:
+        """Bounds already computed (read from a saved index, where they are float32 rounded up: still bounds)."""
         bounds = cls.__new__(cls)
-        # float64 as computed ones are (stored as float32): one compiled variant of the kernels, not two.
+        # float64, as computed ones are: one compiled variant of the kernels, not two.
         bounds.upper = np.asarray(upper, dtype=np.float64)
         bounds.block_max = np.asarray(block_max, dtype=np.float64)
         return bounds
 
 
-def posting_weights(postings: Postings) -> FloatArray:
-    """Every posting's weight as the compiled kernels compute it (for building bounds, and for tests)."""
-    compile_kernels()
-    out = np.empty(len(postings.tf), dtype=np.float64)
-    with first_call_notice("fill_weights", (postings.indptr, postings.indices, postings.tf)):
-        _fill_weights(*postings, out)
-    return out
-
-
 def maxscore_top_k(
-    postings: Postings,
+    indptr: IndexArray,
+    indices: IndexArray,
+    data: FloatArray,
     bounds: TermBounds,
     columns: IntArray,
     weights: FloatArray,
     k: int,
     n_docs: int,
 ) -> Result:
-    """Exact top-k by MaxScore with block-max skipping; ``weights`` and every posting's weight must be above 0.
+    """Exact top-k by MaxScore with block-max skipping; ``weights`` and ``data`` must be above 0.
 
     Same result as :func:`reference_top_k` (scores may differ in the last bits: terms are summed in another order)."""
     if len(columns) == 0 or k <= 0:
@@ -787,9 +647,11 @@ def maxscore_top_k(
     compile_kernels()
     out_pids = np.empty(k, dtype=np.int64)
     out_scores = np.empty(k, dtype=np.float64)
-    with first_call_notice("top_k", (postings.indptr, postings.indices, postings.tf)):
+    with first_call_notice("top_k", (indptr, indices, data)):
         size = _top_k(
-            *postings,
+            indptr,
+            indices,
+            data,
             bounds.block_max,
             bounds.upper,
             columns,
@@ -804,7 +666,9 @@ def maxscore_top_k(
 
 
 def maxscore_top_k_many(
-    postings: Postings,
+    indptr: IndexArray,
+    indices: IndexArray,
+    data: FloatArray,
     bounds: TermBounds,
     queries: Sequence[tuple[IntArray, FloatArray]],
     k: int,
@@ -828,7 +692,9 @@ def maxscore_top_k_many(
         def run(share: int) -> None:
             lo, hi = int(cuts[share]), int(cuts[share + 1])
             _top_k_batch(
-                *postings,
+                indptr,
+                indices,
+                data,
                 bounds.block_max,
                 bounds.upper,
                 offsets[lo : hi + 1] - offsets[lo],
@@ -843,7 +709,7 @@ def maxscore_top_k_many(
             )
 
         compile_kernels()
-        with first_call_notice("top_k_batch", (postings.indptr, postings.indices, postings.tf)):
+        with first_call_notice("top_k_batch", (indptr, indices, data)):
             if len(cuts) > 2:
                 with ThreadPoolExecutor(max_workers=len(cuts) - 1) as pool:
                     list(pool.map(run, range(len(cuts) - 1)))

@@ -10,9 +10,11 @@ Variants (``BM25Params.variant``):
 - ``l``: BM25L, likewise for matching terms only.
 
 The index holds, per (term, passage) posting, the term frequency, in a CSC matrix (one column a term); a posting's
-weight (the term's BM25 contribution for a query weight of 1) is computed from it when the posting is visited, with
-the same float64 operations in the same order as a stored weight was (:func:`weights_of`), so scores are exact and
-identical whichever path computes them. :meth:`BM25Index.scores` is a scatter-add over the query terms' postings;
+weight (the term's BM25 contribution for a query weight of 1) is computed from it with the same float64 operations in
+the same order as a stored weight was (:func:`weights_of`), so scores are exact and identical whichever path computes
+them. A term's weights are computed the first time a query uses it (a vectorised pass over its postings: about 3 ms
+for a term in 400k passages) and kept for later queries (:meth:`BM25Index.weights_for`), so searches read weights as
+they read stored ones. :meth:`BM25Index.scores` is a scatter-add over the query terms' postings;
 :meth:`BM25Index.search` finds the top k exactly: with dynamic pruning (MaxScore with block-max bounds, compiled with
 numba; see :mod:`askidcpc.index._kernels`) on an index of a million postings or more, else (or when numba is not
 installed) exhaustively with numpy, which is as fast there and needs no compiling.
@@ -22,6 +24,7 @@ A query is a mapping ``term -> weight``; repeating a term in rank-bm25 equals we
 from __future__ import annotations
 
 import os
+import threading
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -108,9 +111,6 @@ def posting_weights(params: BM25Params, tf: FloatArray, norm: FloatArray, idf: F
     return idf * part
 
 
-VARIANT_CODES = {"okapi": 0.0, "lucene": 0.0, "plus": 1.0, "l": 2.0}  # the compiled kernels' formula switch
-
-
 def average_length(doc_len: npt.NDArray[np.integer]) -> float:
     n_docs = int(doc_len.shape[0])
     return float(doc_len.sum()) / n_docs if n_docs else 0.0
@@ -148,18 +148,15 @@ def weights_of(
     return weights
 
 
-PART_TERM_FREQS = 16  # the compiled kernels' table of tf parts: term frequencies 0-15 ...
-PART_LENGTHS = 1024  # ... and passage lengths 0-1023 (at most 128 kB); larger values are computed
-
-
 @dataclass(frozen=True, eq=False)
 class BM25Index:
     """An immutable BM25 index: vocabulary, per-passage lengths and a passages × terms CSC matrix of term
-    frequencies. Posting weights are not stored: every search computes the weights of the postings it visits from
-    their term frequency, their passage's length norm and their term's idf (:func:`weights_of`), so the scores are
-    exactly those of a fully weighted matrix (:attr:`weights`, made only when asked for). ``bounds``: the search's
-    term bounds for these ``params`` when known (read from a saved index), else computed at the first search.
-    Safe to share between threads."""
+    frequencies. Posting weights are not stored: a term's are computed from its postings' term frequencies, their
+    passages' length norms and its idf (:func:`weights_of`) the first time a query uses it, and kept
+    (:meth:`weights_for`); the scores are exactly those of a fully weighted matrix (:attr:`weights`). ``bounds``:
+    the search's term bounds for these ``params`` when known (read from a saved index), else computed at the first
+    search. Safe to share between threads.
+    """
 
     params: BM25Params
     vocab: Mapping[str, int]
@@ -193,31 +190,13 @@ class BM25Index:
         return length_norms(self.params, self.doc_len, self._avgdl)
 
     @cached_property
-    def _parts(self) -> FloatArray:
-        """The tf part of every small term frequency (rows) at every small passage length (columns): a table the
-        compiled kernels look weights up in (a passage's norm depends on its length only)."""
-        longest = int(np.max(self.doc_len)) if self.n_docs else 0
-        lengths = np.arange(min(longest + 1, PART_LENGTHS), dtype=np.int64)
-        norm = length_norms(self.params, lengths, self._avgdl)
-        tf = np.arange(PART_TERM_FREQS, dtype=np.int64)[:, None]
-        with np.errstate(divide="ignore", invalid="ignore"):  # tf 0 and length 0 never occur in a posting
-            return tf_parts(self.params, tf, norm[None, :])
-
-    @cached_property
-    def _model(self) -> FloatArray:
-        """The formula for the compiled kernels: variant code, k1, delta, b, average length."""
-        params = self.params
-        code = VARIANT_CODES[params.variant]
-        return np.array([code, params.k1, params.delta, params.b, self._avgdl], dtype=np.float64)
-
-    @cached_property
     def _arrays(self) -> tuple[npt.NDArray[np.integer], npt.NDArray[np.integer], npt.NDArray[np.integer]]:
         """Plain views (no copy) of the postings: indexing a memmap costs more per call."""
         tf = self.term_freqs
         return np.asarray(tf.indptr), np.asarray(tf.indices), np.asarray(tf.data)
 
     def column_weights(self, column: int) -> FloatArray:
-        """The weights of one term's postings, in posting order."""
+        """The weights of one term's postings, in posting order (computed now, not kept)."""
         indptr, indices, data = self._arrays
         lo, hi = int(indptr[column]), int(indptr[column + 1])
         return weights_of(self.params, data[lo:hi], self.norm[indices[lo:hi]], float(self._idf[column]))
@@ -228,11 +207,34 @@ class BM25Index:
         return weights_of(self.params, data, self.norm[indices], np.repeat(self._idf, np.diff(indptr)))
 
     @cached_property
+    def _weight_buffer(self) -> tuple[FloatArray, npt.NDArray[np.bool_], threading.Lock]:
+        """Each posting's weight, filled in a term at a time when a query first uses the term, which terms are,
+        and the lock that fills them. ``np.empty`` only reserves address space: memory is taken as terms are used."""
+        n_terms = int(self.term_freqs.shape[1])
+        return np.empty(self.term_freqs.nnz, dtype=np.float64), np.zeros(n_terms, dtype=np.bool_), threading.Lock()
+
+    def weights_for(self, columns: Iterable[int]) -> FloatArray:
+        """The posting weights (one array for all postings, in posting order) with those of ``columns`` filled in:
+        each term's weights are computed the first time a query uses it (:meth:`column_weights`) and kept, so a
+        search reads weights as it would read stored ones. Thread-safe."""
+        data, ready, lock = self._weight_buffer
+        missing = [int(column) for column in columns if not ready[column]]
+        if missing:
+            indptr = self._arrays[0]
+            with lock:
+                for column in missing:
+                    if not ready[column]:
+                        data[int(indptr[column]) : int(indptr[column + 1])] = self.column_weights(column)
+                        ready[column] = True  # after the weights: a reader that sees the flag sees them
+        return data
+
+    @cached_property
     def weights(self) -> sp.csc_matrix:
-        """The weights as a CSC matrix beside :attr:`term_freqs` (made and kept when first asked for: for tests and
-        tools; searching never needs it)."""
+        """The weights as a CSC matrix beside :attr:`term_freqs` (every term's computed now: for tests and tools;
+        searching fills in only the terms queries use)."""
         tf = self.term_freqs
-        return sp.csc_matrix((self.all_weights(), tf.indices, tf.indptr), shape=tf.shape, copy=False)
+        data = self.weights_for(range(tf.shape[1]))
+        return sp.csc_matrix((data, tf.indices, tf.indptr), shape=tf.shape, copy=False)
 
     def scores(self, query: Mapping[str, float]) -> FloatArray:
         """Dense scores of every passage for ``query`` (term -> weight); unknown terms add nothing."""
@@ -264,11 +266,6 @@ class BM25Index:
         idf = self.idf()
         return len(idf) == 0 or float(idf.min()) > 0.0
 
-    def postings(self) -> _kernels.Postings:
-        """What the compiled kernels read: the postings and what their weights are computed from."""
-        indptr, indices, data = self._arrays
-        return _kernels.Postings(indptr, indices, data, np.asarray(self.doc_len), self._parts, self._idf, self._model)
-
     def _query_arrays(self, query: Mapping[str, float]) -> tuple[IntArray, FloatArray]:
         pairs = [(self.vocab[term], weight) for term, weight in query.items() if term in self.vocab and weight != 0]
         columns = np.fromiter((column for column, _ in pairs), dtype=np.int64, count=len(pairs))
@@ -284,11 +281,14 @@ class BM25Index:
         columns, weights = self._query_arrays(query)
         if not len(columns) or k <= 0:
             return []
+        indptr, indices, _ = self._arrays
+        data = self.weights_for(columns.tolist())
         if self._prunable and bool((weights > 0).all()):
-            pids, scores = _kernels.maxscore_top_k(self.postings(), self._bounds, columns, weights, k, self.n_docs)
+            pids, scores = _kernels.maxscore_top_k(
+                indptr, indices, data, self._bounds, columns, weights, k, self.n_docs
+            )
         else:
-            indptr, indices, _ = self._arrays
-            pids, scores = _kernels.numpy_top_k(indptr, indices, self.column_weights, columns, weights, k, self.n_docs)
+            pids, scores = _kernels.numpy_top_k(indptr, indices, data, columns, weights, k, self.n_docs)
         return list(zip(pids.tolist(), scores.tolist(), strict=True))
 
     def search_many(
@@ -299,7 +299,9 @@ class BM25Index:
         arrays = [self._query_arrays(query) for query in queries]
         if not self._prunable or any(bool((weights <= 0).any()) for _, weights in arrays):
             return [self.search(query, k) for query in queries]
-        results = _kernels.maxscore_top_k_many(self.postings(), self._bounds, arrays, k, self.n_docs, workers)
+        indptr, indices, _ = self._arrays
+        data = self.weights_for({int(column) for columns, _ in arrays for column in columns.tolist()})
+        results = _kernels.maxscore_top_k_many(indptr, indices, data, self._bounds, arrays, k, self.n_docs, workers)
         return [list(zip(pids.tolist(), scores.tolist(), strict=True)) for pids, scores in results]
 
 

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 from askidcpc.config import BM25Params
 from askidcpc.index import _kernels
-from askidcpc.index.bm25 import BM25Index, index_from_counts, weights_of
+from askidcpc.index.bm25 import BM25Index, index_from_counts
 from askidcpc.types import Document, Passage
 
 __all__ = ["paragraph_ids", "paragraph_index", "paragraph_members", "row_scores"]
@@ -79,24 +79,18 @@ def paragraph_index(sentence_index: BM25Index, paragraph_of: npt.NDArray[Any], p
 def _score_rows(
     indptr: npt.NDArray[Any],
     indices: npt.NDArray[Any],
-    tf: npt.NDArray[Any],
-    doc_len: npt.NDArray[Any],
-    parts: FloatArray,
-    idf: FloatArray,
-    model: FloatArray,
+    data: FloatArray,
     columns: IntArray,
     weights: FloatArray,
     rows: IntArray,
     scores: FloatArray,
     matched: BoolArray,
 ) -> None:
-    """Add ``weights[j]`` times the weight of each (row, column) posting to ``scores`` (rows ascending), term by
-    term: for each column, one binary search per row over what is left of its posting list. A posting's weight is
-    computed from its term frequency (:func:`askidcpc.index._kernels._weight`)."""
+    """Add ``weights[j] * weight`` of each (row, column) posting to ``scores`` (rows ascending), term by term: for each
+    column, one binary search per row over what is left of its posting list."""
     for j in range(len(columns)):
         start, hi = indptr[columns[j]], indptr[columns[j] + 1]
         weight = weights[j]
-        term_idf = idf[columns[j]]
         for i in range(len(rows)):
             row = rows[i]
             lo, top = start, hi
@@ -108,7 +102,7 @@ def _score_rows(
                     top = middle
             start = lo
             if lo < hi and indices[lo] == row:
-                scores[i] += weight * _kernels._weight(tf[lo], doc_len[row], term_idf, parts, model)
+                scores[i] += weight * data[lo]
                 matched[i] = True
 
 
@@ -124,16 +118,15 @@ def row_scores(
     matched = np.zeros(len(rows), dtype=np.bool_)
     # Plain views of (possibly memory-mapped) arrays, and rows of the postings' dtype: searchsorted would otherwise
     # convert a whole posting list to the rows' dtype first.
-    postings = index.postings()
-    indptr, indices = postings.indptr, postings.indices
-    rows = np.asarray(rows).astype(indices.dtype, copy=False)
     pairs = [(index.vocab[t], w) for t, w in terms.items() if t in index.vocab and w != 0]
-    if compiled and _kernels.use_compiled(len(indices)):
+    indptr, indices = (np.asarray(a) for a in (index.term_freqs.indptr, index.term_freqs.indices))
+    data = index.weights_for([column for column, _ in pairs])  # the terms' weights (computed once per term)
+    rows = np.asarray(rows).astype(indices.dtype, copy=False)
+    if compiled and _kernels.use_compiled(len(data)):
         columns = np.fromiter((column for column, _ in pairs), dtype=np.int64, count=len(pairs))
         weights = np.fromiter((weight for _, weight in pairs), dtype=np.float64, count=len(pairs))
-        _kernels.compile_kernels()  # _score_rows calls _weight compiled
-        with _kernels.first_call_notice("score_rows", (indptr, indices, postings.tf, rows)):
-            _kernels.compiled(_score_rows)(*postings, columns, weights, rows, scores, matched)
+        with _kernels.first_call_notice("score_rows", (indptr, indices, data, rows)):
+            _kernels.compiled(_score_rows)(indptr, indices, data, columns, weights, rows, scores, matched)
         return scores, matched
     if not pairs or not len(rows) or not len(indices):
         return scores, matched
@@ -147,9 +140,6 @@ def row_scores(
     inside = np.minimum(at, len(indices) - 1)
     found = (at < ends) & (indices[inside] == rows)
     weights = np.asarray([weight for _, weight in pairs], dtype=np.float64)[:, None]
-    term_idf = index.idf()[np.asarray([column for column, _ in pairs], dtype=np.int64)][:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):  # rows a term misses (empty ones too) are dropped below
-        posting_weights = weights_of(index.params, postings.tf[inside], index.norm[rows][None, :], term_idf)
-    added = np.where(found, weights * posting_weights, 0.0)
+    added = np.where(found, weights * data[inside], 0.0)
     # np.cumsum adds term after term, as adding each term's scores in turn would (a term not found adds 0.0).
     return np.cumsum(added, axis=0)[-1], found.any(axis=0)
