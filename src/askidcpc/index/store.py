@@ -592,7 +592,7 @@ def _read_tables(
             len(terms) != n_terms
             or not isinstance(doc_ids, list)
             or len(doc_ids) != n_docs
-            or not all(isinstance(doc_id, str) for doc_id in doc_ids)
+            or not set(map(type, doc_ids)) <= {str}  # one pass in C: 40k ids in a millisecond
             or int(paragraph_indptr[0]) != 0
             or int(paragraph_indptr[-1]) != n_paragraph_postings
             or (n_passages and (int(paragraph_of[0]) != 0 or int(paragraph_of[-1]) != n_paragraphs - 1))
