@@ -12,15 +12,15 @@ Layout (format version 3)::
                                An index without them has exactly the files and manifest keys it had before.
 
 The term frequencies (a passages × terms CSC matrix) are what an index *is*; each passage's paragraph and the
-paragraphs' term frequencies (their sentences' summed) are stored too. No BM25 weight is stored: a search computes
-the weight of each posting it visits from its term frequency, its passage's length norm and its term's idf, with
-the same float64 operations in the same order as the weights a version-2 index stored, so every score is exactly
-what it was (:func:`askidcpc.index.bm25.weights_of`). What a search needs beyond the postings, each term's largest
-weight and each block of 64 postings' largest weight (the bounds that let it skip postings), is computed at build
-for the manifest's BM25 settings and stored (float32, rounded up: still bounds); opening an index computes nothing
-over its postings. Other BM25 settings than the manifest's work too: their bounds are computed at the first search
-(one pass over the postings). Every count and offset is stored in the narrowest integer dtype that holds it (term
-frequencies in one byte when no count exceeds 255).
+paragraphs' term frequencies (their sentences' summed) are stored too. No BM25 weight is stored: a term's weights
+are computed from its postings' term frequencies, their passages' length norms and its idf the first time a query
+uses the term (and kept in memory), with the same float64 operations in the same order as the weights a version-2
+index stored, so every score is exactly what it was (:func:`askidcpc.index.bm25.weights_of`). What a search needs
+beyond the postings, each term's largest weight and each block of 64 postings' largest weight (the bounds that let
+it skip postings), is computed at build for the manifest's BM25 settings and stored (float32, rounded up: still
+bounds); opening an index computes nothing over its postings. Other BM25 settings than the manifest's work too:
+their bounds are computed at the first search (one pass over the postings). Every count and offset is stored in the
+narrowest integer dtype that holds it (term frequencies in one byte when no count exceeds 255).
 
 Documents' texts are stored too, so every citation stays checkable against its source: zlib-compressed in blocks of
 whole documents (about 64 kB of text each), one block decompressed when a document is read; each document's SHA-256
