@@ -484,10 +484,10 @@ def test_sigterm_lets_requests_in_flight_finish_then_exits_0(
 
 
 def _flip_last_byte(index: Path) -> None:
-    weights = index / "weights.npy"
-    data = bytearray(weights.read_bytes())
+    postings = index / "tf_indices.npy"
+    data = bytearray(postings.read_bytes())
     data[-1] ^= 0x01
-    weights.write_bytes(bytes(data))
+    postings.write_bytes(bytes(data))
 
 
 def _truncate_text(index: Path) -> None:

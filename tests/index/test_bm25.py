@@ -7,10 +7,14 @@ import random
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from rank_bm25 import BM25L, BM25Okapi, BM25Plus
 
 from askidcpc.config import BM25Params
-from askidcpc.index.bm25 import build_index, query_weights, top_k
+from askidcpc.index import _kernels
+from askidcpc.index._tables import narrowest
+from askidcpc.index.bm25 import build_index, index_from_counts, posting_weights, query_weights, term_idf, top_k
+from askidcpc.index.paragraphs import row_scores
 from askidcpc.pipeline import Pipeline
 from askidcpc.reader.evidence import highest_idf
 from tests.conftest import corpus
@@ -129,3 +133,74 @@ def test_idf_table_looks_terms_up_through_the_vocabulary() -> None:
     assert dict(table) == eager and len(table) == len(eager)
     assert "river" in table and "zeppelin" not in table and table.get("zeppelin") is None
     assert highest_idf(table) == max(eager.values()) == highest_idf(eager)
+
+
+def stored_weights(params: BM25Params, doc_len: np.ndarray, term_freqs: sp.csc_matrix) -> np.ndarray:
+    """The weights an index of format version 2 stored: its build's computation, verbatim (the oracle for the
+    weights computed on the fly now)."""
+    n_docs = int(doc_len.shape[0])
+    avgdl = float(doc_len.sum()) / n_docs if n_docs else 0.0
+    norm = 1 - params.b + params.b * doc_len / avgdl if avgdl > 0 else np.ones(n_docs, dtype=np.float64)
+    doc_freq = np.diff(term_freqs.indptr)
+    idf = term_idf(params, doc_freq.astype(np.float64), n_docs)
+    tf = term_freqs.data.astype(np.float64)
+    if params.variant in ("okapi", "lucene"):
+        data = norm[term_freqs.indices]
+        data *= params.k1
+        data += tf
+        tf *= params.k1 + 1
+        np.divide(tf, data, out=data)
+        data *= np.repeat(idf, doc_freq)
+        return data
+    return posting_weights(params, tf, norm[term_freqs.indices], np.repeat(idf, doc_freq))
+
+
+EXACT_PARAMS = [
+    BM25Params("okapi", k1=1.5, b=0.75, epsilon=0.25),
+    BM25Params("okapi", k1=1.2, b=0.0),
+    BM25Params("okapi", k1=2.0, b=1.0),
+    BM25Params("lucene"),
+    BM25Params("lucene", k1=1.2, b=0.3),
+    BM25Params("plus", delta=1.0),
+    BM25Params("plus", k1=0.9, delta=0.5),
+    BM25Params("l", delta=0.5),
+    BM25Params("l", k1=2.0, b=1.0, delta=1.0),
+]
+
+
+@pytest.mark.parametrize("params", EXACT_PARAMS, ids=str)
+@pytest.mark.parametrize("narrow", [False, True])  # int32/int64 in memory, or the narrow dtypes of a saved index
+def test_weights_on_the_fly_are_the_stored_weights_bit_for_bit(
+    monkeypatch: pytest.MonkeyPatch, params: BM25Params, narrow: bool
+) -> None:
+    """Every path that computes a posting's weight now (numpy per column, numpy for chosen rows, the compiled
+    kernels) gives the very bits of the weight a version-2 index stored, so scores are unchanged."""
+    monkeypatch.setattr(_kernels, "COMPILE_MIN_POSTINGS", 0)
+    rng = random.Random(7)
+    docs = [rng.choices(VOCAB, [1 / (i + 1) for i in range(len(VOCAB))], k=rng.randint(0, 25)) for _ in range(300)]
+    # Past the kernels' table of tf parts (tf 16+, 1,024+ tokens): computed, not looked up.
+    docs += [["w1"] * 20 + ["w3"], rng.choices(VOCAB, k=1100), ["w0"] * 300]
+    built = build_index(docs, params)
+    term_freqs, doc_len = built.term_freqs, built.doc_len
+    if narrow:
+        term_freqs = sp.csc_matrix((narrowest(term_freqs.data), term_freqs.indices, term_freqs.indptr))
+        doc_len = narrowest(doc_len)
+        assert (term_freqs.data.dtype, doc_len.dtype) == (np.uint16, np.uint16)
+    index = index_from_counts(params, built.vocab, doc_len, term_freqs)
+    expected = stored_weights(params, built.doc_len, built.term_freqs)
+    assert index.all_weights().tobytes() == expected.tobytes()
+    assert index.weights.data.tobytes() == expected.tobytes()  # as the search kernels read them
+    matrix = sp.csc_matrix((expected, built.term_freqs.indices, built.term_freqs.indptr), shape=term_freqs.shape)
+    rows = np.arange(0, index.n_docs, 3, dtype=np.int64)
+    for query in ({"w0": 1.0}, {"w3": 2.0, "w1": 0.5}, {"w7": 1.0, "w0": 1.0, "w20": 3.0}):
+        old = np.zeros(index.n_docs)
+        for term, weight in query.items():
+            lo, hi = matrix.indptr[index.vocab[term]], matrix.indptr[index.vocab[term] + 1]
+            old[matrix.indices[lo:hi]] += weight * matrix.data[lo:hi]
+        assert index.scores(query).tobytes() == old.tobytes()
+        for compiled in (False, True):
+            scores, _ = row_scores(index, rows, query, compiled=compiled)
+            assert scores.tobytes() == old[rows].tobytes()
+        if len(query) == 1 and float(expected.min()) > 0:  # one term: a search's scores are its weights exactly
+            hits = index.search(query, 20)
+            assert [score for _, score in hits] == sorted(old[old != 0], reverse=True)[:20]

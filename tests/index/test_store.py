@@ -17,8 +17,9 @@ import pytest
 from askidcpc.config import VARIANTS, BM25Params, Settings
 from askidcpc.edges.cli import main
 from askidcpc.errors import AskError, IndexFormatError
-from askidcpc.index import _atomic, _tables, store
+from askidcpc.index import _atomic, _kernels, _tables, store, stored
 from askidcpc.index.bm25 import BM25Index, query_weights
+from askidcpc.index.paragraphs import paragraph_index
 from askidcpc.pipeline import VECTOR_MODEL, Pipeline
 from askidcpc.reader.retriever import Retriever
 from askidcpc.text.formats import content_hash
@@ -131,13 +132,14 @@ def test_loaded_documents_and_passages_equal_the_originals(bundled: Pipeline, sa
     assert set(by_id) == {d.doc_id for d in bundled.documents} and "nope" not in by_id
     with pytest.raises(KeyError):
         by_id["nope"]
-    for entry, document in zip(loaded.manifest["documents"], bundled.documents, strict=True):
-        assert entry == {"doc_id": document.doc_id, "sha256": content_hash(document.text)}
+    assert loaded.documents.doc_ids == tuple(document.doc_id for document in bundled.documents)
+    digests = np.load(saved / "doc_sha256.npy")
+    assert [bytes(row).hex() for row in digests] == [content_hash(document.text) for document in bundled.documents]
 
 
 def test_arrays_are_memory_mapped_not_copied(saved: Path) -> None:
     loaded = store.load_index(saved)
-    for array in (loaded.index.weights.data, loaded.index.weights.indices, loaded.index.term_freqs.data):
+    for array in (loaded.index.term_freqs.indices, loaded.index.term_freqs.data, loaded.paragraphs.term_freqs.data):
         base = array
         while not isinstance(base, np.memmap) and base.base is not None:
             base = base.base
@@ -164,6 +166,78 @@ def test_other_bm25_settings_at_load_recompute_weights(tmp_path: Path, variant: 
     loaded = store.load_index(tmp_path / "index", params)
     assert loaded.index.params == params
     assert_same_scores(loaded.index, Pipeline.from_documents(documents, Settings(bm25=params)).index, random_queries(2))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("settings_at_load", ["the index's", "other"])
+def test_saved_search_is_the_in_memory_search_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variant: str, settings_at_load: str
+) -> None:
+    """With the compiled kernels at any size: a loaded index (weights computed per posting from one-byte counts,
+    bounds read from float32 files or computed for other settings) finds the very passages and scores of the
+    in-memory index, the sentences' and the paragraphs'."""
+    monkeypatch.setattr(_kernels, "COMPILE_MIN_POSTINGS", 0)
+    documents = random_documents(5, 80)
+    built = BM25Params(variant=variant)
+    params = built if settings_at_load == "the index's" else BM25Params(variant=variant, k1=0.9, b=0.4, delta=0.5)
+    store.build_saved_index(tmp_path / "index", documents, built)
+    loaded = store.load_index(tmp_path / "index", params)
+    assert loaded.index.term_freqs.data.dtype == np.uint8
+    assert (loaded.index.bounds is not None) is (params == built)
+    memory = Pipeline.from_documents(documents, Settings(bm25=params))
+    expected_paragraphs = paragraph_index(memory.index, memory.passages.paragraph_of, params)
+    for query in random_queries(5):
+        for k in (1, 10, 40):
+            assert loaded.index.search(query, k) == memory.index.search(query, k)
+            assert loaded.paragraphs.search(query, k) == expected_paragraphs.search(query, k)
+        assert loaded.index.scores(query).tobytes() == memory.index.scores(query).tobytes()
+
+
+@pytest.mark.parametrize("block_bytes", [1, 300, 5_000, 1 << 30])
+def test_texts_are_compressed_in_blocks_and_read_back_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_bytes: int
+) -> None:
+    """Blocks of one document each, of a few, of everything: every text comes back byte for byte (accents,
+    emoji, an empty line), before and after an add and a remove."""
+    monkeypatch.setattr(stored, "TEXT_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(_tables, "pack_text", lambda text, offsets: stored.pack_text(text, offsets, block_bytes))
+    documents = [
+        *random_documents(6, 30),
+        Document("unicode", "Ünïcödé", "Zoë’s café — “ﬁnance” 🚀 rose 3.5%.\n\nA second paragraph."),
+    ]
+    store.build_saved_index(tmp_path / "index", documents[:20])
+    store.add_documents(tmp_path / "index", documents[20:])
+    store.remove_documents(tmp_path / "index", [documents[3].doc_id])
+    kept = [document for i, document in enumerate(documents) if i != 3]
+    loaded = store.load_index(tmp_path / "index")
+    assert [document.text for document in loaded.documents] == [document.text for document in kept]
+    n_blocks = len(np.load(tmp_path / "index" / "doc_text_blocks.npy")) - 1
+    if block_bytes == 1:
+        assert n_blocks == len(kept)
+    elif block_bytes == 1 << 30:
+        assert n_blocks == 1
+        assert np.load(tmp_path / "index" / "doc_text.npy").nbytes < sum(len(d.text.encode()) for d in kept) / 2
+    else:
+        assert 1 < n_blocks < len(kept)
+
+
+def test_an_index_of_the_previous_format_is_refused_with_one_line_to_rebuild(saved: Path) -> None:
+    edit_manifest(saved, set_key("format_version", value=2), True)
+    with pytest.raises(IndexFormatError) as raised:
+        store.load_index(saved)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message == (
+        f"saved index {saved} is format version 2; this askidcpc reads version 3; "
+        f"rebuild it with 'askidcpc index SOURCE... --out {saved}'"
+    )
+
+
+def test_the_manifest_stays_small(saved: Path, tmp_path: Path) -> None:
+    """Per-document ids and hashes live in checksummed arrays, not in the manifest."""
+    store.build_saved_index(tmp_path / "many", random_documents(8, 2000))
+    small, large = ((path / store.MANIFEST).stat().st_size for path in (saved, tmp_path / "many"))
+    assert large < 12_000 and abs(large - small) < 500
 
 
 def test_pipeline_and_stored_pipeline_are_retrievers(bundled: Pipeline, saved: Path) -> None:
@@ -407,10 +481,12 @@ def set_key(*keys: str, value: object) -> Callable[[dict[str, object]], None]:
 
 
 CORRUPTIONS: list[tuple[str, Callable[[Path], None], str]] = [
-    ("truncated weights", lambda p: truncate(p, "weights"), "truncated or damaged"),
+    ("truncated postings", lambda p: truncate(p, "tf_indices"), "truncated or damaged"),
     ("truncated text", lambda p: truncate(p, "doc_text"), "truncated or damaged"),
     ("flipped posting", lambda p: flip_byte(p, "tf_data"), "checksum does not match"),
-    ("flipped weight", lambda p: flip_byte(p, "weights", 3), "checksum does not match"),
+    ("flipped bound", lambda p: flip_byte(p, "block_max", 3), "checksum does not match"),
+    ("flipped document hash", lambda p: flip_byte(p, "doc_sha256", 3), "checksum does not match"),
+    ("flipped doc_ids", lambda p: flip_byte(p, "doc_ids", 3), "checksum does not match"),
     ("flipped text", lambda p: flip_byte(p, "doc_text", 10), "checksum does not match"),
     ("flipped header", lambda p: flip_byte(p, "tf_indices", (p / "tf_indices.npy").stat().st_size - 20), "saved index"),
     ("missing file", lambda p: (p / "passage_doc.npy").unlink(), "missing passage_doc.npy"),
@@ -420,11 +496,21 @@ CORRUPTIONS: list[tuple[str, Callable[[Path], None], str]] = [
     ("edited count", lambda p: edit_manifest(p, set_key("counts", "passages", value=3), False), "altered"),
     (
         "edited hash",
-        lambda p: edit_manifest(p, lambda m: m["documents"][0].update(sha256="0" * 64), False),  # type: ignore[index]
+        lambda p: edit_manifest(p, set_key("arrays", "doc_sha256", "sha256", value="0" * 64), False),
         "altered",
     ),
     ("format version 1", lambda p: edit_manifest(p, set_key("format_version", value=1), True), "version 1"),
-    ("format version 3", lambda p: edit_manifest(p, set_key("format_version", value=3), True), "version 3"),
+    (
+        "format version 2",
+        lambda p: edit_manifest(p, set_key("format_version", value=2), True),
+        r"is format version 2; this askidcpc reads version 3; rebuild it with 'askidcpc index",
+    ),
+    ("format version 4", lambda p: edit_manifest(p, set_key("format_version", value=4), True), "version 4"),
+    (
+        "resealed dtype",
+        lambda p: edit_manifest(p, set_key("arrays", "tf_data", "dtype", value="<f8"), True),
+        "float64, which this format version never writes",
+    ),
     ("format version 0", lambda p: edit_manifest(p, set_key("format_version", value=0), True), "version 0"),
     ("other tokenizer", lambda p: edit_manifest(p, set_key("tokenizer", "fingerprint", value="x"), True), "tokenizer"),
     ("resealed count", lambda p: edit_manifest(p, set_key("counts", "passages", value=3), True), "counts say"),
@@ -454,7 +540,7 @@ def test_every_array_file_is_checksummed(saved: Path, name: str) -> None:
 
 
 def test_without_full_verification_sizes_and_shapes_are_still_checked(saved: Path) -> None:
-    truncate(saved, "weights")
+    truncate(saved, "tf_indices")
     with pytest.raises(IndexFormatError, match="truncated"):
         store.load_index(saved, verify=False)
 

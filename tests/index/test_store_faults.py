@@ -285,7 +285,9 @@ def test_sigkill_during_the_cli_write_leaves_the_index_as_before_or_as_after(
     sources = _corpus_folder(tmp_path / "articles", added)
     removed = [document.doc_id for document in documents[::50]]
     before = [d.doc_id for d in documents]
-    after = before + [d.doc_id for d in added] if operation == "add" else [i for i in before if i not in removed]
+    # A folder's files are read in name order (new-31-1, new-31-10, ...), not in the list's order.
+    added_ids = sorted(d.doc_id for d in added)
+    after = before + added_ids if operation == "add" else [i for i in before if i not in removed]
     command = ["--add", str(sources), "--to"] if operation == "add" else ["--remove", *removed, "--from"]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     mid_write = 0

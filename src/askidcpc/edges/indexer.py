@@ -102,7 +102,7 @@ def _prepare_search(index: Path) -> None:
     asked of it does not wait for them (numba keeps them in its disk cache); a terminal is told by the kernels' own
     notice (shown by the logging :mod:`askidcpc.edges.cli` sets up)."""
     manifest = json.loads((index / MANIFEST).read_text(encoding="utf-8"))
-    if not use_compiled(int(manifest["arrays"]["weights"]["shape"][0])):
+    if not use_compiled(int(manifest["counts"]["postings"])):
         return
     pipeline = Pipeline.load(Settings(corpus=index))
     first = pipeline.documents[0]

@@ -605,18 +605,28 @@ def _accumulator(n_docs: int) -> FloatArray:
 
 class TermBounds:
     """Each term's largest weight (``upper``) and each block of 64 postings' largest weight (``block_max``; blocks
-    are aligned to global posting positions, so a block that spans two terms bounds both). Computed once per index
-    (tens of milliseconds at 1M passages)."""
+    are aligned to global posting positions, so a block that spans two terms bounds both): computed from every
+    posting's weight, or as stored (:meth:`of`)."""
 
     def __init__(self, indptr: IndexArray, data: FloatArray) -> None:
         starts = np.asarray(indptr[:-1], dtype=np.int64)
         nonempty = np.diff(np.asarray(indptr, dtype=np.int64)) > 0
-        self.upper = np.zeros(len(starts), dtype=np.float64)
+        self.upper: FloatArray = np.zeros(len(starts), dtype=np.float64)
+        self.block_max: FloatArray
         if len(data):
             self.upper[nonempty] = np.maximum.reduceat(data, starts[nonempty])
             self.block_max = np.maximum.reduceat(data, np.arange(0, len(data), BLOCK)).astype(np.float64)
         else:
             self.block_max = np.zeros(0, dtype=np.float64)
+
+    @classmethod
+    def of(cls, upper: npt.NDArray[Any], block_max: npt.NDArray[Any]) -> TermBounds:
+        """Bounds already computed (read from a saved index, where they are float32 rounded up: still bounds)."""
+        bounds = cls.__new__(cls)
+        # float64, as computed ones are: one compiled variant of the kernels, not two.
+        bounds.upper = np.asarray(upper, dtype=np.float64)
+        bounds.block_max = np.asarray(block_max, dtype=np.float64)
+        return bounds
 
 
 def maxscore_top_k(

@@ -24,9 +24,10 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from askidcpc.config import BM25Params
+from askidcpc.index._kernels import TermBounds
 from askidcpc.index.bm25 import BM25Index, index_from_counts
 from askidcpc.index.paragraphs import paragraph_ids, paragraph_index
-from askidcpc.index.stored import StoredDocuments
+from askidcpc.index.stored import PackedText, StoredDocuments, pack_text
 from askidcpc.text.formats import content_hash
 from askidcpc.text.sentences import paragraph_starts, split_spans
 from askidcpc.text.tokenize import tokenize
@@ -112,27 +113,34 @@ def encoded(encoder: PassageEncoder, texts: Sequence[str]) -> HalfArray:
 
 @dataclass(frozen=True, eq=False)
 class Tables:
-    """Everything a saved index holds, as arrays (numpy or memory-mapped) plus the few Python lists."""
+    """Everything a saved index holds, as arrays (numpy or memory-mapped) plus the few Python lists.
+
+    ``weights``: each posting's BM25 weight under ``params`` when already computed (building), else None; only the
+    search bounds are made from them (no weight is stored). Tables read for serving hold the documents' texts
+    compressed (``packed_text``) and an empty ``doc_text``; tables read to be updated hold them plain."""
 
     params: BM25Params
     terms: list[str]
     doc_len: IntArray
     term_freqs: sp.csc_matrix
-    weights: FloatArray
+    weights: FloatArray | None
     passage_doc: IntArray
     passage_start: IntArray
     passage_end: IntArray
-    doc_ids: list[str]
-    doc_hashes: list[str]
+    doc_ids: Sequence[str]
+    doc_hashes: Sequence[str]
     doc_text: ByteArray
     doc_text_offsets: IntArray
     doc_meta: ByteArray
     doc_meta_offsets: IntArray
     passage_paragraph: IntArray  # each passage's paragraph, non-decreasing from 0
-    # The paragraphs' term counts, lengths and BM25 weights as read from a saved index; computed when None.
+    # The paragraphs' term counts and lengths as read from a saved index; computed when None.
     paragraph_tf: sp.csc_matrix | None = None
     paragraph_len: IntArray | None = None
-    paragraph_weights: FloatArray | None = None
+    # The search bounds of the passages and of the paragraphs under ``params``, as read from a saved index.
+    bounds: TermBounds | None = None
+    paragraph_bounds: TermBounds | None = None
+    packed_text: PackedText | None = None
     # Each passage's sentence vector (float16 rows aligned with the passages) and the model that made them; or None.
     passage_vectors: HalfArray | None = None
     vector_model: VectorModel | None = None
@@ -146,31 +154,47 @@ class Tables:
                 raise ValueError(f"passage vectors of shape {self.passage_vectors.shape}, expected {expected}")
 
     def arrays(self) -> dict[str, npt.NDArray[Any]]:
+        """The arrays of the saved index (format version 3), each in the narrowest dtype its values fit."""
+        index = self.bm25_index(self.params)
         tf = self.term_freqs
         paragraphs = self.paragraph_index(self.params)
         ptf = paragraphs.term_freqs
-        index_dtype = np.int32 if max(tf.nnz, tf.shape[0], tf.shape[1]) < 2**31 - 1 else np.int64
+        index_dtype = np.int32 if max(tf.nnz, ptf.nnz, tf.shape[0], tf.shape[1]) < 2**31 - 1 else np.int64
+        sentence_bounds = self.bounds or TermBounds(
+            tf.indptr, index.all_weights() if self.weights is None else self.weights
+        )
+        paragraph_bounds = self.paragraph_bounds or TermBounds(ptf.indptr, paragraphs.all_weights())
         vocab = "\n".join(self.terms).encode("utf-8")
+        raw_text = self.packed_text.unpacked() if self.packed_text is not None else self.doc_text
+        text, text_blocks, block_docs = pack_text(raw_text, np.asarray(self.doc_text_offsets, dtype=np.int64))
+        doc_ids = json.dumps(list(self.doc_ids), ensure_ascii=False).encode("utf-8")
+        digests = b"".join(bytes.fromhex(digest) for digest in self.doc_hashes)
         arrays: dict[str, npt.NDArray[Any]] = {
             "vocab": np.frombuffer(vocab, dtype=np.uint8),
-            "doc_len": np.asarray(self.doc_len, dtype=np.int32),
+            "doc_len": narrowest(self.doc_len),
             "tf_indptr": np.asarray(tf.indptr, dtype=index_dtype),
             "tf_indices": np.asarray(tf.indices, dtype=index_dtype),
-            "tf_data": np.asarray(tf.data, dtype=np.int32),
-            "weights": np.asarray(self.weights, dtype=np.float64),
+            "tf_data": narrowest(tf.data),
+            "term_upper": rounded_up(sentence_bounds.upper),
+            "block_max": rounded_up(sentence_bounds.block_max),
             "passage_doc": np.asarray(self.passage_doc, dtype=np.int32),
-            "passage_start": np.asarray(self.passage_start, dtype=np.int32),
-            "passage_end": np.asarray(self.passage_end, dtype=np.int32),
-            "doc_text": self.doc_text,
+            "passage_start": narrowest(self.passage_start),
+            "passage_end": narrowest(self.passage_end),
+            "doc_ids": np.frombuffer(doc_ids, dtype=np.uint8),
+            "doc_sha256": np.frombuffer(digests, dtype=np.uint8).reshape(len(self.doc_hashes), 32),
+            "doc_text": text,
             "doc_text_offsets": np.asarray(self.doc_text_offsets, dtype=np.int64),
+            "doc_text_blocks": text_blocks,
+            "doc_text_block_docs": block_docs,
             "doc_meta": self.doc_meta,
             "doc_meta_offsets": np.asarray(self.doc_meta_offsets, dtype=np.int64),
             "passage_paragraph": np.asarray(self.passage_paragraph, dtype=np.int32),
-            "paragraph_len": np.asarray(paragraphs.doc_len, dtype=np.int32),
+            "paragraph_len": narrowest(paragraphs.doc_len),
             "paragraph_tf_indptr": np.asarray(ptf.indptr, dtype=index_dtype),
             "paragraph_tf_indices": np.asarray(ptf.indices, dtype=index_dtype),
-            "paragraph_tf_data": np.asarray(ptf.data, dtype=np.int32),
-            "paragraph_weights": np.asarray(paragraphs.weights.data, dtype=np.float64),
+            "paragraph_tf_data": narrowest(ptf.data),
+            "paragraph_term_upper": rounded_up(paragraph_bounds.upper),
+            "paragraph_block_max": rounded_up(paragraph_bounds.block_max),
         }
         if self.passage_vectors is not None:
             arrays["passage_vectors"] = np.asarray(self.passage_vectors, dtype=np.float16)
@@ -195,30 +219,51 @@ class Tables:
         return dict(zip(self.terms, range(len(self.terms)), strict=True))
 
     def documents(self) -> StoredDocuments:
-        return StoredDocuments(self.doc_ids, self.doc_text, self.doc_text_offsets, self.doc_meta, self.doc_meta_offsets)
+        return StoredDocuments(
+            self.doc_ids,
+            self.packed_text or PackedText.plain(self.doc_text, self.doc_text_offsets),
+            self.doc_meta,
+            self.doc_meta_offsets,
+        )
 
     def bm25_index(self, params: BM25Params, vocab: dict[str, int] | None = None) -> BM25Index:
-        """The BM25 index under ``params``: the stored weights when they match, else recomputed from the counts.
-        ``vocab``: :meth:`vocab`, if already made."""
+        """The BM25 index under ``params``, with the stored search bounds when its settings are the index's (other
+        settings compute them at the first search). ``vocab``: :meth:`vocab`, if already made."""
         vocab = self.vocab() if vocab is None else vocab
         if params != self.params:
-            log.info("BM25 settings differ from the saved index's; recomputing weights from the stored counts")
-            return index_from_counts(params, vocab, self.doc_len, self.term_freqs)
-        tf = self.term_freqs
-        weights = sp.csc_matrix((self.weights, tf.indices, tf.indptr), shape=tf.shape, copy=False)
-        return BM25Index(params=params, vocab=vocab, doc_len=self.doc_len, term_freqs=tf, weights=weights)
+            log.info("BM25 settings differ from the saved index's; its search bounds are computed at the first search")
+        bounds = self.bounds if params == self.params else None
+        return index_from_counts(params, vocab, self.doc_len, self.term_freqs, bounds)
 
     def paragraph_index(self, params: BM25Params, vocab: dict[str, int] | None = None) -> BM25Index:
-        """The paragraphs' BM25 index under ``params``: the stored one when its settings match, else recomputed
-        from the stored paragraph counts, else (tables not read from a saved index) from the passages' counts."""
+        """The paragraphs' BM25 index under ``params``: from the stored paragraph counts, else (tables not read from
+        a saved index) from the passages' counts."""
         vocab = self.vocab() if vocab is None else vocab
         if self.paragraph_tf is None or self.paragraph_len is None:
             return paragraph_index(self.bm25_index(params, vocab), self.passage_paragraph, params)
-        if params != self.params or self.paragraph_weights is None:
-            return index_from_counts(params, vocab, self.paragraph_len, self.paragraph_tf)
-        tf = self.paragraph_tf
-        weights = sp.csc_matrix((self.paragraph_weights, tf.indices, tf.indptr), shape=tf.shape, copy=False)
-        return BM25Index(params=params, vocab=vocab, doc_len=self.paragraph_len, term_freqs=tf, weights=weights)
+        bounds = self.paragraph_bounds if params == self.params else None
+        return index_from_counts(params, vocab, self.paragraph_len, self.paragraph_tf, bounds)
+
+
+def narrowest(values: npt.ArrayLike) -> npt.NDArray[Any]:
+    """Non-negative whole numbers in the narrowest of uint8, uint16, int32 and int64 that holds them."""
+    array = np.asarray(values)
+    top = int(array.max()) if array.size else 0
+    if array.size and int(array.min()) < 0:
+        raise ValueError("narrowest() holds non-negative numbers only")
+    for dtype in (np.uint8, np.uint16, np.int32):
+        if top <= np.iinfo(dtype).max:
+            return array.astype(dtype, copy=False)
+    return array.astype(np.int64, copy=False)
+
+
+def rounded_up(values: FloatArray) -> npt.NDArray[np.float32]:
+    """float32 values none below the given float64 ones (each rounded to nearest, then up a step where that fell
+    below): bounds stay bounds at half the size."""
+    near = np.asarray(values, dtype=np.float64).astype(np.float32)
+    below = near.astype(np.float64) < values
+    near[below] = np.nextafter(near[below], np.float32(np.inf))
+    return near
 
 
 def metadata_json(document: Document) -> bytes:
@@ -480,16 +525,12 @@ def tables_from_pipeline_parts(
     meta, meta_offsets = blob([metadata_json(document) for document in documents])
     term_freqs = sp.csc_matrix(index.term_freqs)
     term_freqs.sort_indices()
-    weights = sp.csc_matrix(index.weights)
-    weights.sort_indices()
-    if not np.array_equal(weights.indptr, term_freqs.indptr) or not np.array_equal(weights.indices, term_freqs.indices):
-        raise ValueError("the index's weights and term frequencies do not have the same postings")
     return Tables(
         params=index.params,
         terms=terms,
         doc_len=np.asarray(index.doc_len, dtype=np.int64),
         term_freqs=term_freqs,
-        weights=np.asarray(weights.data, dtype=np.float64),
+        weights=None,
         passage_doc=np.asarray([position[passage.doc_id] for passage in passages], dtype=np.int64),
         passage_start=np.asarray([passage.start for passage in passages], dtype=np.int64),
         passage_end=np.asarray([passage.end for passage in passages], dtype=np.int64),

@@ -9,8 +9,12 @@ Variants (``BM25Params.variant``):
   rank-bm25's ``BM25Plus`` also adds it for absent terms, which shifts every score equally and changes no ranking.
 - ``l``: BM25L, likewise for matching terms only.
 
-The index stores, per (term, passage) posting, the term's BM25 contribution for a query weight of 1, in a CSC
-matrix (one column a term). :meth:`BM25Index.scores` is a scatter-add over the query terms' postings;
+The index holds, per (term, passage) posting, the term frequency, in a CSC matrix (one column a term); a posting's
+weight (the term's BM25 contribution for a query weight of 1) is computed from it with the same float64 operations in
+the same order as a stored weight was (:func:`weights_of`), so scores are exact and identical whichever path computes
+them. A term's weights are computed the first time a query uses it (a vectorised pass over its postings: about 3 ms
+for a term in 400k passages) and kept for later queries (:meth:`BM25Index.weights_for`), so searches read weights as
+they read stored ones. :meth:`BM25Index.scores` is a scatter-add over the query terms' postings;
 :meth:`BM25Index.search` finds the top k exactly: with dynamic pruning (MaxScore with block-max bounds, compiled with
 numba; see :mod:`askidcpc.index._kernels`) on an index of a million postings or more, else (or when numba is not
 installed) exhaustively with numpy, which is as fast there and needs no compiling.
@@ -20,6 +24,7 @@ A query is a mapping ``term -> weight``; repeating a term in rank-bm25 equals we
 from __future__ import annotations
 
 import os
+import threading
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -34,7 +39,19 @@ from askidcpc.config import VARIANTS, BM25Params
 from askidcpc.index import _kernels
 from askidcpc.index._kernels import use_compiled
 
-__all__ = ["VARIANTS", "BM25Index", "BM25Params", "TermIdf", "build_index", "query_weights", "top_k", "use_compiled"]
+__all__ = [
+    "VARIANTS",
+    "BM25Index",
+    "BM25Params",
+    "TermIdf",
+    "build_index",
+    "index_from_counts",
+    "length_norms",
+    "query_weights",
+    "top_k",
+    "use_compiled",
+    "weights_of",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -94,16 +111,58 @@ def posting_weights(params: BM25Params, tf: FloatArray, norm: FloatArray, idf: F
     return idf * part
 
 
+def average_length(doc_len: npt.NDArray[np.integer]) -> float:
+    n_docs = int(doc_len.shape[0])
+    return float(doc_len.sum()) / n_docs if n_docs else 0.0
+
+
+def length_norms(params: BM25Params, doc_len: npt.NDArray[np.integer], avgdl: float | None = None) -> FloatArray:
+    """Each passage's ``1 - b + b * dl / avgdl`` (ones when every passage is empty); ``avgdl``: of ``doc_len``
+    unless given."""
+    avgdl = average_length(doc_len) if avgdl is None else avgdl
+    if avgdl > 0:
+        norm: FloatArray = 1 - params.b + params.b * np.asarray(doc_len) / avgdl
+        return norm
+    return np.ones(np.shape(doc_len), dtype=np.float64)
+
+
+def tf_parts(params: BM25Params, tf: npt.NDArray[np.integer], norm: FloatArray) -> FloatArray:
+    """BM25's tf part of postings from their term frequencies and their passages' length norms."""
+    values = np.asarray(tf).astype(np.float64)
+    if params.variant in ("okapi", "lucene"):
+        part: FloatArray = values * (params.k1 + 1) / (norm * params.k1 + values)
+        return part
+    if params.variant == "plus":
+        return tf_plus(values, norm, params.k1, params.delta)
+    return tf_l(values, norm, params.k1, params.delta)
+
+
+def weights_of(
+    params: BM25Params, tf: npt.NDArray[np.integer], norm: FloatArray, idf: FloatArray | float
+) -> FloatArray:
+    """BM25 weights of postings from their term frequencies, their passages' length norms and their terms' idf
+    (arrays of one length, or a scalar idf): ``idf * tf part``, the very float64 operations, in the very order, of
+    the weights an index of format version 2 stored, and of :func:`askidcpc.index._kernels._weight` (so every path
+    gives the same bits)."""
+    weights: FloatArray = idf * tf_parts(params, tf, norm)
+    return weights
+
+
 @dataclass(frozen=True, eq=False)
 class BM25Index:
     """An immutable BM25 index: vocabulary, per-passage lengths and a passages × terms CSC matrix of term
-    frequencies with its BM25 weights. Safe to share between threads."""
+    frequencies. Posting weights are not stored: a term's are computed from its postings' term frequencies, their
+    passages' length norms and its idf (:func:`weights_of`) the first time a query uses it, and kept
+    (:meth:`weights_for`); the scores are exactly those of a fully weighted matrix (:attr:`weights`). ``bounds``:
+    the search's term bounds for these ``params`` when known (read from a saved index), else computed at the first
+    search. Safe to share between threads.
+    """
 
     params: BM25Params
     vocab: Mapping[str, int]
     doc_len: IntArray
     term_freqs: sp.csc_matrix
-    weights: sp.csc_matrix
+    bounds: _kernels.TermBounds | None = None
 
     @property
     def n_docs(self) -> int:
@@ -115,23 +174,85 @@ class BM25Index:
         return np.diff(indptr)
 
     def idf(self) -> FloatArray:
+        return self._idf
+
+    @cached_property
+    def _idf(self) -> FloatArray:
         return term_idf(self.params, self.doc_freq.astype(np.float64), self.n_docs)
+
+    @cached_property
+    def _avgdl(self) -> float:
+        return average_length(self.doc_len)
+
+    @cached_property
+    def norm(self) -> FloatArray:
+        """Each passage's length norm, ``1 - b + b * dl / avgdl``."""
+        return length_norms(self.params, self.doc_len, self._avgdl)
+
+    @cached_property
+    def _arrays(self) -> tuple[npt.NDArray[np.integer], npt.NDArray[np.integer], npt.NDArray[np.integer]]:
+        """Plain views (no copy) of the postings: indexing a memmap costs more per call."""
+        tf = self.term_freqs
+        return np.asarray(tf.indptr), np.asarray(tf.indices), np.asarray(tf.data)
+
+    def column_weights(self, column: int) -> FloatArray:
+        """The weights of one term's postings, in posting order (computed now, not kept)."""
+        indptr, indices, data = self._arrays
+        lo, hi = int(indptr[column]), int(indptr[column + 1])
+        return weights_of(self.params, data[lo:hi], self.norm[indices[lo:hi]], float(self._idf[column]))
+
+    def all_weights(self) -> FloatArray:
+        """Every posting's weight, in posting order (a float64 array as long as the postings; not kept)."""
+        indptr, indices, data = self._arrays
+        return weights_of(self.params, data, self.norm[indices], np.repeat(self._idf, np.diff(indptr)))
+
+    @cached_property
+    def _weight_buffer(self) -> tuple[FloatArray, npt.NDArray[np.bool_], threading.Lock]:
+        """Each posting's weight, filled in a term at a time when a query first uses the term, which terms are,
+        and the lock that fills them. ``np.empty`` only reserves address space: memory is taken as terms are used."""
+        n_terms = int(self.term_freqs.shape[1])
+        return np.empty(self.term_freqs.nnz, dtype=np.float64), np.zeros(n_terms, dtype=np.bool_), threading.Lock()
+
+    def weights_for(self, columns: Iterable[int]) -> FloatArray:
+        """The posting weights (one array for all postings, in posting order) with those of ``columns`` filled in:
+        each term's weights are computed the first time a query uses it (:meth:`column_weights`) and kept, so a
+        search reads weights as it would read stored ones. Thread-safe."""
+        data, ready, lock = self._weight_buffer
+        missing = [int(column) for column in columns if not ready[column]]
+        if missing:
+            indptr = self._arrays[0]
+            with lock:
+                for column in missing:
+                    if not ready[column]:
+                        data[int(indptr[column]) : int(indptr[column + 1])] = self.column_weights(column)
+                        ready[column] = True  # after the weights: a reader that sees the flag sees them
+        return data
+
+    @cached_property
+    def weights(self) -> sp.csc_matrix:
+        """The weights as a CSC matrix beside :attr:`term_freqs` (every term's computed now: for tests and tools;
+        searching fills in only the terms queries use)."""
+        tf = self.term_freqs
+        data = self.weights_for(range(tf.shape[1]))
+        return sp.csc_matrix((data, tf.indices, tf.indptr), shape=tf.shape, copy=False)
 
     def scores(self, query: Mapping[str, float]) -> FloatArray:
         """Dense scores of every passage for ``query`` (term -> weight); unknown terms add nothing."""
         scores = np.zeros(self.n_docs, dtype=np.float64)
-        indptr, indices, data = self.weights.indptr, self.weights.indices, self.weights.data
+        indptr, indices, _ = self._arrays
         for term, weight in query.items():
             column = self.vocab.get(term)
             if column is None or weight == 0:
                 continue
             lo, hi = indptr[column], indptr[column + 1]
-            scores[indices[lo:hi]] += weight * data[lo:hi]
+            scores[indices[lo:hi]] += weight * self.column_weights(column)
         return scores
 
     @cached_property
     def _bounds(self) -> _kernels.TermBounds:
-        return _kernels.TermBounds(self.weights.indptr, self.weights.data)
+        if self.bounds is not None:
+            return self.bounds
+        return _kernels.TermBounds(self.term_freqs.indptr, self.all_weights())
 
     @cached_property
     def _prunable(self) -> bool:
@@ -140,7 +261,7 @@ class BM25Index:
         exactly when its sum is). A weight is the term's idf times a tf part that is above 0 (for ``plus`` and
         ``l``: when ``delta >= 0``), so the idf decides: only okapi's can be 0 or below. Checked on the idf (one value
         a term), not on every posting of a memory-mapped index."""
-        if not use_compiled(self.weights.nnz) or (self.params.variant in ("plus", "l") and self.params.delta < 0):
+        if not use_compiled(self.term_freqs.nnz) or (self.params.variant in ("plus", "l") and self.params.delta < 0):
             return False
         idf = self.idf()
         return len(idf) == 0 or float(idf.min()) > 0.0
@@ -160,15 +281,14 @@ class BM25Index:
         columns, weights = self._query_arrays(query)
         if not len(columns) or k <= 0:
             return []
-        matrix = self.weights
+        indptr, indices, _ = self._arrays
+        data = self.weights_for(columns.tolist())
         if self._prunable and bool((weights > 0).all()):
             pids, scores = _kernels.maxscore_top_k(
-                matrix.indptr, matrix.indices, matrix.data, self._bounds, columns, weights, k, self.n_docs
+                indptr, indices, data, self._bounds, columns, weights, k, self.n_docs
             )
         else:
-            pids, scores = _kernels.numpy_top_k(
-                matrix.indptr, matrix.indices, matrix.data, columns, weights, k, self.n_docs
-            )
+            pids, scores = _kernels.numpy_top_k(indptr, indices, data, columns, weights, k, self.n_docs)
         return list(zip(pids.tolist(), scores.tolist(), strict=True))
 
     def search_many(
@@ -179,10 +299,9 @@ class BM25Index:
         arrays = [self._query_arrays(query) for query in queries]
         if not self._prunable or any(bool((weights <= 0).any()) for _, weights in arrays):
             return [self.search(query, k) for query in queries]
-        matrix = self.weights
-        results = _kernels.maxscore_top_k_many(
-            matrix.indptr, matrix.indices, matrix.data, self._bounds, arrays, k, self.n_docs, workers
-        )
+        indptr, indices, _ = self._arrays
+        data = self.weights_for({int(column) for columns, _ in arrays for column in columns.tolist()})
+        results = _kernels.maxscore_top_k_many(indptr, indices, data, self._bounds, arrays, k, self.n_docs, workers)
         return [list(zip(pids.tolist(), scores.tolist(), strict=True)) for pids, scores in results]
 
 
@@ -234,28 +353,15 @@ def build_index(documents: Iterable[Sequence[str]], params: BM25Params | None = 
 
 
 def index_from_counts(
-    params: BM25Params, vocab: Mapping[str, int], doc_len: IntArray, term_freqs: sp.csc_matrix
+    params: BM25Params,
+    vocab: Mapping[str, int],
+    doc_len: IntArray,
+    term_freqs: sp.csc_matrix,
+    bounds: _kernels.TermBounds | None = None,
 ) -> BM25Index:
-    """Compute BM25 weights for given term counts (a passages × terms CSC matrix with sorted indices)."""
-    n_docs = int(doc_len.shape[0])
-    avgdl = float(doc_len.sum()) / n_docs if n_docs else 0.0
-    norm = 1 - params.b + params.b * doc_len / avgdl if avgdl > 0 else np.ones(n_docs, dtype=np.float64)
-    doc_freq = np.diff(term_freqs.indptr)
-    idf = term_idf(params, doc_freq.astype(np.float64), n_docs)
-    tf = term_freqs.data.astype(np.float64)
-    if params.variant in ("okapi", "lucene"):
-        # tf_okapi and posting_weights, computed in place: the same operations, a third of the memory at 1M passages.
-        data = norm[term_freqs.indices]
-        data *= params.k1
-        data += tf
-        tf *= params.k1 + 1
-        np.divide(tf, data, out=data)
-        del tf
-        data *= np.repeat(idf, doc_freq)
-    else:
-        data = posting_weights(params, tf, norm[term_freqs.indices], np.repeat(idf, doc_freq))
-    weights = sp.csc_matrix((data, term_freqs.indices, term_freqs.indptr), shape=term_freqs.shape)
-    return BM25Index(params=params, vocab=vocab, doc_len=doc_len, term_freqs=term_freqs, weights=weights)
+    """The BM25 index of given term counts (a passages × terms CSC matrix with sorted indices); ``bounds``: its
+    search bounds under ``params``, when known."""
+    return BM25Index(params=params, vocab=vocab, doc_len=doc_len, term_freqs=term_freqs, bounds=bounds)
 
 
 class TermIdf(Mapping[str, float]):

@@ -66,12 +66,13 @@ def paragraph_index(sentence_index: BM25Index, paragraph_of: npt.NDArray[Any], p
     n_passages = sentence_index.n_docs
     n_paragraphs = int(paragraph_of[-1]) + 1 if n_passages else 0
     membership = sp.csr_matrix(
-        (np.ones(n_passages), (np.asarray(paragraph_of, dtype=np.int64), np.arange(n_passages))),
+        # Whole counts (int32, whatever the sentences' dtype): sums of uint8 counts would wrap.
+        (np.ones(n_passages, dtype=np.int32), (np.asarray(paragraph_of, dtype=np.int64), np.arange(n_passages))),
         shape=(n_paragraphs, n_passages),
     )
     counts = sp.csc_matrix(membership @ sentence_index.term_freqs)
     counts.sort_indices()
-    lengths = np.asarray(membership @ sentence_index.doc_len, dtype=np.int64)
+    lengths = np.asarray(membership @ np.asarray(sentence_index.doc_len, dtype=np.int64), dtype=np.int64)
     return index_from_counts(params, sentence_index.vocab, lengths, counts)
 
 
@@ -117,9 +118,10 @@ def row_scores(
     matched = np.zeros(len(rows), dtype=np.bool_)
     # Plain views of (possibly memory-mapped) arrays, and rows of the postings' dtype: searchsorted would otherwise
     # convert a whole posting list to the rows' dtype first.
-    indptr, indices, data = (np.asarray(a) for a in (index.weights.indptr, index.weights.indices, index.weights.data))
-    rows = np.asarray(rows).astype(indices.dtype, copy=False)
     pairs = [(index.vocab[t], w) for t, w in terms.items() if t in index.vocab and w != 0]
+    indptr, indices = (np.asarray(a) for a in (index.term_freqs.indptr, index.term_freqs.indices))
+    data = index.weights_for([column for column, _ in pairs])  # the terms' weights (computed once per term)
+    rows = np.asarray(rows).astype(indices.dtype, copy=False)
     if compiled and _kernels.use_compiled(len(data)):
         columns = np.fromiter((column for column, _ in pairs), dtype=np.int64, count=len(pairs))
         weights = np.fromiter((weight for _, weight in pairs), dtype=np.float64, count=len(pairs))

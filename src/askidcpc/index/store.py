@@ -1,10 +1,10 @@
 """The saved index: one folder of memory-mapped arrays and a manifest; atomic writes; verification at load.
 
-Layout (format version 2)::
+Layout (format version 3)::
 
-    INDEX/manifest.json        format and version, tokenizer fingerprint, BM25 settings, counts, every document's
-                               doc_id and content hash (SHA-256 of its text), and per array file: dtype, shape, size
-                               and SHA-256; the manifest carries a checksum of itself
+    INDEX/manifest.json        format and version, tokenizer fingerprint, BM25 settings, counts, how texts are
+                               compressed, and per array file: dtype, shape, size and SHA-256; the manifest carries a
+                               checksum of itself (a few kB, whatever the corpus: per-document data is in arrays)
     INDEX/<name>.npy           numpy arrays, loaded with ``mmap_mode="r"`` (see ``ARRAYS``)
     INDEX/passage_vectors.npy  optional (see ``OPTIONAL_ARRAYS``): float16 [passages, dim], each passage's unit
                                sentence vector; listed, checksummed and verified like the others, with a manifest
@@ -12,10 +12,19 @@ Layout (format version 2)::
                                An index without them has exactly the files and manifest keys it had before.
 
 The term frequencies (a passages × terms CSC matrix) are what an index *is*; each passage's paragraph and the
-paragraphs' term frequencies (their sentences' summed) are stored too, so that ranking needs nothing computed over
-the whole corpus at load; the BM25 weights (of passages and of paragraphs) are stored beside them for the
-manifest's BM25 settings so that loading computes nothing, and recomputed from the counts when another BM25
-setting is asked for. Documents' texts are stored too, so every citation stays checkable against its source.
+paragraphs' term frequencies (their sentences' summed) are stored too. No BM25 weight is stored: a term's weights
+are computed from its postings' term frequencies, their passages' length norms and its idf the first time a query
+uses the term (and kept in memory), with the same float64 operations in the same order as the weights a version-2
+index stored, so every score is exactly what it was (:func:`askidcpc.index.bm25.weights_of`). What a search needs
+beyond the postings, each term's largest weight and each block of 64 postings' largest weight (the bounds that let
+it skip postings), is computed at build for the manifest's BM25 settings and stored (float32, rounded up: still
+bounds); opening an index computes nothing over its postings. Other BM25 settings than the manifest's work too:
+their bounds are computed at the first search (one pass over the postings). Every count and offset is stored in the
+narrowest integer dtype that holds it (term frequencies in one byte when no count exceeds 255).
+
+Documents' texts are stored too, so every citation stays checkable against its source: zlib-compressed in blocks of
+whole documents (about 64 kB of text each), one block decompressed when a document is read; each document's SHA-256
+(``doc_sha256``) is stored beside them.
 
 Passage vectors are made by an encoder the caller passes in (:class:`PassageEncoder`; the index never imports the
 reader): :func:`build_saved_index` and :func:`add_documents` have it encode the new passages only, and
@@ -41,10 +50,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import mmap
 import os
 import shutil
 import tempfile
 import time
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -59,6 +70,7 @@ from askidcpc.config import BM25Params
 from askidcpc.errors import AskError, IndexBusyError, IndexFormatError
 from askidcpc.index import _atomic
 from askidcpc.index._atomic import backups, fsync_dir
+from askidcpc.index._kernels import BLOCK, TermBounds
 from askidcpc.index._tables import (
     HalfArray,
     PassageEncoder,
@@ -71,7 +83,7 @@ from askidcpc.index._tables import (
     without_documents,
 )
 from askidcpc.index.bm25 import BM25Index
-from askidcpc.index.stored import StoredDocuments, StoredPassages
+from askidcpc.index.stored import TEXT_BLOCK_BYTES, PackedText, StoredDocuments, StoredPassages
 from askidcpc.text.formats import content_hash
 from askidcpc.text.tokenize import STOP_WORDS, tokenize
 from askidcpc.types import Document, Passage
@@ -103,31 +115,74 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FORMAT = "askidcpc-index"
-FORMAT_VERSION = 2  # 2: paragraphs (passage_paragraph, paragraph_*)
+FORMAT_VERSION = 3  # 2: paragraphs (passage_paragraph, paragraph_*); 3: no stored weights, narrow dtypes, bounds,
+# compressed texts, documents' ids and hashes in array files
 MANIFEST = "manifest.json"
+
+_COUNT = ("u1", "u2", "i4", "i8")  # whole numbers: the narrowest dtype that holds them (little-endian)
+_INDEX = ("i4", "i8")
 
 # name -> what it holds. Every array is one ``<name>.npy`` file.
 ARRAYS: Mapping[str, str] = {
     "vocab": "uint8: the terms in column order, UTF-8, joined by newlines",
-    "doc_len": "int32 [passages]: tokens in each passage",
+    "doc_len": "uint8|uint16|int32 [passages]: tokens in each passage",
     "tf_indptr": "int32|int64 [terms + 1]: CSC column pointers of the term-frequency matrix",
     "tf_indices": "int32|int64 [postings]: passage of each posting",
-    "tf_data": "int32 [postings]: term frequency of each posting",
-    "weights": "float64 [postings]: BM25 weight of each posting under the manifest's BM25 settings",
+    "tf_data": "uint8|uint16|int32 [postings]: term frequency of each posting",
+    "term_upper": "float32 [terms]: each term's largest BM25 weight under the manifest's settings (rounded up)",
+    "block_max": "float32 [ceil(postings / 64)]: each block of 64 postings' largest weight (rounded up)",
     "passage_doc": "int32 [passages]: document index of each passage",
-    "passage_start": "int32 [passages]: start offset in the document text (characters)",
-    "passage_end": "int32 [passages]: end offset, exclusive",
-    "doc_text": "uint8: every document's text, UTF-8, concatenated",
-    "doc_text_offsets": "int64 [documents + 1]: byte offsets into doc_text",
+    "passage_start": "uint8|uint16|int32 [passages]: start offset in the document text (characters)",
+    "passage_end": "uint8|uint16|int32 [passages]: end offset, exclusive",
+    "doc_ids": "uint8: the documents' doc_ids, a JSON array, UTF-8",
+    "doc_sha256": "uint8 [documents, 32]: SHA-256 of each document's text (the content hash)",
+    "doc_text": "uint8: every document's text, UTF-8, zlib-compressed in blocks of whole documents, concatenated",
+    "doc_text_offsets": "int64 [documents + 1]: byte offsets of each document's text, uncompressed",
+    "doc_text_blocks": "int64 [blocks + 1]: offsets of each compressed block in doc_text",
+    "doc_text_block_docs": "int32 [blocks + 1]: first document of each block (the last: the number of documents)",
     "doc_meta": "uint8: every document's metadata, one JSON object each, concatenated",
     "doc_meta_offsets": "int64 [documents + 1]: byte offsets into doc_meta",
     "passage_paragraph": "int32 [passages]: paragraph of each passage (non-decreasing from 0)",
-    "paragraph_len": "int32 [paragraphs]: tokens in each paragraph",
+    "paragraph_len": "uint8|uint16|int32 [paragraphs]: tokens in each paragraph",
     "paragraph_tf_indptr": "int32|int64 [terms + 1]: CSC column pointers of the paragraphs' term frequencies",
     "paragraph_tf_indices": "int32|int64 [paragraph postings]: paragraph of each posting",
-    "paragraph_tf_data": "int32 [paragraph postings]: term frequency of each posting",
-    "paragraph_weights": "float64 [paragraph postings]: BM25 weight of each posting under the manifest's settings",
+    "paragraph_tf_data": "uint8|uint16|int32 [paragraph postings]: term frequency of each posting",
+    "paragraph_term_upper": "float32 [terms]: each term's largest paragraph weight (rounded up)",
+    "paragraph_block_max": "float32 [ceil(paragraph postings / 64)]: each block's largest weight (rounded up)",
 }
+
+# name -> the dtypes (numpy's ``dtype.str`` without the byte order) an array may have; anything else is refused.
+_DTYPES: Mapping[str, tuple[str, ...]] = {
+    "vocab": ("u1",),
+    "doc_len": _COUNT,
+    "tf_indptr": _INDEX,
+    "tf_indices": _INDEX,
+    "tf_data": _COUNT,
+    "term_upper": ("f4",),
+    "block_max": ("f4",),
+    "passage_doc": ("i4",),
+    "passage_start": _COUNT,
+    "passage_end": _COUNT,
+    "doc_ids": ("u1",),
+    "doc_sha256": ("u1",),
+    "doc_text": ("u1",),
+    "doc_text_offsets": ("i8",),
+    "doc_text_blocks": ("i8",),
+    "doc_text_block_docs": ("i4",),
+    "doc_meta": ("u1",),
+    "doc_meta_offsets": ("i8",),
+    "passage_paragraph": ("i4",),
+    "paragraph_len": _COUNT,
+    "paragraph_tf_indptr": _INDEX,
+    "paragraph_tf_indices": _INDEX,
+    "paragraph_tf_data": _COUNT,
+    "paragraph_term_upper": ("f4",),
+    "paragraph_block_max": ("f4",),
+    "passage_vectors": ("f2",),
+}
+
+# The files of earlier format versions: a folder holding them is an index a new write may replace.
+_FORMER_ARRAYS = ("weights", "paragraph_weights")
 
 # name -> what it holds, for the arrays an index may hold or not (each with the manifest entry that goes with it).
 OPTIONAL_ARRAYS: Mapping[str, str] = {
@@ -182,11 +237,13 @@ class IndexUpdate:
 
 
 def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
+    """The file's SHA-256, hashed from a memory map: no copy through read() buffers (measured 1.5x faster here; SHA-256
+    has CPU instructions on current x86 and ARM, and hashlib releases the GIL while it hashes)."""
     with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+        if os.fstat(handle.fileno()).st_size == 0:
+            return hashlib.sha256().hexdigest()
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            return hashlib.sha256(mapped).hexdigest()
 
 
 def _write_array(path: Path, array: npt.NDArray[Any]) -> dict[str, Any]:
@@ -219,7 +276,7 @@ def check_replaceable(target: Path) -> None:
         return
     if not target.is_dir():
         raise AskError(f"{target} exists and is not a folder; choose another index path")
-    known = {MANIFEST} | {f"{name}.npy" for name in (*ARRAYS, *OPTIONAL_ARRAYS)}
+    known = {MANIFEST} | {f"{name}.npy" for name in (*ARRAYS, *OPTIONAL_ARRAYS, *_FORMER_ARRAYS)}
     foreign = [entry.name for entry in target.iterdir() if entry.name not in known]
     if foreign:
         raise AskError(
@@ -261,11 +318,9 @@ def _write_tables(target: Path, tables: Tables) -> dict[str, Any]:
                 "postings": int(tables.term_freqs.nnz),
                 "paragraphs": int(arrays["paragraph_len"].shape[0]),
                 "paragraph_postings": int(arrays["paragraph_tf_data"].shape[0]),
+                "text_blocks": int(arrays["doc_text_blocks"].shape[0]) - 1,
             },
-            "documents": [
-                {"doc_id": doc_id, "sha256": digest}
-                for doc_id, digest in zip(tables.doc_ids, tables.doc_hashes, strict=True)
-            ],
+            "text": {"compression": "zlib", "block_bytes": TEXT_BLOCK_BYTES},
             "arrays": entries,
         }
         if tables.vector_model is not None:
@@ -431,9 +486,28 @@ def _start_checksums(
     return check
 
 
-def _read_tables(path: Path, pool: ThreadPoolExecutor | None) -> tuple[dict[str, Any], Tables, Callable[[], None]]:
+class _HexDigests(Sequence[str]):
+    """The documents' content hashes as hex strings, made from the ``doc_sha256`` rows when asked for."""
+
+    def __init__(self, digests: npt.NDArray[np.uint8]) -> None:
+        self._digests = digests
+
+    def __len__(self) -> int:
+        return int(self._digests.shape[0])
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return bytes(self._digests[i]).hex()
+
+
+def _read_tables(
+    path: Path, pool: ThreadPoolExecutor | None, unpack_text: bool = False
+) -> tuple[dict[str, Any], Tables, Callable[[], None]]:
     """The manifest and tables of the index at ``path``, checked for everything but content; with a ``pool``, the
-    content checksums are computed on it and the returned check waits for them (else it checks nothing)."""
+    content checksums are computed on it and the returned check waits for them (else it checks nothing). Nothing is
+    read from an array's content here but its first and last values (the rest is read after the check).
+    ``unpack_text``: the tables hold the documents' texts decompressed (to be updated), not packed (to serve)."""
     manifest = _read_manifest(path)
     try:
         entries: Mapping[str, Mapping[str, Any]] = manifest["arrays"]
@@ -442,6 +516,11 @@ def _read_tables(path: Path, pool: ThreadPoolExecutor | None) -> tuple[dict[str,
         if ("passage_vectors" in entries) != ("vectors" in manifest):
             raise _refuse(path, "lists passage vectors without the model that made them, or a model without them")
         vector_model = VectorModel.from_record(manifest["vectors"]) if "vectors" in manifest else None
+        for name, entry in entries.items():
+            if str(entry["dtype"])[1:] not in _DTYPES[name] or str(entry["dtype"])[0] not in "<|":
+                raise _refuse(
+                    path, f"lists {name}.npy as {np.dtype(entry['dtype'])}, which this format version never writes"
+                )
         arrays = {
             name: _open_array(path, name, entries[name]) for name in (*ARRAYS, *OPTIONAL_ARRAYS) if name in entries
         }
@@ -451,40 +530,40 @@ def _read_tables(path: Path, pool: ThreadPoolExecutor | None) -> tuple[dict[str,
             raise _refuse(path, "was built by a different tokenizer than this askidcpc's (questions would not match)")
         params = BM25Params(**manifest["bm25"])
         counts = manifest["counts"]
-        documents = manifest["documents"]
-        doc_ids = [str(entry["doc_id"]) for entry in documents]
-        doc_hashes = [str(entry["sha256"]) for entry in documents]
-        vocab_text = arrays["vocab"].tobytes().decode("utf-8")
-        terms = vocab_text.split("\n") if vocab_text else []
-        n_docs, n_passages, n_terms, n_postings, n_paragraphs, n_paragraph_postings = (
+        n_docs, n_passages, n_terms, n_postings, n_paragraphs, n_paragraph_postings, n_blocks = (
             int(counts[key])
-            for key in ("documents", "passages", "terms", "postings", "paragraphs", "paragraph_postings")
+            for key in ("documents", "passages", "terms", "postings", "paragraphs", "paragraph_postings", "text_blocks")
         )
     except IndexFormatError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise _refuse(path, f"has a malformed {MANIFEST} ({exc.__class__.__name__}: {exc})") from exc
     expected = {
-        "doc_len": n_passages,
-        "tf_indptr": n_terms + 1,
-        "tf_indices": n_postings,
-        "tf_data": n_postings,
-        "weights": n_postings,
-        "passage_doc": n_passages,
-        "passage_start": n_passages,
-        "passage_end": n_passages,
-        "doc_text_offsets": n_docs + 1,
-        "doc_meta_offsets": n_docs + 1,
-        "passage_paragraph": n_passages,
-        "paragraph_len": n_paragraphs,
-        "paragraph_tf_indptr": n_terms + 1,
-        "paragraph_tf_indices": n_paragraph_postings,
-        "paragraph_tf_data": n_paragraph_postings,
-        "paragraph_weights": n_paragraph_postings,
+        "doc_len": (n_passages,),
+        "tf_indptr": (n_terms + 1,),
+        "tf_indices": (n_postings,),
+        "tf_data": (n_postings,),
+        "term_upper": (n_terms,),
+        "block_max": (-(-n_postings // BLOCK),),
+        "passage_doc": (n_passages,),
+        "passage_start": (n_passages,),
+        "passage_end": (n_passages,),
+        "doc_sha256": (n_docs, 32),
+        "doc_text_offsets": (n_docs + 1,),
+        "doc_text_blocks": (n_blocks + 1,),
+        "doc_text_block_docs": (n_blocks + 1,),
+        "doc_meta_offsets": (n_docs + 1,),
+        "passage_paragraph": (n_passages,),
+        "paragraph_len": (n_paragraphs,),
+        "paragraph_tf_indptr": (n_terms + 1,),
+        "paragraph_tf_indices": (n_paragraph_postings,),
+        "paragraph_tf_data": (n_paragraph_postings,),
+        "paragraph_term_upper": (n_terms,),
+        "paragraph_block_max": (-(-n_paragraph_postings // BLOCK),),
     }
-    for name, length in expected.items():
-        if arrays[name].shape != (length,):
-            raise _refuse(path, f"has {name}.npy of shape {arrays[name].shape}, but the counts say ({length},)")
+    for name, shape in expected.items():
+        if arrays[name].shape != shape:
+            raise _refuse(path, f"has {name}.npy of shape {arrays[name].shape}, but the counts say {shape}")
     vectors = arrays.get("passage_vectors")
     if (
         vectors is not None
@@ -496,50 +575,86 @@ def _read_tables(path: Path, pool: ThreadPoolExecutor | None) -> tuple[dict[str,
             f"has passage_vectors.npy of {vectors.dtype}{list(vectors.shape)}, but the counts and its model say "
             f"float16{[n_passages, vector_model.dim]}",
         )
-    indptr = arrays["tf_indptr"]
-    paragraph_indptr = arrays["paragraph_tf_indptr"]
-    paragraph_of = arrays["passage_paragraph"]
-    if (
-        len(terms) != n_terms
-        or int(paragraph_indptr[0]) != 0
-        or int(paragraph_indptr[-1]) != n_paragraph_postings
-        or (n_passages and (int(paragraph_of[0]) != 0 or int(paragraph_of[-1]) != n_paragraphs - 1))
-        or len(doc_ids) != n_docs
-        or int(indptr[0]) != 0
-        or int(indptr[-1]) != n_postings
-        or int(arrays["doc_text_offsets"][-1]) != arrays["doc_text"].shape[0]
-        or int(arrays["doc_meta_offsets"][-1]) != arrays["doc_meta"].shape[0]
-    ):
-        raise _refuse(path, "has arrays that do not agree with each other or with the manifest's counts")
-    term_freqs = sp.csc_matrix(
-        (arrays["tf_data"], arrays["tf_indices"], indptr), shape=(n_passages, n_terms), copy=False
+
+    def agree() -> tuple[list[str], list[str]]:
+        """The terms and doc_ids, once the arrays' ends agree with each other and with the counts."""
+        indptr = arrays["tf_indptr"]
+        paragraph_indptr = arrays["paragraph_tf_indptr"]
+        paragraph_of = arrays["passage_paragraph"]
+        blocks, block_docs = arrays["doc_text_blocks"], arrays["doc_text_block_docs"]
+        try:
+            vocab_text = arrays["vocab"].tobytes().decode("utf-8")
+            doc_ids = json.loads(arrays["doc_ids"].tobytes().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise _refuse(path, f"has an unreadable vocabulary or doc_ids ({exc.__class__.__name__})") from exc
+        terms = vocab_text.split("\n") if vocab_text else []
+        if (
+            len(terms) != n_terms
+            or not isinstance(doc_ids, list)
+            or len(doc_ids) != n_docs
+            or not set(map(type, doc_ids)) <= {str}  # one pass in C: 40k ids in a millisecond
+            or int(paragraph_indptr[0]) != 0
+            or int(paragraph_indptr[-1]) != n_paragraph_postings
+            or (n_passages and (int(paragraph_of[0]) != 0 or int(paragraph_of[-1]) != n_paragraphs - 1))
+            or int(indptr[0]) != 0
+            or int(indptr[-1]) != n_postings
+            or int(blocks[0]) != 0
+            or int(blocks[-1]) != arrays["doc_text"].shape[0]
+            or int(block_docs[0]) != 0
+            or int(block_docs[-1]) != n_docs
+            or int(arrays["doc_meta_offsets"][-1]) != arrays["doc_meta"].shape[0]
+        ):
+            raise _refuse(path, "has arrays that do not agree with each other or with the manifest's counts")
+        return terms, doc_ids
+
+    packed = PackedText(
+        arrays["doc_text"], arrays["doc_text_offsets"], arrays["doc_text_blocks"], arrays["doc_text_block_docs"]
     )
-    term_freqs.has_sorted_indices = True
-    paragraph_tf = sp.csc_matrix(
-        (arrays["paragraph_tf_data"], arrays["paragraph_tf_indices"], paragraph_indptr),
-        shape=(n_paragraphs, n_terms),
-        copy=False,
-    )
-    paragraph_tf.has_sorted_indices = True
+    try:  # while the files hash: the content read here is not served unless every checksum matches
+        terms, doc_ids = agree()
+        term_freqs = sp.csc_matrix(
+            (arrays["tf_data"], arrays["tf_indices"], arrays["tf_indptr"]), shape=(n_passages, n_terms), copy=False
+        )
+        term_freqs.has_sorted_indices = True
+        paragraph_tf = sp.csc_matrix(
+            (arrays["paragraph_tf_data"], arrays["paragraph_tf_indices"], arrays["paragraph_tf_indptr"]),
+            shape=(n_paragraphs, n_terms),
+            copy=False,
+        )
+        paragraph_tf.has_sorted_indices = True
+        text = packed.unpacked() if unpack_text else np.zeros(0, dtype=np.uint8)
+        if unpack_text and len(text) != int(arrays["doc_text_offsets"][-1]):
+            raise _refuse(path, "has document texts that do not agree with their offsets")
+    except IndexFormatError:
+        check_content()  # a damaged file: say so rather than what it broke
+        raise
+    except ValueError as exc:  # scipy's checks of the postings
+        check_content()
+        raise _refuse(path, f"has postings that do not agree with each other ({exc})") from exc
+    except zlib.error as exc:
+        check_content()
+        raise _refuse(path, f"has document texts that cannot be decompressed ({exc})") from exc
     tables = Tables(
         params=params,
         terms=terms,
         doc_len=arrays["doc_len"],
         term_freqs=term_freqs,
-        weights=arrays["weights"],
+        weights=None,
         passage_doc=arrays["passage_doc"],
         passage_start=arrays["passage_start"],
         passage_end=arrays["passage_end"],
         doc_ids=doc_ids,
-        doc_hashes=doc_hashes,
-        doc_text=arrays["doc_text"],
+        doc_hashes=_HexDigests(arrays["doc_sha256"]),
+        doc_text=text,
         doc_text_offsets=arrays["doc_text_offsets"],
         doc_meta=arrays["doc_meta"],
         doc_meta_offsets=arrays["doc_meta_offsets"],
-        passage_paragraph=paragraph_of,
+        passage_paragraph=arrays["passage_paragraph"],
         paragraph_tf=paragraph_tf,
         paragraph_len=arrays["paragraph_len"],
-        paragraph_weights=arrays["paragraph_weights"],
+        bounds=TermBounds.of(arrays["term_upper"], arrays["block_max"]),
+        paragraph_bounds=TermBounds.of(arrays["paragraph_term_upper"], arrays["paragraph_block_max"]),
+        packed_text=None if unpack_text else packed,
         passage_vectors=vectors,
         vector_model=vector_model,
     )
@@ -548,7 +663,7 @@ def _read_tables(path: Path, pool: ThreadPoolExecutor | None) -> tuple[dict[str,
 
 def _verified_tables(path: Path) -> tuple[dict[str, Any], Tables]:
     with ThreadPoolExecutor(max_workers=_HASH_THREADS) as pool:
-        manifest, tables, check_content = _read_tables(path, pool)
+        manifest, tables, check_content = _read_tables(path, pool, unpack_text=True)
         check_content()
     return manifest, tables
 
@@ -560,8 +675,9 @@ def load_index(
 
     Always checked: format and version, the manifest's own checksum, the tokenizer fingerprint, and every array
     file's size, dtype and shape. With ``verify`` (the default) every array file's SHA-256 too, which reads every
-    byte once (about 1 GB/s). ``params``: the BM25 settings to score with (default: the index's own); other
-    settings than the index's recompute the weights from the stored counts. ``expect_vectors``: the model that
+    byte once (about 1.4 GB/s a core, on two threads). ``params``: the BM25 settings to score with (default: the
+    index's own); other settings than the index's compute their search bounds at the first search (one pass over
+    the postings). ``expect_vectors``: the model that
     encodes questions here; an index whose passage vectors another model (or version) made is refused. Raises
     IndexFormatError when the index is missing, damaged, altered or of another format version.
     """
@@ -572,7 +688,7 @@ def load_index(
             raise _other_model(Path(path), made_by, expect_vectors)
         documents = tables.documents()
         vocab = tables.vocab()  # the costly Python part of loading: done while the files hash
-        check_content()  # nothing is computed from the arrays, or served, before every checksum matched
+        check_content()  # nothing is served before every checksum matched
     passages = StoredPassages(
         documents, tables.passage_doc, tables.passage_start, tables.passage_end, tables.passage_paragraph
     )
