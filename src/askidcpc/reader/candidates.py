@@ -18,20 +18,27 @@ from weakref import WeakKeyDictionary
 import numpy as np
 import numpy.typing as npt
 
-from askidcpc.reader.evidence import highest_idf
+from askidcpc.reader.evidence import RELATED_CREDIT, Coverage, highest_idf
 from askidcpc.reader.features import (
     FEATURES,
     Candidate,
+    InContext,
+    ListContext,
     Paragraph,
+    Profile,
+    Sentence,
     candidate_rows,
     list_context,
     profile,
+    rows_in_context,
     semantic_block,
     sentence,
     with_aggregates,
 )
 from askidcpc.reader.query import Query
-from askidcpc.reader.retriever import Retriever
+from askidcpc.reader.rank import Ranked
+from askidcpc.reader.retriever import Retriever, TermLookup
+from askidcpc.text.tokenize import stem_word
 from askidcpc.types import Hit, Passage
 
 __all__ = ["Candidates", "candidates"]
@@ -129,6 +136,8 @@ def candidates(
     context = list_context(query, [ranked.top_sentence], ranked.top_paragraph, ranked.scores, idf)
     asked = profile(query, question)
     question_idf = _QuestionIdf(query, idf)
+    if vectors is None and isinstance(retriever, TermLookup):
+        return _looked_up(asked, ranked, context, question_idf, retriever)
     by_pid = _paragraphs(retriever, ranked.pids)
     found = [by_pid[pid].candidates[pid] for pid in ranked.pids]
     paragraph_ids = [by_pid[pid].first for pid in ranked.pids]
@@ -138,6 +147,84 @@ def candidates(
         features = np.hstack([features, _semantic(ranked.pids, by_pid, *vectors)])
     hits = tuple(Hit(by_pid[pid].passages[pid], score) for pid, score in zip(ranked.pids, ranked.scores, strict=True))
     return Candidates(hits, features, tuple(paragraph_ids))
+
+
+def _looked_up(
+    asked: Profile, ranked: Ranked, context: ListContext, idf: _QuestionIdf, retriever: TermLookup
+) -> Candidates:
+    """:func:`candidates` from a retriever that looks terms up in its index: only the candidate sentences are read;
+    which query terms their paragraphs and neighbours hold comes from the postings, and a paragraph's other
+    sentences are read only where the postings cannot settle a feature (they hold both terms of a question's term
+    pair, or a question name's stem). The same rows as reading every paragraph, as a sentence's index terms are
+    its text's tokens."""
+    assert isinstance(retriever, Retriever)
+    pids = np.asarray(ranked.pids, dtype=np.int64)
+    n = len(pids)
+    first, end = retriever.paragraph_bounds(pids)
+    passages = [retriever.passage(pid) for pid in ranked.pids]
+    found = [sentence(passage.text) for passage in passages]
+    coverage = Coverage(asked.query, idf, RELATED_CREDIT)
+    # The query terms, then the stems of the question's names (a name is held only where its stem is).
+    names = {name: stem_word(name) for name in asked.entities}
+    terms = list(dict.fromkeys([*coverage.terms, *names.values()]))
+    column = {term: at for at, term in enumerate(terms)}
+    n_terms = len(coverage.terms)
+    before, after = pids - 1, pids + 1
+    has_before, has_after = before >= first, after < end
+    neighbours = retriever.holds(np.concatenate([before[has_before], after[has_after]]), coverage.terms)
+    neighbour = np.zeros((n, n_terms), dtype=np.bool_)
+    split = int(has_before.sum())
+    neighbour[has_before] = neighbours[:split]
+    neighbour[has_after] |= neighbours[split:]
+    paragraph = retriever.paragraph_holds(pids, terms)
+    read = _Members(retriever, dict(zip(ranked.pids, found, strict=True)))
+    pairs = [0] * n
+    entities = [0] * n
+    for at in range(n):
+        span = (int(first[at]), int(end[at]))
+        held = paragraph[at]
+        for a, b in asked.pairs:
+            if held[column[a]] and held[column[b]]:
+                pairs[at] += any(member.follows(a, b) for member in read.holding(span, (a, b)))
+        for name, stem in names.items():
+            if held[column[stem]]:
+                entities[at] += any(name in member.word_set for member in read.holding(span, (stem,)))
+    in_context = InContext(
+        first=(pids == first).tolist(),
+        paragraph_held=coverage.held_of(paragraph[:, :n_terms]),
+        neighbour_held=coverage.held_of(neighbour),
+        paragraph_pairs=pairs,
+        paragraph_entities=entities,
+    )
+    rows = rows_in_context(asked, found, in_context, ranked, context, coverage)
+    paragraph_ids = first.tolist()
+    features = with_aggregates(rows, np.zeros(n, dtype=np.int64), first)
+    hits = tuple(Hit(passage, score) for passage, score in zip(passages, ranked.scores, strict=True))
+    return Candidates(hits, features, tuple(paragraph_ids))
+
+
+class _Members:
+    """The sentences of a question's candidate paragraphs, read when a feature needs them (once each)."""
+
+    def __init__(self, retriever: Retriever, known: dict[int, Sentence]) -> None:
+        self._retriever = retriever
+        self._known = known
+        self._holding: dict[tuple[tuple[int, int], tuple[str, ...]], list[Sentence]] = {}
+
+    def holding(self, span: tuple[int, int], terms: tuple[str, ...]) -> list[Sentence]:
+        """The sentences of the paragraph ``span`` (a pid range) whose postings hold every one of ``terms``."""
+        key = (span, terms)
+        if key not in self._holding:
+            members = np.arange(*span, dtype=np.int64)
+            assert isinstance(self._retriever, TermLookup)
+            wanted = self._retriever.holds(members, terms).all(axis=1)
+            self._holding[key] = [self._sentence(pid) for pid in members[wanted].tolist()]
+        return self._holding[key]
+
+    def _sentence(self, pid: int) -> Sentence:
+        if pid not in self._known:
+            self._known[pid] = sentence(self._retriever.passage(pid).text)
+        return self._known[pid]
 
 
 def _semantic(
