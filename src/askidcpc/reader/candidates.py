@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, cast
 from weakref import WeakKeyDictionary
 
 import numpy as np
@@ -136,8 +136,9 @@ def candidates(
     context = list_context(query, [ranked.top_sentence], ranked.top_paragraph, ranked.scores, idf)
     asked = profile(query, question)
     question_idf = _QuestionIdf(query, idf)
-    if vectors is None and isinstance(retriever, TermLookup):
-        return _looked_up(asked, ranked, context, question_idf, retriever)
+    # A plain attribute check: isinstance() against a Protocol inspects every member, which costs more here.
+    if vectors is None and callable(getattr(retriever, "paragraph_holds", None)):
+        return _looked_up(asked, ranked, context, question_idf, cast(_LookingUp, retriever))
     by_pid = _paragraphs(retriever, ranked.pids)
     found = [by_pid[pid].candidates[pid] for pid in ranked.pids]
     paragraph_ids = [by_pid[pid].first for pid in ranked.pids]
@@ -150,14 +151,13 @@ def candidates(
 
 
 def _looked_up(
-    asked: Profile, ranked: Ranked, context: ListContext, idf: _QuestionIdf, retriever: TermLookup
+    asked: Profile, ranked: Ranked, context: ListContext, idf: _QuestionIdf, retriever: _LookingUp
 ) -> Candidates:
     """:func:`candidates` from a retriever that looks terms up in its index: only the candidate sentences are read;
     which query terms their paragraphs and neighbours hold comes from the postings, and a paragraph's other
     sentences are read only where the postings cannot settle a feature (they hold both terms of a question's term
     pair, or a question name's stem). The same rows as reading every paragraph, as a sentence's index terms are
     its text's tokens."""
-    assert isinstance(retriever, Retriever)
     pids = np.asarray(ranked.pids, dtype=np.int64)
     n = len(pids)
     first, end = retriever.paragraph_bounds(pids)
@@ -171,24 +171,13 @@ def _looked_up(
     n_terms = len(coverage.terms)
     before, after = pids - 1, pids + 1
     has_before, has_after = before >= first, after < end
+    paragraph = retriever.paragraph_holds(pids, terms)
     neighbours = retriever.holds(np.concatenate([before[has_before], after[has_after]]), coverage.terms)
     neighbour = np.zeros((n, n_terms), dtype=np.bool_)
     split = int(has_before.sum())
     neighbour[has_before] = neighbours[:split]
     neighbour[has_after] |= neighbours[split:]
-    paragraph = retriever.paragraph_holds(pids, terms)
-    read = _Members(retriever, dict(zip(ranked.pids, found, strict=True)))
-    pairs = [0] * n
-    entities = [0] * n
-    for at in range(n):
-        span = (int(first[at]), int(end[at]))
-        held = paragraph[at]
-        for a, b in asked.pairs:
-            if held[column[a]] and held[column[b]]:
-                pairs[at] += any(member.follows(a, b) for member in read.holding(span, (a, b)))
-        for name, stem in names.items():
-            if held[column[stem]]:
-                entities[at] += any(name in member.word_set for member in read.holding(span, (stem,)))
+    pairs, entities = _read_members(asked, names, retriever, first, end, paragraph, column, dict(zip(ranked.pids, found)))
     in_context = InContext(
         first=(pids == first).tolist(),
         paragraph_held=coverage.held_of(paragraph[:, :n_terms]),
@@ -197,34 +186,64 @@ def _looked_up(
         paragraph_entities=entities,
     )
     rows = rows_in_context(asked, found, in_context, ranked, context, coverage)
-    paragraph_ids = first.tolist()
     features = with_aggregates(rows, np.zeros(n, dtype=np.int64), first)
     hits = tuple(Hit(passage, score) for passage, score in zip(passages, ranked.scores, strict=True))
-    return Candidates(hits, features, tuple(paragraph_ids))
+    return Candidates(hits, features, tuple(first.tolist()))
 
 
-class _Members:
-    """The sentences of a question's candidate paragraphs, read when a feature needs them (once each)."""
+def _read_members(
+    asked: Profile,
+    names: dict[str, str],
+    retriever: _LookingUp,
+    first: npt.NDArray[np.int64],
+    end: npt.NDArray[np.int64],
+    paragraph: npt.NDArray[np.bool_],
+    column: dict[str, int],
+    known: dict[int, Sentence],
+) -> tuple[list[int], list[int]]:
+    """How many of the question's term pairs and names each candidate's paragraph (``[first, end)``, holding the
+    terms ``paragraph`` marks, by ``column``) holds: the postings say where a pair's two terms (a name's stem) are;
+    only those sentences are read (``known``: those read already, by pid)."""
+    n = len(first)
+    pairs = [0] * n
+    entities = [0] * n
+    # (candidate, terms) whose paragraph's sentences must be read: every term there, in one sentence or another.
+    wanted = [
+        (at, (a, b))
+        for at in range(n)
+        for a, b in asked.pairs
+        if paragraph[at, column[a]] and paragraph[at, column[b]]
+    ]
+    wanted += [(at, (stem,)) for at in range(n) for stem in names.values() if paragraph[at, column[stem]]]
+    if not wanted:
+        return pairs, entities
+    spans = sorted({(int(first[at]), int(end[at])) for at, _ in wanted})
+    members = np.concatenate([np.arange(lo, hi, dtype=np.int64) for lo, hi in spans])
+    looked = sorted({term for _, terms in wanted for term in terms})
+    held = retriever.holds(members, looked)
+    row = {pid: at for at, pid in enumerate(members.tolist())}
+    place = {term: at for at, term in enumerate(looked)}
 
-    def __init__(self, retriever: Retriever, known: dict[int, Sentence]) -> None:
-        self._retriever = retriever
-        self._known = known
-        self._holding: dict[tuple[tuple[int, int], tuple[str, ...]], list[Sentence]] = {}
+    def holding(at: int, terms: tuple[str, ...]) -> list[Sentence]:
+        found = []
+        for pid in range(int(first[at]), int(end[at])):
+            if all(held[row[pid], place[term]] for term in terms):
+                if pid not in known:
+                    known[pid] = sentence(retriever.passage(pid).text)
+                found.append(known[pid])
+        return found
 
-    def holding(self, span: tuple[int, int], terms: tuple[str, ...]) -> list[Sentence]:
-        """The sentences of the paragraph ``span`` (a pid range) whose postings hold every one of ``terms``."""
-        key = (span, terms)
-        if key not in self._holding:
-            members = np.arange(*span, dtype=np.int64)
-            assert isinstance(self._retriever, TermLookup)
-            wanted = self._retriever.holds(members, terms).all(axis=1)
-            self._holding[key] = [self._sentence(pid) for pid in members[wanted].tolist()]
-        return self._holding[key]
+    for at, a, b in [(at, *terms) for at, terms in wanted if len(terms) == 2]:
+        pairs[at] += any(member.follows(a, b) for member in holding(at, (a, b)))
+    for name, stem in names.items():
+        for at in range(n):
+            if (at, (stem,)) in wanted:
+                entities[at] += any(name in member.word_set for member in holding(at, (stem,)))
+    return pairs, entities
 
-    def _sentence(self, pid: int) -> Sentence:
-        if pid not in self._known:
-            self._known[pid] = sentence(self._retriever.passage(pid).text)
-        return self._known[pid]
+
+class _LookingUp(Retriever, TermLookup, Protocol):
+    """A retriever that also looks terms up (:class:`~askidcpc.reader.retriever.TermLookup`)."""
 
 
 def _semantic(
