@@ -204,7 +204,9 @@ class Sentence:
         self.words = normalized
         self.token_set = frozenset(positions)
         self.word_set = word_set
-        self.positions: Mapping[str, Sequence[int]] = positions  # each index term's places in tokens
+        # each index term's places in tokens, as tuples: the garbage collector stops tracking tuples of ints, and a
+        # cache of thousands of sentences would otherwise hold hundreds of thousands of lists it scans each time
+        self.positions: Mapping[str, Sequence[int]] = {token: tuple(places) for token, places in positions.items()}
         self.negated = not _NEGATIONS.isdisjoint(word_set) or "n't" in text
 
     @cached_property
@@ -242,7 +244,7 @@ class Sentence:
         return any(0 < b - a <= reach for a in before for b in after)
 
 
-@lru_cache(maxsize=1 << 14)
+@lru_cache(maxsize=1 << 12)
 def sentence(text: str) -> Sentence:
     """The :class:`Sentence` of ``text`` (kept: the same sentences come back question after question)."""
     return Sentence(text)
