@@ -17,7 +17,8 @@ Engines, each a worker process of its own that loads once, then answers what the
 Each question is a line of ``--questions`` made a question ("zuno bocu dece jo" → "Zuno bocu dece jo?"). Every
 worker answers ``--warmup`` questions first (untimed), then the driver sends the ``--n`` timed ones in chunks of
 ``--chunk``, the engines taking turns chunk by chunk, so that a machine busy at times slows all of them alike.
-Reported per engine: mean, p50, p90, p99 and max in ms; for ``before`` and ``after``, how many of the answers are
+Reported per engine: mean, p50, p90, p99 and max in ms, wall clock and (``cpu``) the thread's CPU time, which
+other jobs on the machine disturb less; for ``before`` and ``after``, how many of the answers are
 identical (answer text, confidence, citations with their scores, short answer; floats to 1e-12). One JSON object
 on standard output.
 """
@@ -35,6 +36,7 @@ import tarfile
 import tempfile
 import time
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 K = 10
@@ -50,18 +52,44 @@ def question_of(line: str) -> str:
 
 
 def ask_worker(index: Path) -> None:
+    """One :func:`~askidcpc.edges.cli.ask_json_lines` over all the questions, as ``askidcpc ask --json -`` runs it;
+    a question's time runs from its line being read to its answer being written."""
     from askidcpc.config import Settings
     from askidcpc.edges.cli import ask_json_lines
     from askidcpc.pipeline import Pipeline
 
     pipeline = Pipeline.load(Settings(corpus=index))
-    serve(lambda question: _ask_line(pipeline, ask_json_lines, question))
+    out = _Written()
+
+    def lines() -> Iterator[str]:
+        print(json.dumps({"ready": True}), flush=True)
+        for command_line in sys.stdin:
+            command = json.loads(command_line)
+            out.written.clear()
+            started = []
+            for question in command["questions"]:
+                started.append((time.perf_counter(), time.thread_time()))
+                yield json.dumps({"question": question}) + "\n"
+            # the chunk's last answer is written by the time the next line is asked for
+            pairs = list(zip(started, out.written, strict=True))
+            latencies = [(end - start) * 1000 for (start, _), (end, _, _) in pairs]
+            cpu = [(end - start) * 1000 for (_, start), (_, end, _) in pairs]
+            answers = [text for _, _, text in out.written] if command.get("answers") else []
+            print(json.dumps({"ms": latencies, "cpu_ms": cpu, "answers": answers}), flush=True)
+
+    ask_json_lines(pipeline, lines(), out, 3)  # type: ignore[arg-type]
 
 
-def _ask_line(pipeline: Any, ask_json_lines: Any, question: str) -> Any:
-    out = io.StringIO()
-    ask_json_lines(pipeline, io.StringIO(json.dumps({"question": question}) + "\n"), out, 3)
-    return out.getvalue()
+class _Written(io.StringIO):
+    """Each line written, with when it was written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[tuple[float, float, str]] = []
+
+    def write(self, text: str) -> int:
+        self.written.append((time.perf_counter(), time.thread_time(), text))
+        return len(text)
 
 
 def bm25s_worker(lines: Path, saved: Path) -> None:
@@ -89,14 +117,13 @@ def serve(answer: Any) -> None:
     for line in sys.stdin:
         command = json.loads(line)
         latencies = []
-        answers = []
+        cpu = []
         for question in command["questions"]:
-            started = time.perf_counter()
-            result = answer(question)
+            started, started_cpu = time.perf_counter(), time.thread_time()
+            answer(question)
             latencies.append((time.perf_counter() - started) * 1000)
-            if command.get("answers"):
-                answers.append(result if isinstance(result, str) else None)
-        print(json.dumps({"ms": latencies, "answers": answers}), flush=True)
+            cpu.append((time.thread_time() - started_cpu) * 1000)
+        print(json.dumps({"ms": latencies, "cpu_ms": cpu, "answers": []}), flush=True)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -117,6 +144,7 @@ class Worker:
         self.receive()
         self.load_s = time.perf_counter() - started
         self.ms: list[float] = []
+        self.cpu_ms: list[float] = []
         self.answers: list[str | None] = []
 
     def send(self, questions: list[str], answers: bool, timed: bool = True) -> None:
@@ -126,6 +154,7 @@ class Worker:
         reply = self.receive()
         if timed:
             self.ms += reply["ms"]
+            self.cpu_ms += reply["cpu_ms"]
             self.answers += reply["answers"]
 
     def receive(self) -> Any:
@@ -217,7 +246,10 @@ def main() -> None:
         "index": str(args.index),
         "questions": len(timed),
         "before": args.before,
-        "engines": {worker.name: {**summary(worker.ms), "load_s": round(worker.load_s, 2)} for worker in workers},
+        "engines": {
+            worker.name: {**summary(worker.ms), "cpu": summary(worker.cpu_ms), "load_s": round(worker.load_s, 2)}
+            for worker in workers
+        },
     }
     by_name = {worker.name: worker for worker in workers}
     if "before" in by_name:
