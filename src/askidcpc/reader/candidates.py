@@ -220,14 +220,16 @@ def _read_members(
     spans = sorted({(int(first[at]), int(end[at])) for at, _ in wanted})
     members = np.concatenate([np.arange(lo, hi, dtype=np.int64) for lo, hi in spans])
     looked = sorted({term for _, terms in wanted for term in terms})
-    held = retriever.holds(members, looked)
-    row = {pid: at for at, pid in enumerate(members.tolist())}
-    place = {term: at for at, term in enumerate(looked)}
+    # each member's looked-up terms, as a set (cheaper to test, one at a time, than numpy scalars)
+    held = {
+        pid: {term for term, there in zip(looked, row, strict=True) if there}
+        for pid, row in zip(members.tolist(), retriever.holds(members, looked).tolist(), strict=True)
+    }
 
     def holding(at: int, terms: tuple[str, ...]) -> list[Sentence]:
         found = []
         for pid in range(int(first[at]), int(end[at])):
-            if all(held[row[pid], place[term]] for term in terms):
+            if held[pid].issuperset(terms):
                 if pid not in known:
                     known[pid] = sentence(retriever.passage(pid).text)
                 found.append(known[pid])
