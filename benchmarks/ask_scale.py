@@ -35,8 +35,8 @@ import sys
 import tarfile
 import tempfile
 import time
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 K = 10

@@ -33,12 +33,12 @@ QUESTION_FILES = ("eval/questions.yaml", "eval/heldout.yaml")
 
 # The generated corpus: English words (so the lexicon's synonyms take part), a long tail of rarer pseudo-words,
 # people's names, years, dates and counted figures, five paragraphs of three to six sentences a document.
-_COMMON = (
+_COMMON = (  # noqa: SIM905
     "river bridge council mayor budget school library harbour railway election minister farmer market price storm "
     "flood museum festival hospital doctor factory worker treaty border rocket planet ocean forest harvest export "
     "party department country government leader meeting visit delegation company office city village army court"
 ).split()
-_VERBS = "built opened met visited signed founded closed announced elected praised".split()
+_VERBS = "built opened met visited signed founded closed announced elected praised".split()  # noqa: SIM905
 _NAMES = ("Li Wei", "Anna Berg", "Tom Okafor", "Maria Silva", "Song Tao", "Juan Perez", "Ada Stone")
 _COUNTED = ("parties", "countries", "workers", "students", "villages", "delegations")
 _SYLLABLES = [c + v for c in "bdgklmnprstvz" for v in "aeiou"]

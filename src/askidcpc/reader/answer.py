@@ -192,7 +192,10 @@ def answer(
     # Each candidate scored by the model's probability that it is the answer (a softmax over the candidates).
     probability = np.exp(scores - scores[chosen])
     probability /= probability.sum()
-    hits = [Hit(found.hits[i].passage, score) for i, score in zip([chosen, *order], probability[[chosen, *order]].tolist(), strict=True)]
+    hits = [
+        Hit(found.hits[i].passage, score)
+        for i, score in zip([chosen, *order], probability[[chosen, *order]].tolist(), strict=True)
+    ]
     figures = figure_query(query, hits)
     # Another article's figure found by the second retrieval keeps the reader's probability when it was a candidate,
     # else 0: the reader did not score it.

@@ -177,7 +177,9 @@ def _looked_up(
     split = int(has_before.sum())
     neighbour[has_before] = neighbours[:split]
     neighbour[has_after] |= neighbours[split:]
-    pairs, entities = _read_members(asked, names, retriever, first, end, paragraph, column, dict(zip(ranked.pids, found)))
+    pairs, entities = _read_members(
+        asked, names, retriever, first, end, paragraph, column, dict(zip(ranked.pids, found, strict=True))
+    )
     in_context = InContext(
         first=(pids == first).tolist(),
         paragraph_held=coverage.held_of(paragraph[:, :n_terms]),
@@ -208,11 +210,8 @@ def _read_members(
     pairs = [0] * n
     entities = [0] * n
     # (candidate, terms) whose paragraph's sentences must be read: every term there, in one sentence or another.
-    wanted = [
-        (at, (a, b))
-        for at in range(n)
-        for a, b in asked.pairs
-        if paragraph[at, column[a]] and paragraph[at, column[b]]
+    wanted: list[tuple[int, tuple[str, ...]]] = [
+        (at, (a, b)) for at in range(n) for a, b in asked.pairs if paragraph[at, column[a]] and paragraph[at, column[b]]
     ]
     wanted += [(at, (stem,)) for at in range(n) for stem in names.values() if paragraph[at, column[stem]]]
     if not wanted:

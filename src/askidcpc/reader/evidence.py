@@ -140,7 +140,7 @@ class Coverage:
     def held_of(self, terms: BoolArray) -> Held:
         """:meth:`held` from the table of which of :attr:`terms` each set holds (one row a set, one column a term),
         as an index's postings tell it without the sets."""
-        synonym = (terms[:, None, :] & self._synonym[None, :, :]).any(axis=2)
+        synonym: BoolArray = np.any(terms[:, None, :] & self._synonym[None, :, :], axis=2)
         return Held(terms, terms[:, : len(self.own)], synonym)
 
     def counted_terms(self, held: Held) -> list[list[str]]:
