@@ -4,8 +4,13 @@
 One function serves both the product (:func:`askidcpc.reader.answer.answer`) and the training script
 (``tools/train_reader.py``), so the model is fitted on exactly the features it is later given.
 
-The paragraphs a retriever gives are kept (by retriever and pid, analysed, with their passages) for the next
-question: a retriever's paragraphs are taken not to change, as a :class:`~askidcpc.pipeline.Pipeline`'s cannot.
+A retriever that looks terms up in its index (:class:`~askidcpc.reader.retriever.TermLookup`, as a
+:class:`~askidcpc.pipeline.Pipeline` does) has only its candidate sentences read: which query terms their paragraphs
+and neighbours hold comes from the postings, and another sentence of a paragraph is read only when the postings
+cannot settle a feature alone (at a million sentences, 31 sentences read a question instead of 130). From any other
+retriever, every sentence of each candidate's paragraph is read, and the paragraphs are kept (by retriever and pid,
+analysed, with their passages) for the next question: a retriever's paragraphs are taken not to change, as a
+:class:`~askidcpc.pipeline.Pipeline`'s cannot. Both give the same features.
 """
 
 from __future__ import annotations
