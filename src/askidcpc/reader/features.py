@@ -244,7 +244,7 @@ class Sentence:
         return any(0 < b - a <= reach for a in before for b in after)
 
 
-@lru_cache(maxsize=1 << 12)
+@lru_cache(maxsize=1 << 10)
 def sentence(text: str) -> Sentence:
     """The :class:`Sentence` of ``text`` (kept: the same sentences come back question after question)."""
     return Sentence(text)
