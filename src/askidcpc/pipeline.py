@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 HalfArray = npt.NDArray[np.float16]
 BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
 
 # The model whose vectors this askidcpc makes and can compare questions with (a saved index records its own).
 VECTOR_MODEL = VectorModel(semantic.MODEL_NAME, semantic.MODEL_VERSION, semantic.DIM)
@@ -287,6 +288,21 @@ class Pipeline:
         members = paragraph_members(paragraph_of, np.asarray([paragraph_of[pid]], dtype=np.int64))
         return [self.passages[member] for member in members.tolist()]
 
+    def paragraph_bounds(self, pids: IntArray) -> tuple[IntArray, IntArray]:
+        """Each pid's paragraph as a pid range ``[first, end)`` (a paragraph is a run of consecutive pids)."""
+        paragraph_of = np.asarray(self.passages.paragraph_of)
+        paragraphs = paragraph_of[pids]
+        first = paragraph_of.searchsorted(paragraphs, side="left").astype(np.int64)
+        return first, paragraph_of.searchsorted(paragraphs, side="right").astype(np.int64)
+
+    def holds(self, pids: IntArray, terms: Sequence[str]) -> BoolArray:
+        """Whether each of ``pids`` holds each of ``terms`` (index terms), from the index's postings."""
+        return _postings_hold(self.index, pids, terms)
+
+    def paragraph_holds(self, pids: IntArray, terms: Sequence[str]) -> BoolArray:
+        """Whether the paragraph of each of ``pids`` holds each of ``terms``, from the paragraph index's postings."""
+        return _postings_hold(self.ranker.paragraphs, np.asarray(self.passages.paragraph_of)[pids], terms)
+
     def ask(
         self, question: str, top_k: int | None = None, history: Sequence[str] = (), filter: Filter | None = None
     ) -> Answer:
@@ -302,6 +318,29 @@ class Pipeline:
         allowed = self.allowed(filter)
         retriever: Retriever = self if allowed is None else _Restricted(self, allowed)
         return answer(trimmed, history, top_k, retriever, self.policy)
+
+
+def _postings_hold(index: BM25Index, rows: IntArray, terms: Sequence[str]) -> BoolArray:
+    """Whether each of ``rows`` of ``index`` (in any order, repeats allowed) has a posting of each of ``terms``: a
+    binary search of each term's postings, so the cost does not grow with the index."""
+    found = np.zeros((len(rows), len(terms)), dtype=np.bool_)
+    if not len(rows):
+        return found
+    indptr, indices = np.asarray(index.weights.indptr), np.asarray(index.weights.indices)
+    # rows of the postings' dtype: searchsorted would otherwise convert the whole posting list first
+    rows = np.asarray(rows).astype(indices.dtype, copy=False)
+    vocab = index.vocab
+    for j, term in enumerate(terms):
+        column = vocab.get(term)
+        if column is None:
+            continue
+        lo, hi = int(indptr[column]), int(indptr[column + 1])
+        if hi <= lo:
+            continue
+        postings = indices[lo:hi]
+        at = postings.searchsorted(rows)
+        found[:, j] = postings[np.minimum(at, hi - lo - 1)] == rows
+    return found
 
 
 @dataclass(frozen=True, eq=False)
@@ -335,3 +374,12 @@ class _Restricted:
 
     def paragraph(self, pid: int) -> Sequence[Passage]:
         return self.pipeline.paragraph(pid)
+
+    def paragraph_bounds(self, pids: IntArray) -> tuple[IntArray, IntArray]:
+        return self.pipeline.paragraph_bounds(pids)
+
+    def holds(self, pids: IntArray, terms: Sequence[str]) -> BoolArray:
+        return self.pipeline.holds(pids, terms)
+
+    def paragraph_holds(self, pids: IntArray, terms: Sequence[str]) -> BoolArray:
+        return self.pipeline.paragraph_holds(pids, terms)

@@ -225,3 +225,32 @@ def test_features_equal_the_per_candidate_reference_on_the_bundled_corpus(
 def test_features_equal_the_per_candidate_reference_on_a_synthetic_corpus(synthetic: Pipeline, question: str) -> None:
     found = candidates(question, build_query(question, (), synthetic.policy), synthetic, 30)
     np.testing.assert_array_equal(found.features, reference(synthetic, question, ()))
+
+
+class _ReadsText:
+    """The pipeline as a retriever that cannot look terms up (a remote backend): candidates reads every sentence
+    of each candidate's paragraph."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
+        self.documents_by_id = pipeline.documents_by_id
+        self.idf_by_term = pipeline.idf_by_term
+        self.passage_vectors = None
+        self.ranked = pipeline.ranked
+        self.retrieve = pipeline.retrieve
+        self.passage = pipeline.passage
+        self.paragraph = pipeline.paragraph
+
+
+@pytest.mark.parametrize(("question", "history"), [*BUNDLED, *[(q, ()) for q in questions(5)[:10]]])
+def test_looking_terms_up_gives_the_features_reading_the_paragraphs_gives(
+    pipeline: Pipeline, synthetic: Pipeline, question: str, history: tuple[str, ...]
+) -> None:
+    for corpus_pipeline in (pipeline, synthetic):
+        query = build_query(question, history, corpus_pipeline.policy)
+        looked_up = candidates(question, query, corpus_pipeline, 30)
+        read = candidates(question, query, _ReadsText(corpus_pipeline), 30)  # type: ignore[arg-type]
+        assert not hasattr(_ReadsText(corpus_pipeline), "paragraph_holds")
+        assert looked_up.hits == read.hits
+        assert looked_up.paragraphs == read.paragraphs
+        np.testing.assert_array_equal(looked_up.features, read.features)

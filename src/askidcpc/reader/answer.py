@@ -186,20 +186,22 @@ def answer(
     found = candidates(question, query, retriever, max(top_k, policy.candidates), question_vector)
     if not found.hits:
         return Answer(question=question, answer=None, confidence=0.0, citations=())
-    chosen, sure = model.best(found.features)
-    scores = model.scores(found.features)
+    chosen, sure, scores = model.judge(found.features)
     order = np.argsort(-scores, kind="stable").tolist()
     order.remove(chosen)
     # Each candidate scored by the model's probability that it is the answer (a softmax over the candidates).
     probability = np.exp(scores - scores[chosen])
     probability /= probability.sum()
-    hits = [replace(found.hits[i], score=float(probability[i])) for i in [chosen, *order]]
+    hits = [
+        Hit(found.hits[i].passage, score)
+        for i, score in zip([chosen, *order], probability[[chosen, *order]].tolist(), strict=True)
+    ]
     figures = figure_query(query, hits)
     # Another article's figure found by the second retrieval keeps the reader's probability when it was a candidate,
     # else 0: the reader did not score it.
     scored = {hit.passage.pid: hit.score for hit in hits}
     figure_hits = [
-        replace(hit, score=scored.get(hit.passage.pid, 0.0))
+        Hit(hit.passage, scored.get(hit.passage.pid, 0.0))
         for hit in (retriever.retrieve(figures, policy.conflict_depth) if figures is not None else [])
     ]
     threshold = model.threshold if policy.threshold is None else policy.threshold

@@ -137,6 +137,12 @@ class Coverage:
         synonym[synonym_rows, synonym_columns] = True
         return Held(terms, terms[:, : len(self.own)], synonym)
 
+    def held_of(self, terms: BoolArray) -> Held:
+        """:meth:`held` from the table of which of :attr:`terms` each set holds (one row a set, one column a term),
+        as an index's postings tell it without the sets."""
+        synonym: BoolArray = np.any(terms[:, None, :] & self._synonym[None, :, :], axis=2)
+        return Held(terms, terms[:, : len(self.own)], synonym)
+
     def counted_terms(self, held: Held) -> list[list[str]]:
         """The query terms that count for each row: own terms present, and the synonyms present of own terms only
         a synonym stands in for."""

@@ -34,7 +34,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import pairwise
 from typing import NamedTuple
 
@@ -56,6 +56,7 @@ __all__ = [
     "SEMANTIC",
     "SEMANTIC_LIST",
     "Candidate",
+    "InContext",
     "ListContext",
     "Paragraph",
     "Profile",
@@ -63,6 +64,7 @@ __all__ = [
     "candidate_rows",
     "list_context",
     "profile",
+    "rows_in_context",
     "semantic_block",
     "sentence",
     "with_aggregates",
@@ -180,51 +182,72 @@ _QUESTION_OPENERS = frozenset(
 )
 
 
-@dataclass(frozen=True)
 class Sentence:
     """What the features read of one sentence (:func:`sentence` makes it once per text). ``tokens``: its index terms
     (:func:`~askidcpc.text.tokenize.tokenize`); ``words``: its normalized words
-    (:func:`~askidcpc.text.tokenize.words`)."""
+    (:func:`~askidcpc.text.tokenize.words`). What few questions read (term pairs, role words) is worked out when
+    first read."""
 
-    text: str
-    tokens: tuple[str, ...]
-    words: tuple[str, ...]
-    token_set: frozenset[str]
-    word_set: frozenset[str]
-    positions: Mapping[str, tuple[int, ...]]  # each index term's places in tokens
-    pairs: frozenset[tuple[str, str]]  # adjacent index terms, in order
-    near_pairs: frozenset[tuple[str, str]]  # index terms one to three places apart, in order
-    roles: tuple[tuple[str, frozenset[str]], ...]  # each role word and the stems of the two words either side
-    negated: bool
+    def __init__(self, text: str) -> None:
+        normalized = tuple(words(text))
+        # tokenize(text), from the words already split.
+        tokens = tuple([stem_word(word) for word in normalized if word not in STOP_WORDS])
+        positions: dict[str, list[int]] = {}
+        for at, token in enumerate(tokens):
+            if token in positions:
+                positions[token].append(at)
+            else:
+                positions[token] = [at]
+        word_set = frozenset(normalized)
+        self.text = text
+        self.tokens = tokens
+        self.words = normalized
+        self.token_set = frozenset(positions)
+        self.word_set = word_set
+        # each index term's places in tokens, as tuples: the garbage collector stops tracking tuples of ints, and a
+        # cache of thousands of sentences would otherwise hold hundreds of thousands of lists it scans each time
+        self.positions: Mapping[str, Sequence[int]] = {token: tuple(places) for token, places in positions.items()}
+        self.negated = not _NEGATIONS.isdisjoint(word_set) or "n't" in text
+
+    @cached_property
+    def pairs(self) -> frozenset[tuple[str, str]]:
+        """Adjacent index terms, in order."""
+        return frozenset(pairwise(self.tokens))
+
+    @cached_property
+    def near_pairs(self) -> frozenset[tuple[str, str]]:
+        """Index terms one to three places apart, in order."""
+        tokens = self.tokens
+        return frozenset((a, b) for at, a in enumerate(tokens) for b in tokens[at + 1 : at + 4])
+
+    @cached_property
+    def roles(self) -> tuple[tuple[str, frozenset[str]], ...]:
+        """Each role word and the stems of the two words either side."""
+        normalized = self.words
+        if _ROLES.isdisjoint(self.word_set):
+            return ()
+        return tuple(
+            (word, frozenset(stem_word(w) for w in (*normalized[max(0, at - 2) : at], *normalized[at + 1 : at + 3])))
+            for at, word in enumerate(normalized)
+            if word in _ROLES
+        )
+
+    def follows(self, first: str, then: str, reach: int = 1) -> bool:
+        """Whether index term ``then`` comes 1 to ``reach`` places after ``first`` (``(first, then)`` in
+        :attr:`pairs` for reach 1, in :attr:`near_pairs` for reach 3), without building either."""
+        after = self.positions.get(then)
+        if after is None:
+            return False
+        before = self.positions.get(first)
+        if before is None:
+            return False
+        return any(0 < b - a <= reach for a in before for b in after)
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 10)
 def sentence(text: str) -> Sentence:
     """The :class:`Sentence` of ``text`` (kept: the same sentences come back question after question)."""
-    normalized = tuple(words(text))
-    # tokenize(text), from the words already split.
-    tokens = tuple(stem_word(word) for word in normalized if word not in STOP_WORDS)
-    positions: dict[str, list[int]] = {}
-    for at, token in enumerate(tokens):
-        positions.setdefault(token, []).append(at)
-    roles = tuple(
-        (word, frozenset(stem_word(w) for w in (*normalized[max(0, at - 2) : at], *normalized[at + 1 : at + 3])))
-        for at, word in enumerate(normalized)
-        if word in _ROLES
-    )
-    word_set = frozenset(normalized)
-    return Sentence(
-        text=text,
-        tokens=tokens,
-        words=normalized,
-        token_set=frozenset(tokens),
-        word_set=word_set,
-        positions={token: tuple(places) for token, places in positions.items()},
-        pairs=frozenset(pairwise(tokens)),
-        near_pairs=frozenset((a, b) for at, a in enumerate(tokens) for b in tokens[at + 1 : at + 4]),
-        roles=roles,
-        negated=bool(word_set & _NEGATIONS) or "n't" in text,
-    )
+    return Sentence(text)
 
 
 @dataclass(frozen=True)
@@ -368,34 +391,58 @@ _OWN_VALUES = (
 )
 
 
-def _own_values(prof: Profile, cand: Candidate, wanted: Sequence[str], own_hit: frozenset[str]) -> tuple[float, ...]:
-    """The :data:`_OWN_VALUES` of ``cand`` (``wanted``: the question terms it holds, synonyms standing in included;
-    ``own_hit``: the own terms it holds); entity counts raw, ``negated`` for the sentence alone."""
+def _own_values(
+    prof: Profile,
+    found: Sentence,
+    wanted: Sequence[str],
+    own_hit: frozenset[str],
+    paragraph_pairs: int,
+    paragraph_entities: int,
+    first: bool,
+) -> tuple[float, ...]:
+    """The :data:`_OWN_VALUES` of the candidate sentence ``found`` (``wanted``: the question terms it holds, synonyms
+    standing in included; ``own_hit``: the own terms it holds; ``paragraph_pairs`` / ``paragraph_entities``: how
+    many of the question's term pairs and names its paragraph holds; ``first``: whether it opens its paragraph);
+    entity counts raw, ``negated`` for the sentence alone."""
     query = prof.query
-    found = cand.sentence
     typed = answers_type_among(found.text, query.expected, prof.lowered)
     counted = counts_other = False
     if query.counted:
         counted = counts_asked(query, found.text)
         typed = typed and counted
         counts_other = not counted and answers_type_among(found.text, query.expected, frozenset())
-    roles = [near for word, near in found.roles if word not in prof.asked] if found.roles else []
+    roles = [near for word, near in found.roles if word not in prof.asked] if own_hit else []
+    pairs = prof.pairs
     return (
         _window(found, wanted) / max(1, len(found.tokens)),
-        _share(prof.pairs, found.pairs),
-        _share(prof.pairs, cand.paragraph.pairs),
-        _share(prof.pairs, found.near_pairs),
+        sum([found.follows(a, b) for a, b in pairs]) / len(pairs) if pairs else 0.0,
+        paragraph_pairs / len(pairs) if pairs else 0.0,
+        sum([found.follows(a, b, 3) for a, b in pairs]) / len(pairs) if pairs else 0.0,
         typed,
         counted,
         counts_other,
         sum(map(found.word_set.__contains__, prof.entities)),
-        len(prof.entities) - sum(map(cand.paragraph.word_set.__contains__, prof.entities)),
+        len(prof.entities) - paragraph_entities,
         len(prof.figures) - sum(map(found.word_set.__contains__, prof.figures)),
         any(near & own_hit for near in roles),
         found.negated,
         math.log(max(1, len(found.tokens))),
-        cand.position == 0,
+        first,
     )
+
+
+class InContext(NamedTuple):
+    """What a question's candidate sentences' rows read of their context, one entry a candidate:
+    ``first``, whether it opens its paragraph; ``paragraph_held`` / ``neighbour_held``, which query terms its
+    paragraph and the sentences just before and after it hold (:meth:`Coverage.held`); ``paragraph_pairs`` /
+    ``paragraph_entities``, how many of the question's adjacent term pairs (:attr:`Profile.pairs`) some sentence of
+    its paragraph holds in order, and how many of its names (:attr:`Profile.entities`) the paragraph's words hold."""
+
+    first: Sequence[bool]
+    paragraph_held: Held
+    neighbour_held: Held
+    paragraph_pairs: Sequence[int]
+    paragraph_entities: Sequence[int]
 
 
 def candidate_rows(
@@ -403,27 +450,60 @@ def candidate_rows(
 ) -> FloatArray:
     """The features of the question of ``prof``'s candidates ``cands`` (``ranked.pids``, best first, with their raw
     scores in ``ranked``), one row each in :data:`BASE_FEATURES` order."""
-    query = prof.query
-    n = len(cands)
-    coverage = Coverage(query, idf, RELATED_CREDIT)
-    # Which question terms each candidate, its paragraph and its neighbours hold.
-    held = coverage.held([c.sentence.token_set for c in cands])
-    neighbour_held = coverage.held([c.neighbour_tokens for c in cands])
+    coverage = Coverage(prof.query, idf, RELATED_CREDIT)
     # Each paragraph once (candidates share them).
     paragraphs = {id(c.paragraph): c.paragraph for c in cands}
     row = {key: at for at, key in enumerate(paragraphs)}
     paragraph_held = coverage.held([paragraph.token_set for paragraph in paragraphs.values()]).take(
         [row[id(c.paragraph)] for c in cands]
     )
+    context = InContext(
+        first=[cand.position == 0 for cand in cands],
+        paragraph_held=paragraph_held,
+        neighbour_held=coverage.held([c.neighbour_tokens for c in cands]),
+        paragraph_pairs=[sum(map(c.paragraph.pairs.__contains__, prof.pairs)) for c in cands],
+        paragraph_entities=[sum(map(c.paragraph.word_set.__contains__, prof.entities)) for c in cands],
+    )
+    return rows_in_context(prof, [c.sentence for c in cands], context, ranked, ctx, coverage)
+
+
+def rows_in_context(
+    prof: Profile,
+    found: Sequence[Sentence],
+    context: InContext,
+    ranked: Ranked,
+    ctx: ListContext,
+    coverage: Coverage,
+) -> FloatArray:
+    """:func:`candidate_rows` of the candidate sentences ``found`` whose context has been read already
+    (``context``; ``coverage``: the question's :class:`Coverage`, whose terms its held tables are of)."""
+    query = prof.query
+    n = len(found)
+    # Which question terms each candidate, its paragraph and its neighbours hold.
+    held = coverage.held([f.token_set for f in found])
+    neighbour_held = context.neighbour_held
+    paragraph_held = context.paragraph_held
     matched = held.present
     wanted = coverage.counted_terms(held)
     # The own terms held, only where a role word may need them.
     own_hit = [
-        frozenset(coverage.own[j] for j in np.flatnonzero(matched[at])) if cand.sentence.roles else frozenset()
-        for at, cand in enumerate(cands)
+        frozenset(coverage.own[j] for j in np.flatnonzero(matched[at])) if f.roles else frozenset()
+        for at, f in enumerate(found)
     ]
     own = np.asarray(
-        [_own_values(prof, cand, wanted[at], own_hit[at]) for at, cand in enumerate(cands)], dtype=np.float64
+        [
+            _own_values(
+                prof,
+                f,
+                wanted[at],
+                own_hit[at],
+                context.paragraph_pairs[at],
+                context.paragraph_entities[at],
+                context.first[at],
+            )
+            for at, f in enumerate(found)
+        ],
+        dtype=np.float64,
     ).reshape(n, len(_OWN_VALUES))
     per_candidate = dict(zip(_OWN_VALUES, own.T, strict=True))
     n_own = max(1, len(query.own))

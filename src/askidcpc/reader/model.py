@@ -101,6 +101,11 @@ class ReaderModel:
 
     def best(self, features: FloatArray) -> tuple[int, float]:
         """The row of the best candidate (the first of equals) and the probability the answer from it is right."""
+        chosen, sure, _ = self.judge(features)
+        return chosen, sure
+
+    def judge(self, features: FloatArray) -> tuple[int, float, FloatArray]:
+        """:meth:`best` and :meth:`scores` from one standardisation."""
         standard = (features - self.mean) / self.scale
         scores = np.asarray(standard @ self.ranking, dtype=np.float64)
         chosen = int(np.argmax(scores))
@@ -117,7 +122,7 @@ class ReaderModel:
             scale, shift = self.calibration
             clipped = min(max(sure, _EDGE), 1.0 - _EDGE)
             sure = _sigmoid(scale * float(np.log(clipped / (1.0 - clipped))) + shift)
-        return chosen, sure
+        return chosen, sure, scores
 
 
 def _sigmoid(logit: float) -> float:

@@ -17,7 +17,7 @@ from askidcpc.reader.query import Query
 from askidcpc.reader.rank import Ranked
 from askidcpc.types import Document, Hit, Passage
 
-__all__ = ["Retriever"]
+__all__ = ["Retriever", "TermLookup"]
 
 
 @runtime_checkable
@@ -54,3 +54,21 @@ class Retriever(Protocol):
     def passage(self, pid: int) -> Passage: ...
 
     def paragraph(self, pid: int) -> Sequence[Passage]: ...
+
+
+@runtime_checkable
+class TermLookup(Protocol):
+    """What a retriever with its index at hand can also tell without reading any text (optional: the reader reads
+    the text of each candidate's paragraph from a retriever without it). Terms are index terms; a passage holds a
+    term when :func:`askidcpc.text.tokenize.tokenize` of its text gives it.
+
+    - :meth:`paragraph_bounds`: each pid's paragraph as a pid range ``[first, end)``.
+    - :meth:`holds`: whether each of ``pids`` holds each of ``terms`` (one row a pid, one column a term).
+    - :meth:`paragraph_holds`: the same for the whole paragraph of each of ``pids``.
+    """
+
+    def paragraph_bounds(self, pids: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
+
+    def holds(self, pids: npt.NDArray[np.int64], terms: Sequence[str]) -> npt.NDArray[np.bool_]: ...
+
+    def paragraph_holds(self, pids: npt.NDArray[np.int64], terms: Sequence[str]) -> npt.NDArray[np.bool_]: ...

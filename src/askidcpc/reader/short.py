@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -125,8 +125,7 @@ class Phrase:
     last: int
 
 
-@dataclass(frozen=True)
-class _Token:
+class _Token(NamedTuple):
     start: int
     end: int
     text: str
@@ -159,20 +158,22 @@ def _tokens(sentence: str) -> list[_Token]:
 def candidate_phrases(sentence: str) -> list[Phrase]:
     """Every run of 1 to :data:`MAX_TOKENS` tokens of ``sentence`` that starts and ends on a content word and holds
     no clause punctuation (only ``, - & / . '``), in order of start then end."""
-    return _spans(_tokens(sentence))
+    return [Phrase(*span) for span in _spans(_tokens(sentence))]
 
 
-def _spans(tokens: Sequence[_Token]) -> list[Phrase]:
+def _spans(tokens: Sequence[_Token]) -> list[tuple[int, int, int, int]]:
+    """:func:`candidate_phrases` as ``(start, end, first, last)`` tuples."""
     spans = []
+    n = len(tokens)
     for first, token in enumerate(tokens):
         if not token.content:
             continue
-        for last in range(first, min(first + MAX_TOKENS, len(tokens))):
+        for last in range(first, min(first + MAX_TOKENS, n)):
             end = tokens[last]
             if not end.word and end.text not in _INNER:
                 break
             if end.content:
-                spans.append(Phrase(token.start, end.end, first, last))
+                spans.append((token.start, end.end, first, last))
     return spans
 
 
@@ -230,6 +231,12 @@ def _is_number(token: _Token) -> bool:
 def phrase_features(question: str, query: Query, sentence: str) -> tuple[list[Phrase], FloatArray]:
     """The candidate phrases of ``sentence`` for ``question`` (analysed as ``query``) that are not made of question
     words only, and a row of :data:`FEATURES` for each (computed over all phrases at once)."""
+    spans, features = _phrase_table(question, query, sentence)
+    return [Phrase(*span) for span in spans], features
+
+
+def _phrase_table(question: str, query: Query, sentence: str) -> tuple[list[tuple[int, int, int, int]], FloatArray]:
+    """:func:`phrase_features` with each phrase as a ``(start, end, first, last)`` tuple."""
     asked = _analyse(question, query)
     tokens = _tokens(sentence)
     n = len(tokens)
@@ -256,29 +263,42 @@ def phrase_features(question: str, query: Query, sentence: str) -> tuple[list[Ph
         "preposition": [token.lower in _PREPOSITIONS for token in tokens],
         "counted": [token.stem in asked.counted for token in tokens],
     }
-    is_ = {name: np.asarray(values, dtype=bool) for name, values in flags.items()}
-    prefix = {name: np.r_[0, np.cumsum(values)] for name, values in is_.items()}
-    first = np.asarray([phrase.first for phrase in every])
-    last = np.asarray([phrase.last for phrase in every])
+    names = list(flags)
+    table = np.asarray(list(flags.values()), dtype=bool).reshape(len(names), n)
+    is_ = dict(zip(names, table, strict=True))
+    # One row of prefix sums a property, and each property padded with a value before the first token and after
+    # the last (filled in by before() and after()): one array operation each for all properties.
+    sums = np.zeros((len(names), n + 1), dtype=np.int64)
+    np.cumsum(table, axis=1, out=sums[:, 1:])
+    prefix = dict(zip(names, sums, strict=True))
+    padded = np.zeros((len(names), n + 2), dtype=bool)
+    padded[:, 1:-1] = table
+    row_of = {name: at for at, name in enumerate(names)}
+    first = np.asarray([span[2] for span in every])
+    last = np.asarray([span[3] for span in every])
 
     def count(name: str, start: IntArray, end: IntArray) -> FloatArray:
         """How many tokens of each ``[start, end]`` (clipped to the sentence) have property ``name``."""
-        sums = prefix[name][np.clip(end + 1, 0, n)] - prefix[name][np.clip(start, 0, n)]
+        sums = prefix[name][np.minimum(np.maximum(end + 1, 0), n)] - prefix[name][np.minimum(np.maximum(start, 0), n)]
         return np.asarray(sums, dtype=np.float64)
 
     def before(name: str, at_start: bool) -> FloatArray:
         """Whether the token before each phrase has property ``name`` (``at_start`` for a phrase opening the
         sentence)."""
-        return np.asarray(np.r_[at_start, is_[name]][first], dtype=np.float64)
+        flags = padded[row_of[name], : n + 1].copy()
+        flags[0] = at_start
+        return np.asarray(flags[first], dtype=np.float64)
 
     def after(name: str, at_end: bool) -> FloatArray:
-        return np.asarray(np.r_[is_[name], at_end][last + 1], dtype=np.float64)
+        flags = padded[row_of[name], 1:].copy()
+        flags[n] = at_end
+        return np.asarray(flags[last + 1], dtype=np.float64)
 
     content = count("content", first, last)
     in_question = count("matched", first, last)
     keep = in_question < content
     first, last, content, in_question = first[keep], last[keep], content[keep], in_question[keep]
-    phrases = [phrase for phrase, kept in zip(every, keep.tolist(), strict=True) if kept]
+    phrases = [span for span, kept in zip(every, keep.tolist(), strict=True) if kept]
     # The nearest matched token before each phrase and after it, as gaps in tokens (n: none).
     matched_at = np.flatnonzero(is_["matched"])
     previous = np.full(n + 1, -1)
@@ -387,9 +407,9 @@ def short_answer_span(
     """``[start, end)`` in ``sentence`` of the phrase that answers ``question`` (analysed as ``query``) by ``model``
     (the shipped one when None), the first of equals; None when the sentence holds no phrase that is not made of
     the question's own words."""
-    phrases, features = phrase_features(question, query, sentence)
+    phrases, features = _phrase_table(question, query, sentence)
     if not phrases:
         return None
     model = model or load_short_model()
-    best = phrases[int(np.argmax(model.scores(features)))]
-    return best.start, best.end
+    start, end, _, _ = phrases[int(np.argmax(model.scores(features)))]
+    return start, end
