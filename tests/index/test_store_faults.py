@@ -340,9 +340,15 @@ def test_two_cli_builds_of_different_indexes_in_one_folder_both_succeed(tmp_path
     while not _atomic.lock_path(out / "big").exists():
         assert big.poll() is None and time.monotonic() < deadline, big.communicate()
         time.sleep(0.005)
-    small = build("small")
-    small_output = small.communicate(timeout=WAIT)
-    big_still_writing = big.poll() is None and _atomic.lock_path(out / "big").exists()
+    # The big build is paused while it holds its lock (a fast machine could otherwise finish it first), so the
+    # small one runs entirely inside it.
+    big.send_signal(signal.SIGSTOP)
+    try:
+        small = build("small")
+        small_output = small.communicate(timeout=WAIT)
+        big_still_writing = big.poll() is None and _atomic.lock_path(out / "big").exists()
+    finally:
+        big.send_signal(signal.SIGCONT)
     big_output = big.communicate(timeout=WAIT)
     assert (small.returncode, big.returncode) == (0, 0), (small_output, big_output)
     assert big_still_writing  # the small build ran entirely inside the big one's
