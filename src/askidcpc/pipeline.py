@@ -16,6 +16,7 @@ from how the index was built to answer.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -31,6 +32,7 @@ from askidcpc.index.paragraphs import paragraph_members
 from askidcpc.index.store import VectorModel, is_saved_index, load_index
 from askidcpc.reader import semantic
 from askidcpc.reader.answer import answer, citations
+from askidcpc.reader.lexicon import load_lexicon
 from askidcpc.reader.query import Query, build_query
 from askidcpc.reader.rank import Ranked, Ranker
 from askidcpc.reader.retriever import Retriever
@@ -179,6 +181,9 @@ class Pipeline:
         version made them (IndexFormatError) or when the encoder is not installed (SemanticUnavailableError); an
         index without them is loaded without them (a warning when ``settings.semantic`` asked for them). A folder
         is encoded when ``settings.semantic``."""
+        # The reader's word table, read on a thread while the index loads and verifies (the first question waits
+        # for it only if it is not read by then).
+        threading.Thread(target=load_lexicon, name="askidcpc-lexicon", daemon=True).start()
         if is_saved_index(settings.corpus):
             stored = load_index(settings.corpus, settings.bm25, expect_vectors=VECTOR_MODEL)
             if stored.passage_vectors is not None:
@@ -326,7 +331,7 @@ def _postings_hold(index: BM25Index, rows: IntArray, terms: Sequence[str]) -> Bo
     found = np.zeros((len(rows), len(terms)), dtype=np.bool_)
     if not len(rows):
         return found
-    indptr, indices = np.asarray(index.weights.indptr), np.asarray(index.weights.indices)
+    indptr, indices = np.asarray(index.term_freqs.indptr), np.asarray(index.term_freqs.indices)
     # rows of the postings' dtype: searchsorted would otherwise convert the whole posting list first
     rows = np.asarray(rows).astype(indices.dtype, copy=False)
     vocab = index.vocab

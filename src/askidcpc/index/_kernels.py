@@ -53,6 +53,7 @@ __all__ = [
     "reference_top_k",
     "select_top_k",
     "use_compiled",
+    "warm_up",
 ]
 
 log = logging.getLogger(__name__)
@@ -588,6 +589,30 @@ def compile_kernels() -> None:
         namespace = globals()
         for name, function in _PLAIN.items():
             namespace[name] = compiled(function)
+
+
+def warm_up(indptr: IndexArray, indices: IndexArray) -> None:
+    """Import numba and load (or compile) the search kernel for postings of these arrays' types now, on a tiny
+    index of the same types (their contents are not read, so unverified arrays may be passed). About 0.6 s of
+    numba's start-up that the first search would otherwise wait for; :func:`askidcpc.index.store.load_index` runs
+    it on a thread while the checksums are computed."""
+
+    def like(array: IndexArray, values: list[int]) -> IndexArray:
+        made = np.array(values, dtype=array.dtype)
+        made.flags.writeable = bool(array.flags.writeable)
+        return made
+
+    one = np.ones(1, dtype=np.float64)
+    maxscore_top_k(
+        like(indptr, [0, 1]),
+        like(indices, [0]),
+        one,
+        TermBounds.of(one, one),
+        np.zeros(1, dtype=np.int64),
+        one,
+        1,
+        1,
+    )
 
 
 _buffers = threading.local()

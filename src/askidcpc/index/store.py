@@ -54,6 +54,7 @@ import mmap
 import os
 import shutil
 import tempfile
+import threading
 import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -68,9 +69,9 @@ import scipy.sparse as sp
 
 from askidcpc.config import BM25Params
 from askidcpc.errors import AskError, IndexBusyError, IndexFormatError
-from askidcpc.index import _atomic
+from askidcpc.index import _atomic, _kernels
 from askidcpc.index._atomic import backups, fsync_dir
-from askidcpc.index._kernels import BLOCK, TermBounds
+from askidcpc.index._kernels import BLOCK, TermBounds, use_compiled
 from askidcpc.index._tables import (
     HalfArray,
     PassageEncoder,
@@ -668,6 +669,24 @@ def _verified_tables(path: Path) -> tuple[dict[str, Any], Tables]:
     return manifest, tables
 
 
+def _warm_up_search(tables: Tables) -> None:
+    """Load the compiled search kernels for these tables' posting types on a thread (numba's start-up, about 0.6 s,
+    then overlaps the checksums and the first question's analysis instead of delaying its search). Only the arrays'
+    types are used, not their unverified contents; a failure here only means the first search loads them itself."""
+    postings = [tf for tf in (tables.term_freqs, tables.paragraph_tf) if tf is not None and use_compiled(tf.nnz)]
+    if not postings:
+        return
+
+    def warm() -> None:
+        try:
+            for tf in postings:
+                _kernels.warm_up(np.asarray(tf.indptr), np.asarray(tf.indices))
+        except Exception:
+            log.debug("warming up the search kernels failed", exc_info=True)
+
+    threading.Thread(target=warm, name="askidcpc-kernels", daemon=True).start()
+
+
 def load_index(
     path: Path, params: BM25Params | None = None, verify: bool = True, expect_vectors: VectorModel | None = None
 ) -> StoredIndex:
@@ -683,6 +702,7 @@ def load_index(
     """
     with ThreadPoolExecutor(max_workers=_HASH_THREADS if verify else 1) as pool:
         manifest, tables, check_content = _read_tables(path, pool if verify else None)
+        _warm_up_search(tables)
         made_by = tables.vector_model
         if expect_vectors is not None and made_by is not None and made_by != expect_vectors:
             raise _other_model(Path(path), made_by, expect_vectors)
