@@ -4,17 +4,20 @@ lines stay out of the output unless --verbose; a large index has its search kern
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from askidcpc.edges import cli, indexer
 from askidcpc.edges.cli import main
-from askidcpc.index import _kernels
+from askidcpc.index import _kernels, partition
 from tests.text.conftest import page, write
 
 ARTICLE = "The bridge over the river opened in 1951 after years of work by the town's engineers.\n"
@@ -151,3 +154,76 @@ def test_what_the_command_line_logs(
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
     assert capsys.readouterr().err.splitlines() == shown
+
+
+# --- --jobs: worker processes ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["SRC", "--out", "IDX", "--jobs", "0"],
+        ["SRC", "--out", "IDX", "--jobs", "two"],
+        ["--add", "SRC", "--to", "IDX", "--jobs", "2"],
+        ["--remove", "warsaw", "--from", "IDX", "--jobs", "2"],
+    ],
+)
+def test_jobs_must_be_a_positive_number_and_goes_with_building(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    folder = str(sources(tmp_path / "src"))
+    argv = ["index", *(folder if arg == "SRC" else str(tmp_path / "index") if arg == "IDX" else arg for arg in args)]
+    assert main(argv) == 2
+    assert not (tmp_path / "index").exists()
+    assert "--jobs" in capsys.readouterr().err
+
+
+def news(folder: Path, documents: int) -> Path:
+    """A JSON Lines archive of ``documents`` different small articles of a few paragraphs."""
+    words = ARTICLE.split()
+    lines = []
+    for i in range(documents):
+        paragraphs = [f"Story {i} part {j}: " + " ".join(words[(i + j) % 7 :] + words[: (i + j) % 7]) for j in range(3)]
+        lines.append(json.dumps({"id": f"n{i}", "title": f"News {i}", "text": "\n\n".join(paragraphs)}))
+    return write(folder / "news.jsonl", "\n".join(lines) + "\n")
+
+
+def test_jobs_build_the_same_index_as_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    archive = news(tmp_path / "src", 120)
+    monkeypatch.setattr(partition, "PARALLEL_CHARS", 0)  # workers even for this small archive
+    monkeypatch.setattr(partition, "PARTITION_CHARS", 2000)
+    for jobs in ("1", "2"):
+        assert main(["index", str(archive), "--out", str(tmp_path / jobs), "--jobs", jobs]) == 0
+    for name in sorted(path.name for path in (tmp_path / "1").iterdir() if path.suffix == ".npy"):
+        assert (tmp_path / "2" / name).read_bytes() == (tmp_path / "1" / name).read_bytes(), name
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_workers_with_one_line_and_leaves_the_old_index(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole process group (the command and its workers): one line, status 130, the old index
+    as it was, and no worker left running."""
+    archive = news(tmp_path / "src", 6000)  # about 2 MB of text: seconds of splitting
+    old = write(tmp_path / "old" / "warsaw.txt", ARTICLE)
+    assert run_cli("index", str(old), "--out", str(tmp_path / "index"), cwd=tmp_path).returncode == 0
+    before = (tmp_path / "index" / "manifest.json").read_bytes()
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    command = [sys.executable, "-m", "askidcpc", "index", str(archive), "--out", str(tmp_path / "index"), "--jobs", "2"]
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    workers: set[int] = set()
+    deadline = time.monotonic() + 60
+    while len(workers) < 2 and time.monotonic() < deadline:  # the workers are started once the archive is read
+        workers = set(children(process.pid))
+        time.sleep(0.1)
+    assert len(workers) == 2
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert stderr.strip().splitlines()[-1] == "askidcpc: interrupted" and "Traceback" not in stderr
+    assert (tmp_path / "index" / "manifest.json").read_bytes() == before
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []

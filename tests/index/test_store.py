@@ -17,12 +17,13 @@ import pytest
 from askidcpc.config import VARIANTS, BM25Params, Settings
 from askidcpc.edges.cli import main
 from askidcpc.errors import AskError, IndexFormatError
-from askidcpc.index import _atomic, _kernels, _tables, store, stored
+from askidcpc.index import _atomic, _kernels, _tables, partition, store, stored
 from askidcpc.index.bm25 import BM25Index, query_weights
 from askidcpc.index.paragraphs import paragraph_index
 from askidcpc.pipeline import VECTOR_MODEL, Pipeline
 from askidcpc.reader.retriever import Retriever
 from askidcpc.text.formats import content_hash
+from askidcpc.text.sentences import split_spans
 from askidcpc.text.tokenize import tokenize
 from askidcpc.types import Document
 from tests.conftest import QUESTIONS, FakeEncoder, answers, fake_vector
@@ -267,20 +268,18 @@ def test_add_equals_fresh_build(tmp_path: Path, variant: str, first: int, batche
     assert list(loaded.documents) == documents
 
 
-def test_add_tokenizes_only_the_new_passages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_add_splits_and_tokenizes_only_the_new_documents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     old, new = random_documents(3, 12), random_documents(4, 3, prefix="new")
     store.build_saved_index(tmp_path / "index", old)
     calls: list[str] = []
 
-    def counting(text: str) -> list[str]:
+    def counting(text: str) -> list[tuple[int, int]]:
         calls.append(text)
-        return tokenize(text)
+        return split_spans(text)
 
-    monkeypatch.setattr(_tables, "tokenize", counting)
+    monkeypatch.setattr(partition, "split_spans", counting)
     store.add_documents(tmp_path / "index", new)
-    new_passages = Pipeline.from_documents(new).passages
-    # the tokenizer's fingerprint (a fixed probe text) is the only other text tokenized
-    assert [text for text in calls if text != store._PROBE] == [passage.text for passage in new_passages]
+    assert calls == [document.text for document in new]
 
 
 def test_add_skips_known_text_and_taken_doc_ids(tmp_path: Path) -> None:

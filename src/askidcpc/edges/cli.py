@@ -270,8 +270,12 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     if modes[0]:
         if not (args.sources and args.out):
             raise UsageError("askidcpc index: give the sources to read and --out INDEX, the folder to write")
-        return indexer.run_build(args.sources, args.out, settings.bm25, sys.stdout, sys.stderr, args.semantic)
+        return indexer.run_build(
+            args.sources, args.out, settings.bm25, sys.stdout, sys.stderr, args.semantic, jobs=args.jobs
+        )
     if modes[1]:
+        if args.jobs is not None:
+            raise UsageError("askidcpc index: --jobs goes with building ('SOURCE... --out INDEX')")
         if not (args.add and args.to):
             raise UsageError("askidcpc index: --add SOURCE... needs --to INDEX, the saved index to add to")
         return indexer.run_add(args.add, args.to, sys.stdout, sys.stderr, args.semantic)
@@ -279,6 +283,8 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("askidcpc index: --remove DOC_ID... needs --from INDEX, the saved index to remove from")
     if args.semantic:
         raise UsageError("askidcpc index: --semantic goes with building or adding; --remove drops the removed rows")
+    if args.jobs is not None:
+        raise UsageError("askidcpc index: --jobs goes with building ('SOURCE... --out INDEX')")
     return indexer.run_remove(args.remove, args.from_index, sys.stdout)
 
 
@@ -436,6 +442,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
         action="store_true",
         help="store every passage's sentence vector in the index (--out, or --add to an index without them: every "
         "passage is encoded; an index that holds them always has new passages encoded); needs the semantic extra",
+    )
+    index.add_argument(
+        "--jobs",
+        type=_whole_number(1, 1024),
+        metavar="N",
+        help="worker processes that split and tokenize (default: one per CPU; 1: all in this process; a small "
+        "corpus is always indexed in this process)",
     )
     _add_verbose(index, default=argparse.SUPPRESS)
     handlers["index"] = cmd_index

@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from askidcpc.config import BM25Params, Settings
 from askidcpc.index.bm25 import use_compiled
+from askidcpc.index.partition import default_jobs
 from askidcpc.index.store import (
     MANIFEST,
     VectorModel,
@@ -115,11 +116,18 @@ def _size(path: Path) -> str:
 
 
 def run_build(
-    sources: Sequence[Path], index: Path, params: BM25Params, out: TextIO, err: TextIO, semantic: bool = False
+    sources: Sequence[Path],
+    index: Path,
+    params: BM25Params,
+    out: TextIO,
+    err: TextIO,
+    semantic: bool = False,
+    jobs: int | None = None,
 ) -> int:
-    """``askidcpc index SOURCE... --out INDEX [--semantic]``. Raises AskError (before reading anything) when ``index``
-    exists and is neither an empty folder nor a saved index, SemanticUnavailableError (likewise) when ``semantic``
-    and the encoder is not installed, CorpusError when nothing could be read."""
+    """``askidcpc index SOURCE... --out INDEX [--semantic] [--jobs N]``: ``jobs`` worker processes split and tokenize
+    (default: one per CPU). Raises AskError (before reading anything) when ``index`` exists and is neither an empty
+    folder nor a saved index, SemanticUnavailableError (likewise) when ``semantic`` and the encoder is not installed,
+    CorpusError when nothing could be read, AskError when a worker process dies."""
     started = time.perf_counter()
     check_replaceable(index)  # before reading anything: refusing after reading an archive wastes the wait
     if semantic:
@@ -132,6 +140,7 @@ def run_build(
             params,
             _counter(progress, "indexing", len(result.documents)),
             _Encoding(progress) if semantic else None,
+            jobs=default_jobs() if jobs is None else jobs,
         )
     counts = manifest["counts"]
     model = VectorModel.from_record(manifest["vectors"]) if "vectors" in manifest else None

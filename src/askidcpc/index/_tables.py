@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -25,12 +24,11 @@ import scipy.sparse as sp
 
 from askidcpc.config import BM25Params
 from askidcpc.index._kernels import TermBounds
-from askidcpc.index.bm25 import BM25Index, index_from_counts
+from askidcpc.index.bm25 import BM25Index, index_from_counts, length_norms, term_idf, weights_of
 from askidcpc.index.paragraphs import paragraph_ids, paragraph_index
+from askidcpc.index.partition import Merger, metadata_json, partials, release_freed_memory
 from askidcpc.index.stored import PackedText, StoredDocuments, pack_text
 from askidcpc.text.formats import content_hash
-from askidcpc.text.sentences import paragraph_starts, split_spans
-from askidcpc.text.tokenize import tokenize
 from askidcpc.types import Document, Passage
 
 __all__ = [
@@ -134,10 +132,12 @@ class Tables:
     doc_meta: ByteArray
     doc_meta_offsets: IntArray
     passage_paragraph: IntArray  # each passage's paragraph, non-decreasing from 0
-    # The paragraphs' term counts and lengths as read from a saved index; computed when None.
+    # The paragraphs' term counts and lengths as read from a saved index or made by a build; computed (from the
+    # passages' counts) when None.
     paragraph_tf: sp.csc_matrix | None = None
     paragraph_len: IntArray | None = None
-    # The search bounds of the passages and of the paragraphs under ``params``, as read from a saved index.
+    # The search bounds of the passages and of the paragraphs under ``params``, as read from a saved index or made
+    # by a build.
     bounds: TermBounds | None = None
     paragraph_bounds: TermBounds | None = None
     packed_text: PackedText | None = None
@@ -266,109 +266,16 @@ def rounded_up(values: FloatArray) -> npt.NDArray[np.float32]:
     return near
 
 
-def metadata_json(document: Document) -> bytes:
-    meta = {
-        "title": document.title,
-        "date": document.date,
-        "source": document.source,
-        "author": document.author,
-        "url": document.url,
-        "extra": dict(document.extra),
-    }
-    # default=str: front matter can hold YAML dates and other scalars; they come back as their ISO text.
-    return json.dumps(meta, ensure_ascii=False, default=str, separators=(",", ":")).encode("utf-8")
-
-
 def blob(pieces: Sequence[bytes]) -> tuple[ByteArray, IntArray]:
     offsets = np.zeros(len(pieces) + 1, dtype=np.int64)
     np.cumsum([len(piece) for piece in pieces], out=offsets[1:])
     return np.frombuffer(b"".join(pieces), dtype=np.uint8), offsets
 
 
-def count(
-    token_lists: Sequence[Sequence[str]], vocab: dict[str, int], terms: list[str]
-) -> tuple[IntArray, IntArray, IntArray, IntArray]:
-    """COO postings (row, column, count) and lengths of tokenized passages, new terms appended to ``vocab``/``terms``
-    in first-seen order, exactly as :func:`askidcpc.index.bm25.build_index` numbers them."""
-    rows: list[int] = []
-    cols: list[int] = []
-    counts: list[int] = []
-    lengths = np.zeros(len(token_lists), dtype=np.int64)
-    for row, tokens in enumerate(token_lists):
-        lengths[row] = len(tokens)
-        for term, count in Counter(tokens).items():
-            column = vocab.get(term)
-            if column is None:
-                column = vocab[term] = len(terms)
-                terms.append(term)
-            rows.append(row)
-            cols.append(column)
-            counts.append(count)
-    return (
-        np.asarray(rows, dtype=np.int64),
-        np.asarray(cols, dtype=np.int64),
-        np.asarray(counts, dtype=np.int64),
-        lengths,
-    )
-
-
 def column_sizes(indptr: Any) -> IntArray:
     pointers = np.asarray(indptr, dtype=np.int64)
     sizes: IntArray = pointers[1:] - pointers[:-1]
     return sizes
-
-
-def append_rows(
-    old: sp.csc_matrix, rows: IntArray, cols: IntArray, counts: IntArray, n_new: int, n_terms: int
-) -> sp.csc_matrix:
-    """``old`` (sorted CSC) with ``n_new`` rows appended from COO postings; new columns are appended too."""
-    n_old = old.shape[0]
-    new = sp.csc_matrix((counts.astype(np.int32), (rows + n_old, cols)), shape=(n_old + n_new, n_terms))
-    new.sort_indices()
-    old_counts = np.zeros(n_terms, dtype=np.int64)
-    old_counts[: old.shape[1]] = column_sizes(old.indptr)
-    new_counts = column_sizes(new.indptr)
-    indptr = np.zeros(n_terms + 1, dtype=np.int64)
-    np.cumsum(old_counts + new_counts, out=indptr[1:])
-    nnz = int(indptr[-1])
-    indices = np.empty(nnz, dtype=np.int64)
-    data = np.empty(nnz, dtype=np.int32)
-    # Old postings first in each column (their rows are all lower), then the new ones.
-    old_columns = np.repeat(np.arange(n_terms), old_counts)
-    old_rank = np.arange(old.nnz) - np.repeat(np.asarray(old.indptr[:-1], dtype=np.int64), old_counts[: old.shape[1]])
-    old_at = indptr[old_columns] + old_rank
-    indices[old_at] = old.indices
-    data[old_at] = old.data
-    new_columns = np.repeat(np.arange(n_terms), new_counts)
-    new_rank = np.arange(new.nnz) - np.repeat(np.asarray(new.indptr[:-1], dtype=np.int64), new_counts)
-    new_at = indptr[new_columns] + old_counts[new_columns] + new_rank
-    indices[new_at] = new.indices
-    data[new_at] = new.data
-    merged = sp.csc_matrix((data, indices, indptr), shape=(n_old + n_new, n_terms))
-    merged.has_sorted_indices = True
-    return merged
-
-
-def split_and_tokenize(
-    documents: Sequence[Document], progress: Progress | None
-) -> tuple[list[int], list[int], list[int], list[bool], list[list[str]]]:
-    """Each passage's document position, offsets, whether it starts a paragraph, and tokens."""
-    passage_doc: list[int] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    new_paragraph: list[bool] = []
-    token_lists: list[list[str]] = []
-    for position, document in enumerate(documents):
-        spans = split_spans(document.text)
-        new_paragraph.extend(paragraph_starts(document.text, spans))
-        for start, end in spans:
-            passage_doc.append(position)
-            starts.append(start)
-            ends.append(end)
-            token_lists.append(tokenize(document.text[start:end]))
-        if progress is not None:
-            progress(1)
-    return passage_doc, starts, ends, new_paragraph, token_lists
 
 
 def renumbered(paragraphs: IntArray) -> IntArray:
@@ -403,62 +310,121 @@ def empty_tables(params: BM25Params) -> Tables:
 
 
 def with_documents(
-    tables: Tables, documents: Sequence[Document], progress: Progress | None, encoder: PassageEncoder | None = None
+    tables: Tables,
+    documents: Sequence[Document],
+    progress: Progress | None,
+    encoder: PassageEncoder | None = None,
+    jobs: int = 1,
 ) -> Tables:
-    """``tables`` with ``documents`` appended: only the new documents are split and tokenized.
+    """``tables`` with ``documents`` appended: only the new documents are split and tokenized, in partitions on
+    ``jobs`` worker processes when there are enough of them (see :func:`askidcpc.index.partition.partials`).
 
     Passage vectors: when ``tables`` holds them, ``encoder`` (of the same model) encodes the new passages and their
     rows are appended; when it does not and an ``encoder`` is given, every passage (old and new) is encoded.
+    Raises AskError when a worker process dies.
     """
-    passage_doc, starts, ends, new_paragraph, token_lists = split_and_tokenize(documents, progress)
-    vectors, model = _vectors_with(tables, documents, passage_doc, starts, ends, encoder)
-    terms = list(tables.terms)
-    vocab = tables.vocab()
-    rows, cols, counts, lengths = count(token_lists, vocab, terms)
-    term_freqs = append_rows(tables.term_freqs, rows, cols, counts, len(token_lists), len(terms))
-    doc_len = np.concatenate([np.asarray(tables.doc_len, dtype=np.int64), lengths])
-    weights = index_from_counts(tables.params, vocab, doc_len, term_freqs).weights.data
-    text, text_offsets = blob([document.text.encode("utf-8") for document in documents])
-    meta, meta_offsets = blob([metadata_json(document) for document in documents])
-    n_docs = len(tables.doc_ids)
-    paragraph = np.cumsum(np.asarray(new_paragraph, dtype=np.int64)) - 1 + tables.n_paragraphs
+    old_paragraphs = tables.paragraph_index(tables.params) if len(tables.doc_len) else None
+    merger = Merger(
+        tables.terms,
+        len(tables.doc_ids),
+        tables.term_freqs if old_paragraphs is not None else None,
+        old_paragraphs.term_freqs if old_paragraphs is not None else None,
+    )
+    for part in partials(documents, jobs, progress):
+        merger.add(part)
+        del part  # the merger keeps what it needs
+    new = merger.merged()
+    positions = new.passage_doc - len(tables.doc_ids)
+    vectors, model = _vectors_with(tables, documents, positions, new.passage_start, new.passage_end, encoder)
+    doc_len = _after(tables.doc_len, new.passage_len)
+    old_lengths = tables.doc_len[:0] if old_paragraphs is None else old_paragraphs.doc_len
+    paragraph_len = _after(old_lengths, new.paragraph_len)
+    # One weights array at a time, each dropped once its bounds are made (the saved index stores no weights).
+    bounds = search_bounds(tables.params, doc_len, new.passage_tf)
+    paragraph_bounds = search_bounds(tables.params, paragraph_len, new.paragraph_tf)
+    release_freed_memory()  # the blocks' temporaries
     return Tables(
         params=tables.params,
-        terms=terms,
+        terms=new.terms,
         doc_len=doc_len,
-        term_freqs=term_freqs,
-        weights=weights,
-        passage_doc=np.concatenate([tables.passage_doc, np.asarray(passage_doc, dtype=np.int64) + n_docs]),
-        passage_start=np.concatenate([tables.passage_start, np.asarray(starts, dtype=np.int64)]),
-        passage_end=np.concatenate([tables.passage_end, np.asarray(ends, dtype=np.int64)]),
-        doc_ids=[*tables.doc_ids, *(document.doc_id for document in documents)],
-        doc_hashes=[*tables.doc_hashes, *(content_hash(document.text) for document in documents)],
-        doc_text=np.concatenate([tables.doc_text, text]),
-        doc_text_offsets=np.concatenate([tables.doc_text_offsets, text_offsets[1:] + tables.doc_text_offsets[-1]]),
-        doc_meta=np.concatenate([tables.doc_meta, meta]),
-        doc_meta_offsets=np.concatenate([tables.doc_meta_offsets, meta_offsets[1:] + tables.doc_meta_offsets[-1]]),
-        passage_paragraph=np.concatenate([np.asarray(tables.passage_paragraph, dtype=np.int64), paragraph]),
+        term_freqs=new.passage_tf,
+        weights=None,
+        passage_doc=_after(tables.passage_doc, new.passage_doc),
+        passage_start=_after(tables.passage_start, new.passage_start),
+        passage_end=_after(tables.passage_end, new.passage_end),
+        doc_ids=[*tables.doc_ids, *new.doc_ids],
+        doc_hashes=[*tables.doc_hashes, *new.doc_hashes],
+        doc_text=_after(tables.doc_text, new.doc_text),
+        doc_text_offsets=_after(tables.doc_text_offsets[:-1], new.doc_text_offsets + tables.doc_text_offsets[-1]),
+        doc_meta=_after(tables.doc_meta, new.doc_meta),
+        doc_meta_offsets=_after(tables.doc_meta_offsets[:-1], new.doc_meta_offsets + tables.doc_meta_offsets[-1]),
+        passage_paragraph=_after(tables.passage_paragraph, new.passage_paragraph),
+        paragraph_tf=new.paragraph_tf,
+        paragraph_len=paragraph_len,
+        bounds=bounds,
+        paragraph_bounds=paragraph_bounds,
         passage_vectors=vectors,
         vector_model=model,
     )
 
 
+def posting_weights(
+    params: BM25Params, doc_len: IntArray, term_freqs: sp.csc_matrix, block: int = 1 << 20
+) -> FloatArray:
+    """The BM25 weight of each posting of ``term_freqs`` (rows of lengths ``doc_len``): exactly
+    ``index_from_counts(params, vocab, doc_len, term_freqs).all_weights()``, the same operations on each posting
+    (:func:`~askidcpc.index.bm25.weights_of`), but a block of columns at a time, so that the float64 temporaries
+    take a few MB rather than three times the weights (over 400 MB at 1M passages)."""
+    n_docs = int(doc_len.shape[0])
+    norm = length_norms(params, doc_len)
+    indptr = np.asarray(term_freqs.indptr, dtype=np.int64)
+    doc_freq = np.diff(indptr)
+    idf = term_idf(params, doc_freq.astype(np.float64), n_docs)
+    weights = np.empty(term_freqs.nnz, dtype=np.float64)
+    # Column bounds about ``block`` postings apart (a column longer than a block is a block of its own).
+    bounds = np.unique(np.searchsorted(indptr, np.arange(0, term_freqs.nnz, block), side="right") - 1)
+    bounds = np.append(bounds[bounds > 0], len(doc_freq)) if len(doc_freq) else bounds[:0]
+    first = 0
+    for last in bounds.tolist():
+        lo, hi = int(indptr[first]), int(indptr[last])
+        weights[lo:hi] = weights_of(
+            params,
+            term_freqs.data[lo:hi],
+            norm[term_freqs.indices[lo:hi]],
+            np.repeat(idf[first:last], doc_freq[first:last]),
+        )
+        first = last
+    return weights
+
+
+def search_bounds(params: BM25Params, doc_len: IntArray, term_freqs: sp.csc_matrix) -> TermBounds:
+    """The search's term bounds of these counts: from every posting's weight, which are not kept."""
+    return TermBounds(term_freqs.indptr, posting_weights(params, doc_len, term_freqs))
+
+
+def _after(old: npt.NDArray[Any], new: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """``new`` appended to ``old`` (``new`` itself when ``old`` is empty: no copy of a large array)."""
+    return np.concatenate([np.asarray(old), new]) if len(old) else new
+
+
 def _vectors_with(
     tables: Tables,
     documents: Sequence[Document],
-    passage_doc: Sequence[int],
-    starts: Sequence[int],
-    ends: Sequence[int],
+    passage_doc: npt.NDArray[Any],
+    starts: npt.NDArray[Any],
+    ends: npt.NDArray[Any],
     encoder: PassageEncoder | None,
 ) -> tuple[HalfArray | None, VectorModel | None]:
-    """The passage vectors of ``tables`` with the new passages' rows appended (see :func:`with_documents`)."""
+    """The passage vectors of ``tables`` with the new passages' rows appended (see :func:`with_documents`); the new
+    passages given by their document's position in ``documents`` and offsets."""
     if encoder is None:
         if tables.passage_vectors is not None:
             raise ValueError("these tables hold passage vectors: adding passages needs their encoder")
         return None, None
     if tables.vector_model is not None and encoder.model != tables.vector_model:
         raise ValueError(f"passage vectors by {tables.vector_model} cannot be extended by {encoder.model}")
-    new_texts = [documents[doc].text[start:end] for doc, start, end in zip(passage_doc, starts, ends, strict=True)]
+    spans = zip(passage_doc.tolist(), starts.tolist(), ends.tolist(), strict=True)
+    new_texts = [documents[doc].text[start:end] for doc, start, end in spans]
     if tables.passage_vectors is None:
         return encoded(encoder, [*tables.passage_texts(), *new_texts]), encoder.model
     old = np.asarray(tables.passage_vectors, dtype=np.float16)

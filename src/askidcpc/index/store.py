@@ -387,15 +387,17 @@ def build_saved_index(
     params: BM25Params | None = None,
     progress: Progress | None = None,
     encoder: PassageEncoder | None = None,
+    jobs: int = 1,
 ) -> Mapping[str, Any]:
     """Split, tokenize and index ``documents`` and save the index at ``path``, atomically; the same index as
-    ``Pipeline.from_documents(documents, params)`` builds. ``progress`` is called once per document. With an
-    ``encoder``, the index holds every passage's vector by it."""
+    ``Pipeline.from_documents(documents, params)`` builds. ``progress`` is called with numbers of documents done.
+    With an ``encoder``, the index holds every passage's vector by it. ``jobs``: worker processes to split and
+    tokenize a large corpus on (the index is the same whatever it is)."""
     if not documents:
         raise AskError("cannot build an index over no documents")
     target = _target(path)
     with _atomic.locked(target):  # before any work: a second writer of the same index is refused at once
-        tables = with_documents(empty_tables(params or BM25Params()), documents, progress, encoder)
+        tables = with_documents(empty_tables(params or BM25Params()), documents, progress, encoder, jobs)
         return _write_tables(target, tables)
 
 

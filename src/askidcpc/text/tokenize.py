@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import Stemmer
 
-__all__ = ["STOP_WORDS", "normalize", "stem_word", "tokenize", "words"]
+__all__ = ["STOP_WORDS", "WORD", "normalize", "stem_word", "term_of", "tokenize", "words"]
 
 _FOLD = str.maketrans(
     {
@@ -24,7 +24,7 @@ _FOLD = str.maketrans(
 )  # fmt: skip
 
 # A word: letters/digits, with inner apostrophes (don't, China's); or a number with inner . or , (3.5, 1,000).
-_WORD = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+(?:'[^\W_]+)*")
+WORD = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+(?:'[^\W_]+)*")
 
 # A compact English stop-word list (the classic SMART/NLTK core): function words only, so that numbers, names and
 # content words always survive. Question words (what, when, who, ...) are here too: they carry no topic.
@@ -215,22 +215,29 @@ STOP_WORDS: frozenset[str] = frozenset(
 
 _stemmer = Stemmer.Stemmer("english")
 
+# Past this many distinct words, new ones are not remembered (a corpus of made-up words cannot grow it without bound).
+_TERM_CACHE_SIZE = 1 << 20
+
 
 def normalize(text: str) -> str:
     """NFKC, quotes and dashes folded to ASCII, lowercase."""
+    if text.isascii():  # NFKC and the folding change no ASCII character
+        return text.lower()
     return unicodedata.normalize("NFKC", text).translate(_FOLD).lower()
+
+
+def _cleaned(word: str) -> str:
+    """One matched word with its possessive dropped and a number's thousands separators removed."""
+    if word.endswith("'s"):
+        word = word[:-2]
+    if "," in word and word[0].isdigit():
+        word = word.replace(",", "")
+    return word
 
 
 def words(text: str) -> list[str]:
     """The normalized words of ``text``, possessives dropped, before stop words and stemming."""
-    found = []
-    for word in _WORD.findall(normalize(text)):
-        if word.endswith("'s"):
-            word = word[:-2]
-        if "," in word and word[0].isdigit():
-            word = word.replace(",", "")
-        found.append(word)
-    return found
+    return [_cleaned(word) for word in WORD.findall(normalize(text))]
 
 
 @lru_cache(maxsize=1 << 16)
@@ -239,6 +246,28 @@ def stem_word(word: str) -> str:
     return str(_stemmer.stemWord(word))
 
 
+def term_of(word: str) -> str | None:
+    """The index term of one word as :data:`WORD` matches it in normalized text, None for a stop word (not cached:
+    see :func:`tokenize` for the cached way)."""
+    cleaned = _cleaned(word)
+    return None if cleaned in STOP_WORDS else str(_stemmer.stemWord(cleaned))
+
+
+class _Terms(dict[str, str | None]):
+    """Each word as :data:`WORD` matches it -> :func:`term_of` it, filled as words are first seen (a term depends
+    on its word alone), so a passage costs one dictionary look-up a word."""
+
+    def __missing__(self, word: str) -> str | None:
+        term = term_of(word)
+        if len(self) < _TERM_CACHE_SIZE:
+            self[word] = term
+        return term
+
+
+_TERMS = _Terms()
+
+
 def tokenize(text: str) -> list[str]:
     """Index terms of ``text``: normalized, stop words removed, stemmed. Order is kept; duplicates are kept."""
-    return [stem_word(word) for word in words(text) if word not in STOP_WORDS]
+    terms = _TERMS
+    return [term for term in map(terms.__getitem__, WORD.findall(normalize(text))) if term is not None]
