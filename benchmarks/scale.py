@@ -319,27 +319,39 @@ def run_rank_bm25(corpus: Path, queries: list[list[str]], work: Path) -> dict[st
 # and `ask --json -` per question (the reader's work included), as a user runs them.
 
 
+def _memory_kib(pid: int) -> tuple[int, int]:
+    """A process's proportional set size (its private pages plus its share of pages it shares, such as a forked
+    worker's copy-on-write pages: summed over processes, nothing is counted twice) and its resident set size."""
+    pss = rss = 0
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            pss = int(line.split()[1])
+        elif line.startswith("Rss:"):
+            rss = int(line.split()[1])
+    return pss, rss
+
+
 def tree_rss_kib(pid: int) -> tuple[int, int]:
-    """The resident memory of ``pid`` and all its descendants (sum) and of the largest one, from /proc (KiB)."""
+    """The memory of ``pid`` and all its descendants: their summed proportional set sizes (shared pages counted
+    once) and the largest single resident set (KiB)."""
     total, largest = 0, 0
     stack = [pid]
     while stack:
         current = stack.pop()
         try:
-            status = Path(f"/proc/{current}/status").read_text()
-            rss = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+            pss, rss = _memory_kib(current)
             for task in Path(f"/proc/{current}/task").iterdir():
                 stack += [int(child) for child in (task / "children").read_text().split()]
         except (OSError, ValueError):
             continue
-        total += rss
+        total += pss
         largest = max(largest, rss)
     return total, largest
 
 
 def timed_command(command: list[str], stdin: str | None = None) -> dict[str, Any]:
-    """Run ``command``; its wall time, and the peak resident memory of its process tree (sampled every 20 ms: the
-    sum over the process and its workers, and the largest single process)."""
+    """Run ``command``; its wall time, and the peak memory of its process tree (sampled every 20 ms: the summed
+    proportional set sizes of the process and its workers, and the largest single process's resident set)."""
     start = time.perf_counter()
     process = subprocess.Popen(
         command,
@@ -643,7 +655,7 @@ def e2e_rows(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def e2e_table(rows: Sequence[dict[str, Any]]) -> str:
     lines = [
-        "| corpus | `askidcpc index` s | build peak MB (all processes / largest) | saved index MB (texts) |"
+        "| corpus | `askidcpc index` s | build peak MB (all processes' PSS / largest RSS) | saved index MB (texts) |"
         " fresh `ask` s (Python alone) | open verified + first answer s | ask per question mean / p50 / p99 ms |"
         " `ask --json -` per question ms | bm25s-numba bare mean / p50 ms | ratio |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -840,8 +852,10 @@ def report(runs: Sequence[dict[str, Any]], args: argparse.Namespace) -> str:
             "The same sentences as news articles (`gen_corpus.py --news`: 25 sentences an article in five "
             "paragraphs, capitalised, each ending in a full stop), as a user runs askidcpc: `askidcpc index "
             "ARTICLES.jsonl --out IDX` in a child process (reading, sentence splitting, tokenizing, counting, "
-            "writing, compiling the search kernels; peak memory: the sum over the command and its worker processes, "
-            "sampled every 20 ms, and the largest single process), the saved index's size on disk (all files; the "
+            "writing, compiling the search kernels; peak memory: the command's and its worker processes' "
+            "proportional set sizes summed (pages they share after fork counted once), sampled every 20 ms, "
+            "and the largest single "
+            "process's resident set), the saved index's size on disk (all files; the "
             "stored article texts in brackets), a fresh `askidcpc ask --corpus IDX --json Q` (start Python, import, "
             "open the index with every checksum verified, answer; Python's own start in brackets), the same open and "
             "first answer inside a process that has imported askidcpc, and `ask --json -`: each question through the "
