@@ -1,0 +1,392 @@
+"""deploy/haproxy.cfg in front of two ``askidcpc serve`` replicas, all on free loopback ports.
+
+A replica stopped (SIGTERM) or killed (SIGKILL) in the middle of a bounded load costs no request: HAProxy retries
+what the replica did not answer on the other one. A rebuilt index rolled out replica by replica (SIGHUP, or drain
+and restart) while load runs drops no request, and every replica then answers from the new index. Two replicas on
+one saved index map its files read-only and shared, and write nothing into its folder.
+
+Skipped where HAProxy is not installed (``apt-get install haproxy``) and CI is not set; in CI (CI=true), which
+installs it, a missing haproxy is a failure.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from askidcpc.index import store
+from tests.edges.conftest import free_port
+from tests.index.test_store import random_documents
+
+pytestmark = pytest.mark.slow
+
+CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "haproxy.cfg"
+BACKEND = "askidcpc_replicas"
+WAIT = 60  # seconds: a bound on waits that should end soon, never a timing assertion
+QUESTIONS = ("river bridge council", "Who is the mayor?", "harbour railway election", "storm flood museum")
+OLD, NEW = ("old", 40), ("new", 30)  # doc_id prefix and document count of the index before and after a rollout
+
+
+def _haproxy_or_skip() -> str:
+    # Debian installs it in /usr/sbin, which an unprivileged user's PATH may not name.
+    found = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/usr/local/sbin")
+    if found is None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("haproxy is not installed; CI installs it (apt-get install haproxy)")
+        pytest.skip("haproxy not installed (apt-get install haproxy)")
+    return found
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {WAIT} s for {what}"
+        time.sleep(0.05)
+
+
+def build(path: Path, prefix: str, count: int) -> None:
+    store.build_saved_index(path, random_documents(51 if prefix == NEW[0] else 50, count, prefix=prefix))
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=2.0).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+class Replica:
+    """``askidcpc serve --corpus INDEX`` on a fixed loopback port, its output appended to a log file."""
+
+    def __init__(self, name: str, index: Path, log: Path) -> None:
+        self.name = name
+        self.index = index
+        self.log = log
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with open(self.log, "ab") as output:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "askidcpc", "serve", "--corpus", str(self.index), "--port", str(self.port)],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        process = self.process
+
+        def ready() -> bool:
+            assert process.poll() is None, self.log.read_text(encoding="utf-8", errors="replace")
+            return answers(self.url)
+
+        wait_for(ready, f"{self.name} to answer")
+
+    def stop(self, signum: int = signal.SIGTERM) -> int:
+        """Send ``signum`` and wait for the process to end; its exit status."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+        return self.process.wait(WAIT)
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(WAIT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(WAIT)
+
+    def documents(self) -> int:
+        return int(httpx.get(f"{self.url}/health", timeout=10).json()["documents"])
+
+
+class HAProxy:
+    """HAProxy in the foreground on deploy/haproxy.cfg, with the addresses filled in through its environment."""
+
+    def __init__(self, replicas: list[Replica], log: Path) -> None:
+        self.binary = _haproxy_or_skip()
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        # A Unix socket's path is limited to about 100 bytes: a short folder of its own, not pytest's tmp_path.
+        self._socket_dir = tempfile.mkdtemp(prefix="askidcpc-haproxy-")
+        self.socket = Path(self._socket_dir) / "admin.sock"
+        env = {
+            **os.environ,
+            "ASKIDCPC_HAPROXY_BIND": f"127.0.0.1:{self.port}",
+            "ASKIDCPC_HAPROXY_SOCKET": str(self.socket),
+        }
+        for number, replica in enumerate(replicas, start=1):
+            env[f"ASKIDCPC_REPLICA_{number}"] = f"127.0.0.1:{replica.port}"
+        check = subprocess.run([self.binary, "-c", "-f", str(CONFIG)], env=env, capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+        with open(log, "wb") as output:
+            self.process = subprocess.Popen(
+                [self.binary, "-db", "-f", str(CONFIG)], stdout=output, stderr=subprocess.STDOUT, env=env
+            )
+        names = [f"replica{number}" for number in range(1, len(replicas) + 1)]
+
+        def all_up() -> bool:
+            assert self.process.poll() is None, log.read_text(encoding="utf-8", errors="replace")
+            return self.socket.exists() and all(self.status(name) == "UP" for name in names) and answers(self.url)
+
+        wait_for(all_up, "HAProxy to see every replica up")
+
+    def command(self, line: str) -> str:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as admin:
+            admin.settimeout(10)
+            admin.connect(str(self.socket))
+            admin.sendall(line.encode() + b"\n")
+            chunks = []
+            while chunk := admin.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks).decode()
+
+    def stats(self) -> dict[str, dict[str, str]]:
+        """``show stat`` of the backend: one row per server, and BACKEND."""
+        rows = csv.DictReader(io.StringIO(self.command("show stat").removeprefix("# ")))
+        return {row["svname"]: row for row in rows if row["pxname"] == BACKEND}
+
+    def status(self, server: str) -> str:
+        return self.stats().get(server, {}).get("status", "")
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(WAIT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(WAIT)
+        shutil.rmtree(self._socket_dir, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One request as a client saw it: when it was sent and answered, its status (0: no HTTP answer), the replica
+    HAProxy says answered it, and the doc_id prefixes of its citations (which index answered)."""
+
+    sent: float
+    answered: float
+    status: int
+    replica: str
+    indexes: frozenset[str]
+
+
+class Load:
+    """POST /ask from a few threads, one request after another, until ``requests`` are sent or it is stopped."""
+
+    def __init__(self, url: str, requests: int, threads: int = 4, pause_s: float = 0.0) -> None:
+        self.url = url
+        self.requests = requests
+        self.pause_s = pause_s
+        self.outcomes: list[Outcome] = []
+        self._sent = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(threads)]
+
+    def _take(self) -> int | None:
+        with self._lock:
+            if self._stop.is_set() or self._sent >= self.requests:
+                return None
+            self._sent += 1
+            return self._sent
+
+    def _run(self, seed: int) -> None:
+        # No retries on the client side: every retry counted here is HAProxy's.
+        with httpx.Client(base_url=self.url, timeout=30.0) as client:
+            while (number := self._take()) is not None:
+                sent = time.monotonic()
+                replica, indexes = "", frozenset[str]()
+                try:
+                    response = client.post("/ask", json={"question": QUESTIONS[(number + seed) % len(QUESTIONS)]})
+                    status = response.status_code
+                    replica = response.headers.get("x-askidcpc-replica", "")
+                    if status == 200:
+                        citations = response.json()["citations"]
+                        indexes = frozenset(citation["doc_id"].split("-")[0] for citation in citations)
+                except httpx.HTTPError:
+                    status = 0
+                with self._lock:
+                    self.outcomes.append(Outcome(sent, time.monotonic(), status, replica, indexes))
+                self._stop.wait(self.pause_s)
+
+    def answered(self) -> int:
+        with self._lock:
+            return len(self.outcomes)
+
+    def wait_for_more(self, count: int) -> None:
+        seen = self.answered()
+        wait_for(lambda: self.answered() >= seen + count, f"{count} more answers")
+
+    def __enter__(self) -> Load:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self.join()
+
+    def join(self) -> None:
+        for thread in self._threads:
+            thread.join(WAIT)
+        assert not any(thread.is_alive() for thread in self._threads), "load threads still running"
+
+    def statuses(self) -> Counter[int]:
+        with self._lock:
+            return Counter(outcome.status for outcome in self.outcomes)
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> Path:
+    path = tmp_path / "index"
+    build(path, *OLD)
+    return path
+
+
+@pytest.fixture
+def replicas(index: Path, tmp_path: Path) -> Iterator[list[Replica]]:
+    started = [Replica(f"replica{number}", index, tmp_path / f"replica{number}.log") for number in (1, 2)]
+    try:
+        for replica in started:
+            replica.start()
+        yield started
+    finally:
+        for replica in started:
+            replica.close()
+    for replica in started:
+        assert "Traceback" not in replica.log.read_text(encoding="utf-8"), replica.log
+
+
+@pytest.fixture
+def haproxy(replicas: list[Replica], tmp_path: Path) -> Iterator[HAProxy]:
+    proxy = HAProxy(replicas, tmp_path / "haproxy.log")
+    try:
+        yield proxy
+    finally:
+        proxy.close()
+
+
+def retried(proxy: HAProxy) -> str:
+    backend = proxy.stats()["BACKEND"]
+    return f"HAProxy retried {backend['wretr']} and redispatched {backend['wredis']}"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_replica_stopped_under_load_fails_no_request(
+    replicas: list[Replica], haproxy: HAProxy, signum: signal.Signals
+) -> None:
+    first, second = replicas
+    with Load(haproxy.url, requests=400, threads=6) as load:
+        load.wait_for_more(150)
+        # Stopped while it has requests in hand (HAProxy's count, read just before): those are the ones at stake.
+        wait_for(lambda: int(haproxy.stats()[second.name]["scur"]) > 0, f"{second.name} to have requests in hand")
+        status = second.stop(signum)
+        gone = time.monotonic()
+        load.join()
+    outcomes = load.outcomes
+    report = f"{load.statuses()}; {retried(haproxy)}"
+    print(f"{signum.name}: {report}")
+    assert status == (0 if signum == signal.SIGTERM else -signal.SIGKILL)
+    assert len(outcomes) == 400
+    assert load.statuses() == {200: 400}, report
+    # Both replicas answered before the stop; only the one left answered what was sent after it had gone.
+    before = Counter(outcome.replica for outcome in outcomes if outcome.answered < gone)
+    after = Counter(outcome.replica for outcome in outcomes if outcome.sent > gone)
+    assert before[first.name] > 0 and before[second.name] > 0, before
+    assert set(after) == {first.name} and after[first.name] > 0, after
+    assert all(outcome.indexes == {OLD[0]} for outcome in outcomes)
+
+
+def answered_from(replica: Replica, prefix: str) -> bool:
+    response = httpx.post(f"{replica.url}/ask", json={"question": QUESTIONS[0]}, timeout=10)
+    return response.status_code == 200 and {c["doc_id"].split("-")[0] for c in response.json()["citations"]} == {prefix}
+
+
+def reload_on_sighup(replica: Replica, proxy: HAProxy) -> None:
+    assert replica.process is not None
+    replica.process.send_signal(signal.SIGHUP)
+    wait_for(lambda: replica.documents() == NEW[1], f"{replica.name} to serve the rebuilt index")
+
+
+def drain_and_restart(replica: Replica, proxy: HAProxy) -> None:
+    server = f"{BACKEND}/{replica.name}"
+    assert proxy.command(f"set server {server} state drain").strip() == ""
+    wait_for(lambda: proxy.stats()[replica.name]["scur"] == "0", f"{replica.name} to finish its requests")
+    assert replica.stop(signal.SIGTERM) == 0
+    replica.start()
+    assert proxy.command(f"set server {server} state ready").strip() == ""
+    wait_for(lambda: proxy.status(replica.name) == "UP", f"HAProxy to see {replica.name} up again")
+
+
+@pytest.mark.parametrize("roll", [reload_on_sighup, drain_and_restart], ids=["sighup", "drain-and-restart"])
+def test_a_rebuilt_index_rolled_out_replica_by_replica_drops_no_request(
+    index: Path, replicas: list[Replica], haproxy: HAProxy, roll: Callable[[Replica, HAProxy], None]
+) -> None:
+    with Load(haproxy.url, requests=6000, threads=3, pause_s=0.01) as load:
+        load.wait_for_more(50)
+        build(index, *NEW)  # rebuilt in place (atomically): the replicas keep answering from the index they mapped
+        assert all(replica.documents() == OLD[1] for replica in replicas)
+        for replica in replicas:
+            roll(replica, haproxy)
+            load.wait_for_more(50)
+        done = time.monotonic()
+        load.wait_for_more(100)
+    outcomes = load.outcomes
+    report = f"{load.statuses()}; {retried(haproxy)}"
+    print(f"{roll.__name__}: {report}")
+    assert load.answered() < load.requests, "the load ended before the rollout did"
+    assert load.statuses() == {200: len(outcomes)}, report
+    # Every answer comes from one index; both indexes answered; after the rollout only the new one does.
+    assert {outcome.indexes for outcome in outcomes} == {frozenset({OLD[0]}), frozenset({NEW[0]})}
+    assert {outcome.indexes for outcome in outcomes if outcome.sent > done} == {frozenset({NEW[0]})}
+    # No replica answers from the old index once it has answered from the new one.
+    for replica in replicas:
+        mine = [outcome for outcome in outcomes if outcome.replica == replica.name]
+        first_new = min(outcome.answered for outcome in mine if NEW[0] in outcome.indexes)
+        assert all(outcome.sent < first_new for outcome in mine if OLD[0] in outcome.indexes), replica.name
+    for replica in replicas:
+        assert replica.documents() == NEW[1]
+        assert answered_from(replica, NEW[0])
+
+
+def test_replicas_map_one_saved_index_read_only_and_write_nothing_to_it(index: Path, tmp_path: Path) -> None:
+    files = {path.name: (path.stat().st_size, path.stat().st_mtime_ns) for path in index.iterdir()}
+    started = [Replica(f"replica{number}", index, tmp_path / f"replica{number}.log") for number in (1, 2)]
+    try:
+        for replica in started:
+            replica.start()
+            assert answered_from(replica, OLD[0])
+        arrays = {name for name in files if name.endswith(".npy")}
+        for replica in started:
+            assert replica.process is not None
+            maps = Path(f"/proc/{replica.process.pid}/maps").read_text().splitlines()
+            mapped = {line.split()[-1]: line.split()[1] for line in maps if line.split()[-1].startswith(str(index))}
+            # r--s: read-only and shared, so the page cache holds one copy for every replica
+            assert set(mapped.values()) == {"r--s"}, mapped
+            # the postings and the documents' texts, the bulk of an index, among them
+            assert {"tf_data.npy", "doc_text.npy"} <= {Path(name).name for name in mapped} <= arrays, mapped
+    finally:
+        for replica in started:
+            replica.close()
+    assert {path.name: (path.stat().st_size, path.stat().st_mtime_ns) for path in index.iterdir()} == files
