@@ -11,6 +11,7 @@ installs it, a missing haproxy is a failure.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -121,7 +122,7 @@ class Replica:
 class HAProxy:
     """HAProxy in the foreground on deploy/haproxy.cfg, with the addresses filled in through its environment."""
 
-    def __init__(self, replicas: list[Replica], log: Path) -> None:
+    def __init__(self, ports: list[int], log: Path) -> None:
         self.binary = _haproxy_or_skip()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -134,15 +135,15 @@ class HAProxy:
             "ASKIDCPC_HAPROXY_BIND": f"127.0.0.1:{self.port}",
             "ASKIDCPC_HAPROXY_SOCKET": str(self.socket),
         }
-        for number, replica in enumerate(replicas, start=1):
-            env[f"ASKIDCPC_REPLICA_{number}"] = f"127.0.0.1:{replica.port}"
+        for number, port in enumerate(ports, start=1):
+            env[f"ASKIDCPC_REPLICA_{number}"] = f"127.0.0.1:{port}"
         check = subprocess.run([self.binary, "-c", "-f", str(CONFIG)], env=env, capture_output=True, text=True)
         assert check.returncode == 0, check.stdout + check.stderr
         with open(log, "wb") as output:
             self.process = subprocess.Popen(
                 [self.binary, "-db", "-f", str(CONFIG)], stdout=output, stderr=subprocess.STDOUT, env=env
             )
-        self.servers = [f"replica{number}" for number in range(1, len(replicas) + 1)]
+        self.servers = [f"replica{number}" for number in range(1, len(ports) + 1)]
 
     def wait_until_ready(self) -> None:
         def all_up() -> bool:
@@ -180,6 +181,60 @@ class HAProxy:
                 self.process.kill()
                 self.process.wait(WAIT)
         shutil.rmtree(self._socket_dir, ignore_errors=True)
+
+
+class Dropper:
+    """A stand-in replica that passes HAProxy's health check and drops every other request unanswered: it reads the
+    whole request, then closes the connection, as a replica killed mid-request does."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self.dropped: list[int] = []  # the body length of each request dropped
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:  # closed
+                return
+            # OSError: HAProxy went away mid-request, and there is nothing to answer
+            with connection, contextlib.suppress(OSError):
+                self._handle(connection)
+
+    def _handle(self, connection: socket.socket) -> None:
+        connection.settimeout(10)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = connection.recv(65536)
+            if not chunk:
+                return
+            received += chunk
+        head, _, body = received.partition(b"\r\n\r\n")
+        if head.startswith(b"GET /health "):
+            answer = b'{"status": "ok"}'
+            connection.sendall(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n"
+                + f"content-length: {len(answer)}\r\n\r\n".encode()
+                + answer
+            )
+            return
+        lengths = [
+            line.split(b":", 1)[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
+        ]
+        length = int(lengths[0]) if lengths else 0
+        while len(body) < length and (chunk := connection.recv(65536)):
+            body += chunk
+        self.dropped.append(len(body))  # then closed, unanswered
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() that close() alone would leave blocked
+        self.listener.close()
+        self._thread.join(WAIT)
+        assert not self._thread.is_alive()
 
 
 @dataclass(frozen=True)
@@ -283,7 +338,7 @@ def replicas(index: Path, tmp_path: Path) -> Iterator[list[Replica]]:
 
 @pytest.fixture
 def haproxy(replicas: list[Replica], tmp_path: Path) -> Iterator[HAProxy]:
-    proxy = HAProxy(replicas, tmp_path / "haproxy.log")
+    proxy = HAProxy([replica.port for replica in replicas], tmp_path / "haproxy.log")
     try:
         proxy.wait_until_ready()
         yield proxy
@@ -320,6 +375,41 @@ def test_a_replica_stopped_under_load_fails_no_request(
     assert before[first.name] > 0 and before[second.name] > 0, before
     assert set(after) == {first.name} and after[first.name] > 0, after
     assert all(outcome.indexes == {OLD[0]} for outcome in outcomes)
+
+
+# The longest request askidcpc takes: 20 earlier questions of up to 2,000 characters, about 40 kB of JSON, more than
+# HAProxy's default buffer (16 KiB); a request is retried only if it fits in one (haproxy.cfg's tune.bufsize).
+LONG_HISTORY = [" ".join(WORD for _ in range(400))[:2000] for WORD in ("river", "bridge", "council", "mayor") * 5]
+
+
+@pytest.mark.parametrize("history", [[], LONG_HISTORY], ids=["short", "long-history"])
+def test_a_request_a_replica_drops_unanswered_is_answered_by_another(
+    index: Path, tmp_path: Path, history: list[str]
+) -> None:
+    dropper, replica = Dropper(), Replica("replica2", index, tmp_path / "replica2.log")
+    try:
+        replica.start()
+        proxy = HAProxy([dropper.port, replica.port], tmp_path / "haproxy.log")
+        try:
+            proxy.wait_until_ready()
+            statuses: Counter[tuple[int, str]] = Counter()
+            for question in QUESTIONS * 2:
+                # Both in the rotation before each request, so that some go to the dropper first.
+                wait_for(lambda: proxy.status("replica1") == "UP", "HAProxy to see the dropper up")
+                response = httpx.post(f"{proxy.url}/ask", json={"question": question, "history": history}, timeout=30)
+                statuses[response.status_code, response.headers.get("x-askidcpc-replica", "")] += 1
+            report = f"{statuses}; dropped {len(dropper.dropped)}; {retried(proxy)}"
+            print(report)
+        finally:
+            proxy.close()
+    finally:
+        replica.close()
+        dropper.close()
+    assert statuses == {(200, "replica2"): 2 * len(QUESTIONS)}, report
+    assert dropper.dropped, report  # the requests above did reach it, and were answered all the same
+    # whole bodies: what httpx sent for one of the questions
+    sent = {len(httpx.Request("POST", "/", json={"question": q, "history": history}).content) for q in QUESTIONS}
+    assert set(dropper.dropped) <= sent, report
 
 
 def answered_from(replica: Replica, prefix: str) -> bool:
