@@ -1,7 +1,8 @@
 """deploy/haproxy.cfg in front of two ``askidcpc serve`` replicas, all on free loopback ports.
 
 A replica stopped (SIGTERM) or killed (SIGKILL) in the middle of a bounded load costs no request: HAProxy retries
-what the replica did not answer on the other one. A rebuilt index rolled out replica by replica (SIGHUP, or drain
+what the replica did not answer on the other one; so are a request a replica drops unanswered (up to the longest
+body askidcpc takes) and one it answers with 503. A rebuilt index rolled out replica by replica (SIGHUP, or drain
 and restart) while load runs drops no request, and every replica then answers from the new index. Two replicas on
 one saved index map its files read-only and shared, and write nothing into its folder.
 
@@ -183,14 +184,16 @@ class HAProxy:
         shutil.rmtree(self._socket_dir, ignore_errors=True)
 
 
-class Dropper:
-    """A stand-in replica that passes HAProxy's health check and drops every other request unanswered: it reads the
-    whole request, then closes the connection, as a replica killed mid-request does."""
+class FailingReplica:
+    """A stand-in replica that passes HAProxy's health check and fails every other request: it reads the whole
+    request, then sends ``answer`` and closes the connection, or (``answer`` None) closes it unanswered, as a replica
+    killed mid-request does."""
 
-    def __init__(self) -> None:
+    def __init__(self, answer: bytes | None) -> None:
+        self.answer = answer
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self.listener.getsockname()[1])
-        self.dropped: list[int] = []  # the body length of each request dropped
+        self.failed: list[int] = []  # the body length of each request failed
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
@@ -227,7 +230,9 @@ class Dropper:
         length = int(lengths[0]) if lengths else 0
         while len(body) < length and (chunk := connection.recv(65536)):
             body += chunk
-        self.dropped.append(len(body))  # then closed, unanswered
+        self.failed.append(len(body))
+        if self.answer is not None:
+            connection.sendall(self.answer)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -380,36 +385,44 @@ def test_a_replica_stopped_under_load_fails_no_request(
 # The longest request askidcpc takes: 20 earlier questions of up to 2,000 characters, about 40 kB of JSON, more than
 # HAProxy's default buffer (16 KiB); a request is retried only if it fits in one (haproxy.cfg's tune.bufsize).
 LONG_HISTORY = [" ".join(WORD for _ in range(400))[:2000] for WORD in ("river", "bridge", "council", "mayor") * 5]
+UNAVAILABLE = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n"
+    b'connection: close\r\ncontent-length: 19\r\n\r\n{"detail": "busy!"}'
+)
 
 
-@pytest.mark.parametrize("history", [[], LONG_HISTORY], ids=["short", "long-history"])
-def test_a_request_a_replica_drops_unanswered_is_answered_by_another(
-    index: Path, tmp_path: Path, history: list[str]
+@pytest.mark.parametrize(
+    ("answer", "history"),
+    [(None, []), (None, LONG_HISTORY), (UNAVAILABLE, [])],
+    ids=["unanswered", "unanswered-long-history", "503"],
+)
+def test_a_request_a_replica_fails_is_answered_by_another(
+    index: Path, tmp_path: Path, answer: bytes | None, history: list[str]
 ) -> None:
-    dropper, replica = Dropper(), Replica("replica2", index, tmp_path / "replica2.log")
+    failing, replica = FailingReplica(answer), Replica("replica2", index, tmp_path / "replica2.log")
     try:
         replica.start()
-        proxy = HAProxy([dropper.port, replica.port], tmp_path / "haproxy.log")
+        proxy = HAProxy([failing.port, replica.port], tmp_path / "haproxy.log")
         try:
             proxy.wait_until_ready()
             statuses: Counter[tuple[int, str]] = Counter()
             for question in QUESTIONS * 2:
-                # Both in the rotation before each request, so that some go to the dropper first.
-                wait_for(lambda: proxy.status("replica1") == "UP", "HAProxy to see the dropper up")
+                # Both in the rotation before each request, so that some go to the failing one first.
+                wait_for(lambda: proxy.status("replica1") == "UP", "HAProxy to see the failing replica up")
                 response = httpx.post(f"{proxy.url}/ask", json={"question": question, "history": history}, timeout=30)
                 statuses[response.status_code, response.headers.get("x-askidcpc-replica", "")] += 1
-            report = f"{statuses}; dropped {len(dropper.dropped)}; {retried(proxy)}"
+            report = f"{statuses}; failed {len(failing.failed)}; {retried(proxy)}"
             print(report)
         finally:
             proxy.close()
     finally:
         replica.close()
-        dropper.close()
+        failing.close()
     assert statuses == {(200, "replica2"): 2 * len(QUESTIONS)}, report
-    assert dropper.dropped, report  # the requests above did reach it, and were answered all the same
+    assert failing.failed, report  # the requests above did reach it, and were answered all the same
     # whole bodies: what httpx sent for one of the questions
     sent = {len(httpx.Request("POST", "/", json={"question": q, "history": history}).content) for q in QUESTIONS}
-    assert set(dropper.dropped) <= sent, report
+    assert set(failing.failed) <= sent, report
 
 
 def answered_from(replica: Replica, prefix: str) -> bool:
