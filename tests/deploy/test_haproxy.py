@@ -1,8 +1,8 @@
 """deploy/haproxy.cfg in front of two ``askidcpc serve`` replicas, all on free loopback ports.
 
 A replica stopped (SIGTERM) or killed (SIGKILL) in the middle of a bounded load costs no request: HAProxy retries
-what the replica did not answer on the other one; so are a request a replica drops unanswered (up to the longest
-body askidcpc takes) and one it answers with 503. A rebuilt index rolled out replica by replica (SIGHUP, or drain
+what the replica did not answer on the other one, as it does a request a replica drops unanswered (up to the
+longest body askidcpc takes) or answers with 503. A rebuilt index rolled out replica by replica (SIGHUP, or drain
 and restart) while load runs drops no request, and every replica then answers from the new index. Two replicas on
 one saved index map its files read-only and shared, and write nothing into its folder.
 
@@ -63,7 +63,8 @@ def wait_for(condition: Callable[[], bool], what: str) -> None:
 
 
 def build(path: Path, prefix: str, count: int) -> None:
-    store.build_saved_index(path, random_documents(51 if prefix == NEW[0] else 50, count, prefix=prefix))
+    seed = {OLD[0]: 50, NEW[0]: 51}[prefix]
+    store.build_saved_index(path, random_documents(seed, count, prefix=prefix))
 
 
 def answers(url: str) -> bool:
@@ -293,13 +294,13 @@ class Load:
                     self.outcomes.append(Outcome(sent, time.monotonic(), status, replica, indexes))
                 self._stop.wait(self.pause_s)
 
-    def answered(self) -> int:
+    def finished(self) -> int:
         with self._lock:
             return len(self.outcomes)
 
     def wait_for_more(self, count: int) -> None:
-        seen = self.answered()
-        wait_for(lambda: self.answered() >= seen + count, f"{count} more answers")
+        seen = self.finished()
+        wait_for(lambda: self.finished() >= seen + count, f"{count} more requests to finish")
 
     def __enter__(self) -> Load:
         for thread in self._threads:
@@ -328,7 +329,12 @@ def index(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def replicas(index: Path, tmp_path: Path) -> Iterator[list[Replica]]:
+def haproxy_installed() -> None:
+    _haproxy_or_skip()  # before starting any replica for it
+
+
+@pytest.fixture
+def replicas(haproxy_installed: None, index: Path, tmp_path: Path) -> Iterator[list[Replica]]:
     started = [Replica(f"replica{number}", index, tmp_path / f"replica{number}.log") for number in (1, 2)]
     try:
         for replica in started:
@@ -399,6 +405,7 @@ UNAVAILABLE = (
 def test_a_request_a_replica_fails_is_answered_by_another(
     index: Path, tmp_path: Path, answer: bytes | None, history: list[str]
 ) -> None:
+    _haproxy_or_skip()
     failing, replica = FailingReplica(answer), Replica("replica2", index, tmp_path / "replica2.log")
     try:
         replica.start()
@@ -462,7 +469,7 @@ def test_a_rebuilt_index_rolled_out_replica_by_replica_drops_no_request(
     outcomes = load.outcomes
     report = f"{load.statuses()}; {retried(haproxy)}"
     print(f"{roll.__name__}: {report}")
-    assert load.answered() < load.requests, "the load ended before the rollout did"
+    assert load.finished() < load.requests, "the load ended before the rollout did"
     assert load.statuses() == {200: len(outcomes)}, report
     # Every answer comes from one index; both indexes answered; after the rollout only the new one does.
     assert {outcome.indexes for outcome in outcomes} == {frozenset({OLD[0]}), frozenset({NEW[0]})}
