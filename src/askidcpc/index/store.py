@@ -23,7 +23,7 @@ their bounds are computed at the first search (one pass over the postings). Ever
 narrowest integer dtype that holds it (term frequencies in one byte when no count exceeds 255).
 
 Documents' texts are stored too, so every citation stays checkable against its source: zlib-compressed in blocks of
-whole documents (about 64 kB of text each), one block decompressed when a document is read; each document's SHA-256
+whole documents (about 4 kB of text each), one block decompressed when a document is read; each document's SHA-256
 (``doc_sha256``) is stored beside them.
 
 Passage vectors are made by an encoder the caller passes in (:class:`PassageEncoder`; the index never imports the
