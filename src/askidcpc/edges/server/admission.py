@@ -14,8 +14,8 @@ class ServerLimits:
     # Threads that run ask() at once. It is CPU work under the GIL: more threads only interleave it, which
     # stretches every request's latency; requests beyond this wait their turn.
     ask_threads: int = 2
-    # Asks admitted at once, running or waiting for a thread; one more gets 503 at once. ask() takes about
-    # 0.5 ms on the bundled corpus, so a full queue drains in well under a second.
+    # Asks admitted at once, running or waiting for a thread; one more gets 503 at once. ask() takes 2-3 ms on the
+    # bundled corpus (8-9 ms at a million sentences), so a full queue drains in well under a second.
     max_pending: int = 64
     # An ask not answered within this many seconds (waiting included) gets 503; its thread finishes on its own
     # and keeps its place in max_pending until it does, so abandoned work cannot pile up.
