@@ -584,8 +584,10 @@ def run_size(kind: str, size: int, args: argparse.Namespace) -> dict[str, Any]:
             str(out),
         ]
         print(f"[{time.strftime('%H:%M:%S')}] {kind} {size:,}: {engine}", file=sys.stderr, flush=True)
+        load_before = os.getloadavg()[0]
         subprocess.run(command, check=True)
         results[engine] = json.loads(out.read_text(encoding="utf-8"))
+        results[engine]["load_average"] = [load_before, os.getloadavg()[0]]
     return {"kind": kind, "size": size, "results": results}
 
 
@@ -657,18 +659,19 @@ def e2e_table(rows: Sequence[dict[str, Any]]) -> str:
     lines = [
         "| corpus | `askidcpc index` s | build peak MB (all processes' PSS / largest RSS) | saved index MB (texts) |"
         " fresh `ask` s (Python alone) | open verified + first answer s | ask per question mean / p50 / p99 ms |"
-        " `ask --json -` per question ms | bm25s-numba bare mean / p50 ms | ratio |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        " `ask --json -` per question ms | bm25s-numba bare mean / p50 ms | ratio | load average |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         peer = f"{row['peer_mean_ms']:.2f} / {row['peer_p50_ms']:.2f}" if row["peer_mean_ms"] is not None else "—"
         ratio = f"{row['ratio']:.2g}×" if row["ratio"] is not None else "—"
+        load = "{:.1f} → {:.1f}".format(*row["load_average"]) if "load_average" in row else "—"
         lines.append(
             f"| {row['kind']} {row['size']:,} | {row['build_s']:.1f} | {row['build_peak_sum_mb']:,.0f} / "
             f"{row['build_peak_one_mb']:,.0f} | {row['index_mb']:,.0f} ({row['texts_mb']:,.0f}) | "
             f"{row['fresh_answer_s']:.2f} ({row['python_start_s']:.2f}) | {row['open_first_answer_s']:.2f} | "
             f"{row['mean_ms']:.2f} / {row['p50_ms']:.2f} / {row['p99_ms']:.2f} | "
-            f"{row['batch_per_question_ms']:.2f} | {peer} | {ratio} |"
+            f"{row['batch_per_question_ms']:.2f} | {peer} | {ratio} | {load} |"
         )
     return "\n".join(lines)
 
