@@ -20,6 +20,7 @@ from askidcpc import __version__
 from askidcpc.config import DEFAULT_TOP_K, MAX_TOP_K, Settings
 from askidcpc.edges.render import render_answer, terminal_width
 from askidcpc.errors import AskError, QuestionError
+from askidcpc.index.cluster import ClusterAddress
 from askidcpc.pipeline import Pipeline, validate_request
 from askidcpc.types import Answer, Citation, Filter
 
@@ -270,12 +271,22 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     if modes[0]:
         if not (args.sources and args.out):
             raise UsageError("askidcpc index: give the sources to read and --out INDEX, the folder to write")
+        if args.jobs is not None and args.cluster is not None:
+            raise UsageError("askidcpc index: give --jobs (processes on this machine) or --cluster, not both")
         return indexer.run_build(
-            args.sources, args.out, settings.bm25, sys.stdout, sys.stderr, args.semantic, jobs=args.jobs
+            args.sources,
+            args.out,
+            settings.bm25,
+            sys.stdout,
+            sys.stderr,
+            args.semantic,
+            jobs=args.jobs,
+            cluster=args.cluster,
         )
+    for option, value in (("--jobs", args.jobs), ("--cluster", args.cluster)):
+        if value is not None:
+            raise UsageError(f"askidcpc index: {option} goes with building ('SOURCE... --out INDEX')")
     if modes[1]:
-        if args.jobs is not None:
-            raise UsageError("askidcpc index: --jobs goes with building ('SOURCE... --out INDEX')")
         if not (args.add and args.to):
             raise UsageError("askidcpc index: --add SOURCE... needs --to INDEX, the saved index to add to")
         return indexer.run_add(args.add, args.to, sys.stdout, sys.stderr, args.semantic)
@@ -283,9 +294,14 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("askidcpc index: --remove DOC_ID... needs --from INDEX, the saved index to remove from")
     if args.semantic:
         raise UsageError("askidcpc index: --semantic goes with building or adding; --remove drops the removed rows")
-    if args.jobs is not None:
-        raise UsageError("askidcpc index: --jobs goes with building ('SOURCE... --out INDEX')")
     return indexer.run_remove(args.remove, args.from_index, sys.stdout)
+
+
+def _cluster_address(value: str) -> ClusterAddress:
+    try:
+        return ClusterAddress.parse(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _whole_number(low: int, high: int) -> Callable[[str], int]:
@@ -449,6 +465,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
         metavar="N",
         help="worker processes that split and tokenize (default: one per CPU; 1: all in this process; a small "
         "corpus is always indexed in this process)",
+    )
+    index.add_argument(
+        "--cluster",
+        type=_cluster_address,
+        metavar="ADDRESS",
+        help="split and tokenize on a Dask cluster instead: local:N starts N worker processes here, tcp://HOST:PORT "
+        "uses the scheduler there (its workers need this askidcpc); the same index; needs the cluster extra",
     )
     _add_verbose(index, default=argparse.SUPPRESS)
     handlers["index"] = cmd_index

@@ -8,6 +8,7 @@ to the store, which only stores them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from askidcpc.config import BM25Params, Settings
 from askidcpc.index.bm25 import use_compiled
+from askidcpc.index.cluster import ClusterAddress, DaskWorkers, connect
 from askidcpc.index.partition import default_jobs
 from askidcpc.index.store import (
     MANIFEST,
@@ -123,24 +125,32 @@ def run_build(
     err: TextIO,
     semantic: bool = False,
     jobs: int | None = None,
+    cluster: ClusterAddress | None = None,
 ) -> int:
-    """``askidcpc index SOURCE... --out INDEX [--semantic] [--jobs N]``: ``jobs`` worker processes split and tokenize
-    (default: one per CPU). Raises AskError (before reading anything) when ``index`` exists and is neither an empty
-    folder nor a saved index, SemanticUnavailableError (likewise) when ``semantic`` and the encoder is not installed,
-    CorpusError when nothing could be read, AskError when a worker process dies."""
+    """``askidcpc index SOURCE... --out INDEX [--semantic] [--jobs N | --cluster ADDRESS]``: ``jobs`` worker
+    processes split and tokenize (default: one per CPU), or the workers of the Dask ``cluster``. Raises AskError
+    (before reading anything) when ``index`` exists and is neither an empty folder nor a saved index, or the cluster
+    cannot be used, SemanticUnavailableError (likewise) when ``semantic`` and the encoder is not installed,
+    CorpusError when nothing could be read, AskError when a worker process dies (or the cluster loses its workers)."""
     started = time.perf_counter()
     check_replaceable(index)  # before reading anything: refusing after reading an archive wastes the wait
     if semantic:
         semantic_encoder()
-    with _progress(err) as progress:
+    with contextlib.ExitStack() as stack:
+        workers: DaskWorkers | None = None
+        if cluster is not None:  # connected (or started) before reading, so that a bad address is told at once
+            workers = stack.enter_context(connect(cluster))
+        progress = stack.enter_context(_progress(err))
         result = _read(sources, progress)
+        on = "" if workers is None else f" on {workers.slots} Dask workers"
         manifest = build_saved_index(
             index,
             result.documents,
             params,
-            _counter(progress, "indexing", len(result.documents)),
+            _counter(progress, f"indexing{on}", len(result.documents)),
             _Encoding(progress) if semantic else None,
             jobs=default_jobs() if jobs is None else jobs,
+            workers=workers,
         )
     counts = manifest["counts"]
     model = VectorModel.from_record(manifest["vectors"]) if "vectors" in manifest else None

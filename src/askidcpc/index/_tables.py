@@ -26,7 +26,7 @@ from askidcpc.config import BM25Params
 from askidcpc.index._kernels import TermBounds
 from askidcpc.index.bm25 import BM25Index, index_from_counts, length_norms, term_idf, weights_of
 from askidcpc.index.paragraphs import paragraph_ids, paragraph_index
-from askidcpc.index.partition import Merger, metadata_json, partials, release_freed_memory
+from askidcpc.index.partition import Merger, Workers, metadata_json, partials, release_freed_memory
 from askidcpc.index.stored import PackedText, StoredDocuments, pack_text
 from askidcpc.text.formats import content_hash
 from askidcpc.types import Document, Passage
@@ -315,9 +315,11 @@ def with_documents(
     progress: Progress | None,
     encoder: PassageEncoder | None = None,
     jobs: int = 1,
+    workers: Workers | None = None,
 ) -> Tables:
     """``tables`` with ``documents`` appended: only the new documents are split and tokenized, in partitions on
-    ``jobs`` worker processes when there are enough of them (see :func:`askidcpc.index.partition.partials`).
+    ``workers`` (a cluster's) when given, else on ``jobs`` worker processes when there are enough of them (see
+    :func:`askidcpc.index.partition.partials`).
 
     Passage vectors: when ``tables`` holds them, ``encoder`` (of the same model) encodes the new passages and their
     rows are appended; when it does not and an ``encoder`` is given, every passage (old and new) is encoded.
@@ -330,7 +332,7 @@ def with_documents(
         tables.term_freqs if old_paragraphs is not None else None,
         old_paragraphs.term_freqs if old_paragraphs is not None else None,
     )
-    for part in partials(documents, jobs, progress):
+    for part in partials(documents, jobs, progress, workers=workers):
         merger.add(part)
         del part  # the merger keeps what it needs
     new = merger.merged()

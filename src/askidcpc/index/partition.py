@@ -2,8 +2,9 @@
 process when the corpus is large), and the partial counts are merged into the arrays one pass over all of them makes.
 
 :func:`partition` is a pure function of its documents (picklable in and out, no global state that changes its
-result), so any executor can run it: :func:`partials` runs it in this process or on a pool of worker processes,
-and a cluster can run it as well. :class:`Merger` takes the partials in document order and makes the very arrays
+result), so any executor can run it: :func:`partials` runs it in this process, on a pool of worker processes, or
+on any other :class:`Workers` (a Dask cluster's: :mod:`askidcpc.index.cluster`), through one ordered loop that keeps
+a bounded number of partitions in flight. :class:`Merger` takes the partials in document order and makes the very arrays
 of a single-pass build: pids, paragraph numbers, and the vocabulary in first-seen order (a term is numbered when it
 first occurs in the token stream of all passages in pid order; a partition numbers its own terms that way, so taking
 the partitions' new terms in order, each partition's in its own order, numbers them exactly as one pass would).
@@ -23,10 +24,10 @@ import sys
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -45,8 +46,11 @@ __all__ = [
     "Counts",
     "Merger",
     "Partial",
+    "Pending",
+    "Workers",
     "chunks",
     "default_jobs",
+    "in_order",
     "metadata_json",
     "partials",
     "partition",
@@ -499,57 +503,106 @@ def _quiet_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+class Pending(Protocol):
+    """A partition started on a worker (a :class:`concurrent.futures.Future`, or a cluster's future)."""
+
+    def result(self) -> Partial:
+        """The partial, once done. Raises AskError when it cannot be made (its worker lost for good)."""
+        ...
+
+
+class Workers(Protocol):
+    """Processes besides this one that run :func:`partition`: a pool of processes on this machine (what ``jobs``
+    starts), or a cluster's workers (:class:`askidcpc.index.cluster.DaskWorkers`)."""
+
+    @property
+    def slots(self) -> int:
+        """How many partitions run at once."""
+        ...
+
+    def submit(self, run: Sequence[Document]) -> Pending:
+        """Start ``partition(run)`` on a worker."""
+        ...
+
+
+class _Pool:
+    """A :class:`ProcessPoolExecutor` as :class:`Workers`."""
+
+    def __init__(self, pool: ProcessPoolExecutor, jobs: int) -> None:
+        self._pool = pool
+        self.slots = jobs
+
+    def submit(self, run: Sequence[Document]) -> Pending:
+        return self._pool.submit(partition, run)
+
+
 def partials(
     documents: Sequence[Document],
     jobs: int,
     progress: Callable[[int], None] | None = None,
     chars: int | None = None,
     context: str | None = None,
+    workers: Workers | None = None,
 ) -> Iterator[Partial]:
-    """:func:`partition` of ``documents`` in runs of about ``chars`` characters, in order; on ``jobs`` worker
-    processes when that is more than 1 and there is enough text to be worth it (:data:`PARALLEL_CHARS`), else in
-    this process. By default a partition holds at most :data:`PARTITION_CHARS` of text (which bounds the memory a
-    partition takes), and on workers at least :data:`MIN_PARTITION_CHARS`, several for each worker when there is
-    enough. ``progress`` is called with the number of documents of each partition done. ``context``: the
-    multiprocessing start method (default: the platform's). Raises AskError when a worker process dies."""
+    """:func:`partition` of ``documents`` in runs of about ``chars`` characters, in order; on ``workers`` when given
+    (whatever the size of the corpus; ``jobs`` is then ignored), else on ``jobs`` worker processes when that is more
+    than 1 and there is enough text to be worth it (:data:`PARALLEL_CHARS`), else in this process. By default a
+    partition holds at most :data:`PARTITION_CHARS` of text (which bounds the memory a partition takes), and on
+    workers at least :data:`MIN_PARTITION_CHARS`, several for each worker when there is enough. ``progress`` is
+    called with the number of documents of each partition merged. ``context``: the multiprocessing start method of
+    the pool (default: the platform's). Raises AskError when a worker process dies (or, on ``workers``, is lost
+    for good)."""
     total = sum(len(document.text) for document in documents)
-    parallel = jobs > 1 and total >= PARALLEL_CHARS
+    slots = jobs if workers is None else workers.slots
+    parallel = workers is not None or (jobs > 1 and total >= PARALLEL_CHARS)
     if chars is None:
         # Enough partitions for every worker to have several (the last ones finish close together), each of at most
         # PARTITION_CHARS, and not so small that merging many vocabularies costs more than it saves.
-        share = max(total // (_PER_WORKER * jobs), MIN_PARTITION_CHARS) if parallel else PARTITION_CHARS
+        share = max(total // (_PER_WORKER * slots), MIN_PARTITION_CHARS) if parallel else PARTITION_CHARS
         chars = min(PARTITION_CHARS, share)
     runs = chunks(documents, max(chars, 1))
-    if not parallel or len(runs) <= 1:
+    if workers is not None:
+        yield from in_order(runs, workers, progress)
+    elif not parallel or len(runs) <= 1:
         for run in runs:
             yield partition(run)
             if progress is not None:
                 progress(len(run))
-        return
-    yield from _on_pool(runs, min(jobs, len(runs)), progress, context)
+    else:
+        yield from _on_pool(runs, min(jobs, len(runs)), progress, context)
+
+
+def in_order(
+    runs: Iterable[Sequence[Document]], workers: Workers, progress: Callable[[int], None] | None = None
+) -> Iterator[Partial]:
+    """:func:`partition` of each run on ``workers``, yielded in the order of ``runs``: at most :data:`_AHEAD` per
+    slot in flight (which keeps the workers busy and bounds the memory results waiting to be merged take), one
+    started as each one is taken. ``progress`` is called with the number of documents of each run taken."""
+    pending: deque[tuple[Pending, int]] = deque()
+    todo = iter(runs)
+    for run in todo:
+        pending.append((workers.submit(run), len(run)))
+        if len(pending) >= _AHEAD * max(workers.slots, 1):
+            break
+    while pending:
+        future, size = pending.popleft()
+        part = future.result()
+        del future  # a cluster's worker can drop the result once no future refers to it
+        for run in todo:  # one in, one out
+            pending.append((workers.submit(run), len(run)))
+            break
+        if progress is not None:
+            progress(size)
+        yield part
 
 
 def _on_pool(
     runs: Iterable[Sequence[Document]], jobs: int, progress: Callable[[int], None] | None, context: str | None
 ) -> Iterator[Partial]:
     pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(context), initializer=_quiet_worker)
-    pending: deque[tuple[Future[Partial], int]] = deque()
-    todo = iter(runs)
     finished = False
     try:
-        for run in todo:
-            pending.append((pool.submit(partition, run), len(run)))
-            if len(pending) >= _AHEAD * jobs:
-                break
-        while pending:
-            future, size = pending.popleft()
-            part = future.result()
-            for run in todo:  # one in, one out
-                pending.append((pool.submit(partition, run), len(run)))
-                break
-            if progress is not None:
-                progress(size)
-            yield part
+        yield from in_order(runs, _Pool(pool, jobs), progress)
         finished = True
     except BrokenProcessPool as exc:
         raise AskError(

@@ -84,6 +84,7 @@ from askidcpc.index._tables import (
     without_documents,
 )
 from askidcpc.index.bm25 import BM25Index
+from askidcpc.index.partition import Workers
 from askidcpc.index.stored import TEXT_BLOCK_BYTES, PackedText, StoredDocuments, StoredPassages
 from askidcpc.text.formats import content_hash
 from askidcpc.text.tokenize import STOP_WORDS, tokenize
@@ -388,16 +389,18 @@ def build_saved_index(
     progress: Progress | None = None,
     encoder: PassageEncoder | None = None,
     jobs: int = 1,
+    workers: Workers | None = None,
 ) -> Mapping[str, Any]:
     """Split, tokenize and index ``documents`` and save the index at ``path``, atomically; the same index as
     ``Pipeline.from_documents(documents, params)`` builds. ``progress`` is called with numbers of documents done.
     With an ``encoder``, the index holds every passage's vector by it. ``jobs``: worker processes to split and
-    tokenize a large corpus on (the index is the same whatever it is)."""
+    tokenize a large corpus on; ``workers``: a cluster's to do it on instead
+    (:func:`askidcpc.index.cluster.connect`). The index is the same whatever they are."""
     if not documents:
         raise AskError("cannot build an index over no documents")
     target = _target(path)
     with _atomic.locked(target):  # before any work: a second writer of the same index is refused at once
-        tables = with_documents(empty_tables(params or BM25Params()), documents, progress, encoder, jobs)
+        tables = with_documents(empty_tables(params or BM25Params()), documents, progress, encoder, jobs, workers)
         return _write_tables(target, tables)
 
 

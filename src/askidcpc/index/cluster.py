@@ -1,0 +1,195 @@
+"""Building an index on a Dask cluster: the ``cluster`` extra (``pip install 'askidcpc[cluster]'``).
+
+:func:`connect` opens the cluster a :class:`ClusterAddress` names: ``local:N`` starts N worker processes on
+127.0.0.1 (one thread each) for the time of the build; ``tcp://HOST:PORT`` connects to a running scheduler, whose
+workers must import the same askidcpc as this process. Its :class:`DaskWorkers` run
+:func:`~askidcpc.index.partition.partition` for :func:`~askidcpc.index.partition.partials`, and this process merges
+the partials in document order, so the index is byte for byte the one a single process builds.
+
+Faults: a worker lost mid-build has its partitions run again on another (Dask's ``allowed-failures``, 3 by default);
+a partition whose workers keep dying, a cluster left with no worker, or a lost scheduler ends the build with one
+AskError, before anything is written, so an old index stays as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import CancelledError
+from dataclasses import dataclass
+from typing import Any
+
+import askidcpc
+from askidcpc.errors import AskError
+from askidcpc.index.partition import Partial, Pending, partition
+from askidcpc.types import Document
+
+__all__ = ["CONNECT_TIMEOUT", "NO_WORKERS_TIMEOUT", "ClusterAddress", "DaskWorkers", "connect"]
+
+log = logging.getLogger(__name__)
+
+INSTALL = "pip install 'askidcpc[cluster]'"
+# How long to try to reach a scheduler (and for it to have a worker) before giving up.
+CONNECT_TIMEOUT = 10.0
+# How long a build waits on a cluster that has no worker left before giving up.
+NO_WORKERS_TIMEOUT = 60.0
+_POLL = 1.0  # seconds between checks on the cluster while waiting for a partition
+_LOCAL = re.compile(r"local:(\d+)")
+_REMOTE = re.compile(r"tcp://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})")
+MAX_LOCAL_WORKERS = 1024
+
+
+@dataclass(frozen=True)
+class ClusterAddress:
+    """Where to build: ``local`` worker processes started on this machine, or the scheduler at ``scheduler``."""
+
+    local: int = 0
+    scheduler: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> ClusterAddress:
+        """``local:N`` or ``tcp://HOST:PORT``. Raises ValueError saying what is wrong."""
+        if match := _LOCAL.fullmatch(text):
+            workers = int(match.group(1))
+            if not 1 <= workers <= MAX_LOCAL_WORKERS:
+                raise ValueError(f"local:N needs 1 to {MAX_LOCAL_WORKERS} workers, not {workers}")
+            return cls(local=workers)
+        if (match := _REMOTE.fullmatch(text)) and 0 < int(match.group(2)) < 65536:
+            return cls(scheduler=text)
+        raise ValueError(f"{text!r} is neither local:N nor tcp://HOST:PORT")
+
+    def __str__(self) -> str:
+        return f"local:{self.local}" if self.local else self.scheduler
+
+
+def _worker_version() -> str:
+    """Run on each worker: the askidcpc it imports."""
+    return askidcpc.__version__
+
+
+class DaskWorkers:
+    """A Dask client's workers as :class:`~askidcpc.index.partition.Workers`: a partition is a task (never cached
+    by key: ``pure=False``), and waiting for one notices a cluster with no worker left."""
+
+    def __init__(self, client: Any, where: str) -> None:
+        self._client = client
+        self._where = where
+        self.slots = max(1, sum(client.nthreads().values()))
+        self._no_workers_since: float | None = None
+
+    @property
+    def where(self) -> str:
+        """The cluster, as named to the user."""
+        return self._where
+
+    def submit(self, run: Sequence[Document]) -> Pending:
+        return _Task(self, self._client.submit(partition, run, pure=False))
+
+    def wait(self, future: Any) -> Partial:
+        """The result of ``future``, a partition's task; AskError when it cannot come."""
+        from distributed import KilledWorker
+
+        while True:
+            try:
+                part: Partial = future.result(timeout=_POLL)
+                return part
+            except TimeoutError:
+                self._check_workers()
+            except KilledWorker as exc:
+                raise AskError(
+                    f"the Dask cluster at {self._where} lost every worker it ran a partition on (out of memory, or "
+                    f"killed; tried {self._allowed_failures() + 1} times); the index was not changed"
+                ) from exc
+            except (CancelledError, OSError) as exc:  # the scheduler gone: the client cancels its futures
+                raise AskError(
+                    f"lost the connection to the Dask scheduler at {self._where}; the index was not changed"
+                ) from exc
+
+    def _check_workers(self) -> None:
+        if self._client.nthreads():
+            self._no_workers_since = None
+            return
+        now = time.monotonic()
+        if self._no_workers_since is None:
+            self._no_workers_since = now
+            log.warning("the Dask cluster at %s has no workers; waiting for one", self._where)
+        elif now - self._no_workers_since > NO_WORKERS_TIMEOUT:
+            raise AskError(
+                f"the Dask cluster at {self._where} has had no workers for {NO_WORKERS_TIMEOUT:g} s; "
+                "the index was not changed"
+            )
+
+    @staticmethod
+    def _allowed_failures() -> int:
+        import dask
+
+        return int(dask.config.get("distributed.scheduler.allowed-failures"))
+
+
+@dataclass(frozen=True)
+class _Task:
+    workers: DaskWorkers
+    future: Any
+
+    def result(self) -> Partial:
+        return self.workers.wait(self.future)
+
+
+@contextlib.contextmanager
+def connect(address: ClusterAddress, timeout: float = CONNECT_TIMEOUT) -> Iterator[DaskWorkers]:
+    """The workers of the cluster at ``address``, for the time of the ``with`` block; a local cluster is started
+    for it and shut down after. Raises AskError (at once, one line) when Dask is not installed, the scheduler cannot
+    be reached or has no worker within ``timeout`` seconds, or the workers' askidcpc is not this one."""
+    try:
+        import distributed
+    except ImportError as exc:
+        raise AskError(f"--cluster needs Dask: {INSTALL}") from exc
+    with contextlib.ExitStack() as stack:
+        if address.local:
+            cluster = stack.enter_context(
+                distributed.LocalCluster(  # type: ignore[no-untyped-call]
+                    n_workers=address.local,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    scheduler_port=0,
+                    dashboard_address=None,
+                )
+            )
+            scheduler = cluster.scheduler_address
+        else:
+            scheduler = address.scheduler
+        try:
+            client = stack.enter_context(distributed.Client(scheduler, timeout=timeout, set_as_default=False))  # type: ignore[no-untyped-call]
+        except (OSError, TimeoutError) as exc:
+            raise AskError(
+                f"cannot reach the Dask scheduler at {address} within {timeout:g} s; nothing was written"
+            ) from exc
+        try:
+            client.wait_for_workers(1, timeout=timeout)
+        except TimeoutError as exc:
+            raise AskError(
+                f"the Dask scheduler at {address} has no workers (none joined within {timeout:g} s); "
+                "nothing was written"
+            ) from exc
+        _check_versions(client, str(address))
+        yield DaskWorkers(client, str(address))
+
+
+def _check_versions(client: Any, where: str) -> None:
+    """Every worker must import askidcpc, at this version: another one could split or tokenize differently."""
+    try:
+        versions: dict[str, str] = client.run(_worker_version)
+    except ImportError as exc:
+        raise AskError(
+            f"the workers of the Dask cluster at {where} cannot import askidcpc: install it on them"
+        ) from exc
+    other = sorted({version for version in versions.values() if version != askidcpc.__version__})
+    if other:
+        raise AskError(
+            f"the workers of the Dask cluster at {where} run askidcpc {', '.join(other)}, this is "
+            f"{askidcpc.__version__}: install the same version on them"
+        )
