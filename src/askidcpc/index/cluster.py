@@ -81,6 +81,11 @@ class DaskWorkers:
         self._no_workers_since: float | None = None
 
     @property
+    def client(self) -> Any:
+        """The :class:`distributed.Client`."""
+        return self._client
+
+    @property
     def where(self) -> str:
         """The cluster, as named to the user."""
         return self._where
@@ -139,10 +144,13 @@ class _Task:
 
 
 @contextlib.contextmanager
-def connect(address: ClusterAddress, timeout: float = CONNECT_TIMEOUT) -> Iterator[DaskWorkers]:
+def connect(address: ClusterAddress, timeout: float | None = None) -> Iterator[DaskWorkers]:
     """The workers of the cluster at ``address``, for the time of the ``with`` block; a local cluster is started
     for it and shut down after. Raises AskError (at once, one line) when Dask is not installed, the scheduler cannot
-    be reached or has no worker within ``timeout`` seconds, or the workers' askidcpc is not this one."""
+    be reached or has no worker within ``timeout`` seconds (default :data:`CONNECT_TIMEOUT`), or the workers'
+    askidcpc is not this one."""
+    if timeout is None:
+        timeout = CONNECT_TIMEOUT
     try:
         import distributed
     except ImportError as exc:

@@ -1,0 +1,209 @@
+"""Building on a Dask cluster (index.cluster): a real scheduler and worker processes on 127.0.0.1 make the very files
+of a single-process build; a worker killed mid-build has its partitions run again; a cluster that loses every worker
+ends the build with one error and the old index as it was."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from askidcpc.errors import AskError
+from askidcpc.index import cluster, partition, store
+from askidcpc.index.cluster import ClusterAddress
+from askidcpc.pipeline import Pipeline
+from askidcpc.types import Document
+from tests.index.test_partition import saved_files, write_corpus
+
+needs_dask = pytest.mark.skipif(
+    importlib.util.find_spec("distributed") is None, reason="Dask is not installed (pip install 'askidcpc[cluster]')"
+)
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("local:1", ClusterAddress(local=1)),
+        ("local:16", ClusterAddress(local=16)),
+        ("tcp://127.0.0.1:8786", ClusterAddress(scheduler="tcp://127.0.0.1:8786")),
+        ("tcp://scheduler.example.org:8786", ClusterAddress(scheduler="tcp://scheduler.example.org:8786")),
+        ("tcp://[::1]:8786", ClusterAddress(scheduler="tcp://[::1]:8786")),
+        ("local:0", "1 to 1024 workers"),
+        ("local:1025", "1 to 1024 workers"),
+        ("local:", "neither"),
+        ("local:two", "neither"),
+        ("tcp://127.0.0.1", "neither"),
+        ("tcp://127.0.0.1:0", "neither"),
+        ("tcp://127.0.0.1:70000", "neither"),
+        ("127.0.0.1:8786", "neither"),
+        ("http://127.0.0.1:8786", "neither"),
+        ("", "neither"),
+    ],
+)
+def test_cluster_addresses(text: str, expected: ClusterAddress | str) -> None:
+    if isinstance(expected, str):
+        with pytest.raises(ValueError, match=expected):
+            ClusterAddress.parse(text)
+    else:
+        assert ClusterAddress.parse(text) == expected
+        assert str(expected) == text
+
+
+def test_without_dask_connecting_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed raises ImportError
+    with (
+        pytest.raises(AskError, match=r"^--cluster needs Dask: pip install 'askidcpc\[cluster\]'$"),
+        cluster.connect(ClusterAddress(local=2)),
+    ):
+        pass
+
+
+@contextlib.contextmanager
+def scheduler_and_workers(folder: Path, workers: int = 2) -> Iterator[tuple[str, list[subprocess.Popen[bytes]]]]:
+    """A Dask scheduler and ``workers`` worker processes (one thread each, no nanny to restart them) on 127.0.0.1,
+    started with ``dask scheduler`` and ``dask worker``, importing this checkout's askidcpc; all ended on exit."""
+    from distributed import Client
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    address_file = folder / "scheduler.json"
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(name: str, *args: str) -> subprocess.Popen[bytes]:
+        with (folder / f"{name}.log").open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", *args], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        processes.append(process)
+        return process
+
+    try:
+        start(
+            "scheduler",
+            "distributed.cli.dask_scheduler",
+            "--host=127.0.0.1",
+            "--port=0",
+            "--no-dashboard",
+            f"--scheduler-file={address_file}",
+        )
+        deadline = time.monotonic() + 60
+        while not address_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = json.loads(address_file.read_text())["address"]
+        assert address.startswith("tcp://127.0.0.1:")
+        started = [
+            start(
+                f"worker-{i}",
+                "distributed.cli.dask_worker",
+                address,
+                "--host=127.0.0.1",
+                "--nthreads=1",
+                "--no-nanny",
+                "--no-dashboard",
+                f"--name=worker-{i}",
+            )
+            for i in range(workers)
+        ]
+        with Client(address, timeout=30, set_as_default=False) as client:
+            client.wait_for_workers(workers, timeout=60)
+        yield address, started
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+        for process in processes:
+            process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[Document]:
+    return write_corpus(tmp_path_factory.mktemp("articles"))
+
+
+@pytest.fixture(scope="module")
+def reference(corpus: list[Document], tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """The in-memory build saved: the oracle."""
+    path = tmp_path_factory.mktemp("reference") / "index"
+    pipeline = Pipeline.from_documents(corpus)
+    store.save_index(path, corpus, list(pipeline.passages), pipeline.index)
+    return saved_files(path)
+
+
+@pytest.fixture
+def small_partitions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Partitions of about 3,000 characters: a few dozen for the test corpus."""
+    monkeypatch.setattr(partition, "PARTITION_CHARS", 3000)
+    monkeypatch.setattr(partition, "MIN_PARTITION_CHARS", 1)
+
+
+@needs_dask
+@pytest.mark.slow  # starts a scheduler and two worker processes
+@pytest.mark.usefixtures("small_partitions")
+def test_a_worker_killed_mid_build_has_its_partitions_run_again(
+    corpus: list[Document], reference: dict[str, bytes], tmp_path: Path
+) -> None:
+    store.build_saved_index(tmp_path / "index", corpus[:5])  # an old index, replaced
+    done: list[int] = []
+    lost: list[int] = []  # partitions the killed worker held or was running
+    with (
+        scheduler_and_workers(tmp_path, workers=2) as (address, workers),
+        cluster.connect(ClusterAddress.parse(address)) as on_cluster,
+    ):
+
+        def progress(documents: int) -> None:
+            if not done:  # the first partition merged: SIGKILL the worker holding or running the most later ones
+                client = on_cluster.client
+                names = {worker: info["name"] for worker, info in client.scheduler_info()["workers"].items()}
+                held = {names[worker]: set(keys) for worker, keys in client.has_what().items()}
+                for worker, keys in client.processing().items():
+                    held[names[worker]].update(keys)
+                name = max(held, key=lambda name: len(held[name]))
+                victim = workers[int(name.rsplit("-", 1)[1])]
+                victim.kill()
+                victim.wait(timeout=30)
+                lost.append(len(held[name]))
+            done.append(documents)
+
+        assert on_cluster.slots == 2
+        store.build_saved_index(tmp_path / "index", corpus, progress=progress, workers=on_cluster)
+        assert sorted(str(worker.poll()) for worker in workers) == ["-9", "None"]  # one killed, one still running
+    assert lost[0] >= 1
+    assert len(done) > 10 and sum(done) == len(corpus)
+    built = saved_files(tmp_path / "index")
+    assert sorted(built) == sorted(reference)
+    assert [name for name, content in reference.items() if built[name] != content] == []
+
+
+@needs_dask
+@pytest.mark.slow  # starts a scheduler and two worker processes
+@pytest.mark.usefixtures("small_partitions")
+def test_a_cluster_left_without_workers_fails_with_one_error_and_the_old_index_intact(
+    corpus: list[Document], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cluster, "NO_WORKERS_TIMEOUT", 1.0)
+    monkeypatch.setattr(cluster, "_POLL", 0.2)
+    store.build_saved_index(tmp_path / "index", corpus[:5])
+    before = saved_files(tmp_path / "index")
+    with scheduler_and_workers(tmp_path, workers=2) as (address, workers):
+
+        def progress(documents: int) -> None:
+            for worker in workers:
+                worker.kill()
+            for worker in workers:
+                worker.wait(timeout=30)
+
+        with cluster.connect(ClusterAddress.parse(address)) as on_cluster, pytest.raises(AskError) as failure:
+            store.build_saved_index(tmp_path / "index", corpus, progress=progress, workers=on_cluster)
+    assert str(failure.value) == (
+        f"the Dask cluster at {address} has had no workers for 1 s; the index was not changed"
+    )
+    assert saved_files(tmp_path / "index") == before
+    assert sorted(path.name for path in tmp_path.iterdir() if not path.name.endswith((".log", ".json"))) == ["index"]
