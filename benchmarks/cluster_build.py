@@ -4,8 +4,9 @@ For each mode (``jobs1``: everything in this process; ``jobsN``: a pool of N pro
 LocalCluster of N one-thread worker processes) the same documents, read once, are indexed with
 ``store.build_saved_index`` into ``OUT_DIR/MODE``, one mode after the other, each in a fresh child process (so memory
 and the word memo do not carry over). Reported per mode: wall time of the build (reading excluded; starting the
-cluster timed apart), the time the client spent waiting for partitions, merging them (``Merger.add``, then
-``Merger.merged``), and writing the index, and its peak resident memory; for ``jobs1`` and the Dask modes, the
+cluster timed apart), the time the client spent submitting partitions (pickling their documents) and waiting for
+them (receiving them included), merging them (``Merger.add``, then ``Merger.merged``), computing the search bounds,
+and writing the index, and its peak resident memory; for ``jobs1`` and the Dask modes, the
 split-tokenize-count rate of one worker, sentences (passages) per second of partition compute time (Dask: from the
 task stream's compute start/stop times). The array files of every mode are compared with those of ``jobs1``.
 
@@ -37,7 +38,7 @@ def timed(totals: dict[str, float], name: str, function: Callable[..., Any]) -> 
 
 
 def run_mode(corpus: Path, out: Path, mode: str) -> dict[str, Any]:
-    from askidcpc.index import cluster, partition, store
+    from askidcpc.index import _tables, cluster, partition, store
     from askidcpc.text.corpus import ingest
 
     totals: dict[str, float] = {}
@@ -47,11 +48,13 @@ def run_mode(corpus: Path, out: Path, mode: str) -> dict[str, Any]:
     partition.Merger.add = timed(totals, "add_s", partition.Merger.add)  # type: ignore[method-assign]
     partition.Merger.merged = timed(totals, "merged_s", partition.Merger.merged)  # type: ignore[method-assign]
     store._write_tables = timed(totals, "write_s", store._write_tables)  # type: ignore[attr-defined]
+    _tables.search_bounds = timed(totals, "bounds_s", _tables.search_bounds)
     record: dict[str, Any] = {"mode": mode, "documents": len(documents), "read_s": read_s}
     if mode.startswith("local"):
         import distributed
 
         cluster.DaskWorkers.wait = timed(totals, "wait_s", cluster.DaskWorkers.wait)  # type: ignore[method-assign]
+        cluster.DaskWorkers.submit = timed(totals, "submit_s", cluster.DaskWorkers.submit)  # type: ignore[method-assign]
         start = time.perf_counter()
         with cluster.connect(cluster.ClusterAddress(local=int(mode[5:]))) as workers:
             record["connect_s"] = time.perf_counter() - start
