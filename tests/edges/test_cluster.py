@@ -4,8 +4,12 @@ line, before anything is read or written."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +20,7 @@ from askidcpc.edges.cli import main
 from askidcpc.index import cluster, partition
 from askidcpc.pipeline import Pipeline
 from tests.conftest import QUESTIONS
-from tests.edges.test_indexer import news
+from tests.edges.test_indexer import children, news, run_cli
 from tests.index.test_cluster import needs_dask, scheduler_and_workers
 from tests.index.test_partition import WORDS, write_corpus
 
@@ -152,3 +156,44 @@ def test_a_scheduler_with_two_workers_builds_the_index_of_one_process_and_answer
     expected = answers(tmp_path / "one")
     assert any(answer["answer"] for answer in expected)
     assert answers(tmp_path / "cluster") == expected
+
+
+def descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    for child in children(pid):
+        found |= {child, *descendants(child)}
+    return found
+
+
+@needs_dask
+@pytest.mark.slow  # starts a local cluster in a child process, then interrupts it
+def test_ctrl_c_shuts_the_local_cluster_down_with_one_line_and_leaves_the_old_index(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole process group (the command and the cluster's workers): one line, status 130, the old
+    index as it was, and no process of the cluster left running."""
+    archive = news(tmp_path / "src", 6000)  # about 2 MB of text: seconds of splitting
+    old = news(tmp_path / "old", 3)
+    assert run_cli("index", str(old), "--out", str(tmp_path / "index"), cwd=tmp_path).returncode == 0
+    before = (tmp_path / "index" / "manifest.json").read_bytes()
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    command = [sys.executable, "-m", "askidcpc", "index", str(archive), "--out", str(tmp_path / "index")]
+    process = subprocess.Popen(
+        [*command, "--cluster", "local:2"], env=env, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    cluster_processes: set[int] = set()
+    deadline = time.monotonic() + 60
+    while len(cluster_processes) < 2 and time.monotonic() < deadline:  # the workers: started before reading
+        cluster_processes = descendants(process.pid)
+        time.sleep(0.1)
+    assert len(cluster_processes) >= 2
+    time.sleep(1)  # the cluster up and the archive being read or split
+    cluster_processes |= descendants(process.pid)
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines() == ["askidcpc: interrupted"]
+    assert (tmp_path / "index" / "manifest.json").read_bytes() == before
+    deadline = time.monotonic() + 30
+    while [pid for pid in cluster_processes if Path(f"/proc/{pid}").exists()] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in cluster_processes if Path(f"/proc/{pid}").exists()]

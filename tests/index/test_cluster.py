@@ -68,12 +68,15 @@ def test_without_dask_connecting_names_the_extra(monkeypatch: pytest.MonkeyPatch
 
 
 @contextlib.contextmanager
-def scheduler_and_workers(folder: Path, workers: int = 2) -> Iterator[tuple[str, list[subprocess.Popen[bytes]]]]:
+def scheduler_and_workers(
+    folder: Path, workers: int = 2, pythonpath: Path = SRC
+) -> Iterator[tuple[str, list[subprocess.Popen[bytes]]]]:
     """A Dask scheduler and ``workers`` worker processes (one thread each, no nanny to restart them) on 127.0.0.1,
-    started with ``dask scheduler`` and ``dask worker``, importing this checkout's askidcpc; all ended on exit."""
+    started with ``dask scheduler`` and ``dask worker``, importing askidcpc from ``pythonpath`` first (this
+    checkout's by default); all ended on exit."""
     from distributed import Client
 
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(pythonpath), os.environ.get("PYTHONPATH", "")])}
     address_file = folder / "scheduler.json"
     processes: list[subprocess.Popen[bytes]] = []
 
@@ -207,3 +210,34 @@ def test_a_cluster_left_without_workers_fails_with_one_error_and_the_old_index_i
     )
     assert saved_files(tmp_path / "index") == before
     assert sorted(path.name for path in tmp_path.iterdir() if not path.name.endswith((".log", ".json"))) == ["index"]
+
+
+@needs_dask
+@pytest.mark.slow  # starts a scheduler and a worker process
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (  # an askidcpc without this module
+            {"__init__.py": "__version__ = '0.0.1'\n"},
+            r"cannot run this askidcpc \(ModuleNotFoundError\(.No module named 'askidcpc\.index'.\)\): install",
+        ),
+        (  # one that tokenizes differently
+            {
+                "__init__.py": "__version__ = '0.0.1'\n",
+                "index/__init__.py": "",
+                "index/cluster.py": "def _fingerprint():\n    return '0.0.1', '0123456789abcdef'\n",
+            },
+            r"run another askidcpc \(0\.0\.1\) that splits or tokenizes differently: install this one",
+        ),
+    ],
+)
+def test_workers_with_another_askidcpc_are_refused(tmp_path: Path, files: dict[str, str], message: str) -> None:
+    for name, text in files.items():
+        (tmp_path / "other" / "askidcpc" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "other" / "askidcpc" / name).write_text(text)
+    with (
+        scheduler_and_workers(tmp_path, workers=1, pythonpath=tmp_path / "other") as (address, _),
+        pytest.raises(AskError, match=message),
+        cluster.connect(ClusterAddress.parse(address)),
+    ):
+        pass

@@ -14,6 +14,8 @@ AskError, before anything is written, so an old index stays as it was.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 import re
 import time
@@ -65,9 +67,36 @@ class ClusterAddress:
         return f"local:{self.local}" if self.local else self.scheduler
 
 
-def _worker_version() -> str:
-    """Run on each worker: the askidcpc it imports."""
-    return askidcpc.__version__
+# Split, tokenized and counted on every worker at connect: any difference from this process's partition() (another
+# askidcpc, another syntok or stemmer) shows in its arrays, and would make another index.
+_PROBE = Document(
+    "probe",
+    "Probe",
+    "The CPC’s International Department, founded in 1951, has ties with 600+ parties in 160 countries. Dr. Smith "
+    "said it's “cooperating” — 3.5% growth!\n\nÜnïcödé ﬁnance: running runners ran 1,000 delegations (e.g. U.S.).",
+)
+
+
+def _fingerprint() -> tuple[str, str]:
+    """This process's askidcpc version, and a hash of :func:`partition` of a probe document."""
+    part = partition([_PROBE])
+    digest = hashlib.sha256(json.dumps(part.terms, ensure_ascii=False).encode("utf-8"))
+    for array in (
+        part.passage_len,
+        part.passage_tf.indptr,
+        part.passage_tf.rows,
+        part.passage_tf.counts,
+        part.paragraph_len,
+        part.paragraph_tf.indptr,
+        part.paragraph_tf.rows,
+        part.paragraph_tf.counts,
+        part.passage_start,
+        part.passage_end,
+        part.passage_paragraph,
+    ):
+        digest.update(array.tobytes())
+    digest.update(part.doc_meta + "".join(part.doc_hashes).encode("ascii"))
+    return askidcpc.__version__, digest.hexdigest()[:16]
 
 
 class DaskWorkers:
@@ -147,8 +176,8 @@ class _Task:
 def connect(address: ClusterAddress, timeout: float | None = None) -> Iterator[DaskWorkers]:
     """The workers of the cluster at ``address``, for the time of the ``with`` block; a local cluster is started
     for it and shut down after. Raises AskError (at once, one line) when Dask is not installed, the scheduler cannot
-    be reached or has no worker within ``timeout`` seconds (default :data:`CONNECT_TIMEOUT`), or the workers'
-    askidcpc is not this one."""
+    be reached or has no worker within ``timeout`` seconds (default :data:`CONNECT_TIMEOUT`), or the workers do not
+    split, tokenize and count a probe document as this process does (another askidcpc, or none)."""
     if timeout is None:
         timeout = CONNECT_TIMEOUT
     try:
@@ -183,21 +212,26 @@ def connect(address: ClusterAddress, timeout: float | None = None) -> Iterator[D
                 f"the Dask scheduler at {address} has no workers (none joined within {timeout:g} s); "
                 "nothing was written"
             ) from exc
-        _check_versions(client, str(address))
+        _check_workers(client, str(address))
         yield DaskWorkers(client, str(address))
 
 
-def _check_versions(client: Any, where: str) -> None:
-    """Every worker must import askidcpc, at this version: another one could split or tokenize differently."""
+def _check_workers(client: Any, where: str) -> None:
+    """Every worker must split, tokenize and count as this process does (the same askidcpc): else the index would
+    not be the one a single process builds."""
     try:
-        versions: dict[str, str] = client.run(_worker_version)
-    except ImportError as exc:
+        found: dict[str, tuple[str, str]] = client.run(_fingerprint)
+    except Exception as exc:  # a worker that cannot import askidcpc fails to load the probe: Dask raises a plain
+        # Exception carrying the worker's error text
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise AskError(
-            f"the workers of the Dask cluster at {where} cannot import askidcpc: install it on them"
+            f"the workers of the Dask cluster at {where} cannot run this askidcpc ({reason}): install askidcpc "
+            f"{askidcpc.__version__} on them; nothing was written"
         ) from exc
-    other = sorted({version for version in versions.values() if version != askidcpc.__version__})
+    expected = _fingerprint()
+    other = sorted({version for version, fingerprint in found.values() if (version, fingerprint) != expected})
     if other:
         raise AskError(
-            f"the workers of the Dask cluster at {where} run askidcpc {', '.join(other)}, this is "
-            f"{askidcpc.__version__}: install the same version on them"
+            f"the workers of the Dask cluster at {where} run another askidcpc ({', '.join(other)}) that splits or "
+            f"tokenizes differently: install this one ({askidcpc.__version__}) on them; nothing was written"
         )
