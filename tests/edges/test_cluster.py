@@ -4,6 +4,7 @@ line, before anything is read or written."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -20,7 +21,7 @@ from askidcpc.edges.cli import main
 from askidcpc.index import cluster, partition
 from askidcpc.pipeline import Pipeline
 from tests.conftest import QUESTIONS
-from tests.edges.test_indexer import children, news, run_cli
+from tests.edges.test_indexer import news, run_cli
 from tests.index.test_cluster import needs_dask, scheduler_and_workers
 from tests.index.test_partition import WORDS, write_corpus
 
@@ -159,18 +160,22 @@ def test_a_scheduler_with_two_workers_builds_the_index_of_one_process_and_answer
 
 
 def descendants(pid: int) -> set[int]:
+    """The processes ``pid`` started, and theirs (started from any of its threads: the cluster's from its own)."""
     found: set[int] = set()
-    for child in children(pid):
-        found |= {child, *descendants(child)}
+    for children_file in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):  # the thread ended meanwhile
+            for child in map(int, children_file.read_text().split()):
+                found |= {child, *descendants(child)}
     return found
 
 
 @needs_dask
 @pytest.mark.slow  # starts a local cluster in a child process, then interrupts it
 def test_ctrl_c_shuts_the_local_cluster_down_with_one_line_and_leaves_the_old_index(tmp_path: Path) -> None:
-    """Ctrl-C reaches the whole process group (the command and the cluster's workers): one line, status 130, the old
-    index as it was, and no process of the cluster left running."""
-    archive = news(tmp_path / "src", 6000)  # about 2 MB of text: seconds of splitting
+    """Ctrl-C reaches the whole process group (the command and the cluster's workers), pressed every second until
+    the command ends (the first ones may come while the cluster starts, when it is ignored): one line, status 130,
+    the old index as it was, and no process of the cluster left running."""
+    archive = news(tmp_path / "src", 20_000)  # about 7 MB of text: many seconds of splitting
     old = news(tmp_path / "old", 3)
     assert run_cli("index", str(old), "--out", str(tmp_path / "index"), cwd=tmp_path).returncode == 0
     before = (tmp_path / "index" / "manifest.json").read_bytes()
@@ -186,9 +191,11 @@ def test_ctrl_c_shuts_the_local_cluster_down_with_one_line_and_leaves_the_old_in
         cluster_processes = descendants(process.pid)
         time.sleep(0.1)
     assert len(cluster_processes) >= 2
-    time.sleep(1)  # the cluster up and the archive being read or split
-    cluster_processes |= descendants(process.pid)
-    os.killpg(process.pid, signal.SIGINT)
+    while process.poll() is None and time.monotonic() < deadline:
+        cluster_processes |= descendants(process.pid)
+        os.killpg(process.pid, signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=1)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     assert stderr.strip().splitlines() == ["askidcpc: interrupted"]

@@ -18,11 +18,13 @@ import hashlib
 import json
 import logging
 import re
+import signal
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import CancelledError
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import askidcpc
 from askidcpc.errors import AskError
@@ -32,6 +34,7 @@ from askidcpc.types import Document
 __all__ = ["CONNECT_TIMEOUT", "NO_WORKERS_TIMEOUT", "ClusterAddress", "DaskWorkers", "connect"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 INSTALL = "pip install 'askidcpc[cluster]'"
 # How long to try to reach a scheduler (and for it to have a worker) before giving up.
@@ -186,25 +189,30 @@ def connect(address: ClusterAddress, timeout: float | None = None) -> Iterator[D
         raise AskError(f"--cluster needs Dask: {INSTALL}") from exc
     with contextlib.ExitStack() as stack:
         if address.local:
-            cluster = stack.enter_context(
-                distributed.LocalCluster(  # type: ignore[no-untyped-call]
+            cluster = _uninterrupted(
+                lambda: distributed.LocalCluster(  # type: ignore[no-untyped-call]
                     n_workers=address.local,
                     threads_per_worker=1,
                     processes=True,
                     host="127.0.0.1",
                     scheduler_port=0,
                     dashboard_address=None,
+                    # The workers' own log lines (a cancelled partition's warning when the build stops) are Dask's
+                    # business; a failure that matters reaches this process as an error.
+                    silence_logs=logging.ERROR,
                 )
             )
+            stack.callback(_uninterrupted, cluster.close)
             scheduler = cluster.scheduler_address
         else:
             scheduler = address.scheduler
         try:
-            client = stack.enter_context(distributed.Client(scheduler, timeout=timeout, set_as_default=False))  # type: ignore[no-untyped-call]
+            client = distributed.Client(scheduler, timeout=timeout, set_as_default=False)  # type: ignore[no-untyped-call]
         except (OSError, TimeoutError) as exc:
             raise AskError(
                 f"cannot reach the Dask scheduler at {address} within {timeout:g} s; nothing was written"
             ) from exc
+        stack.callback(_uninterrupted, client.close)
         try:
             client.wait_for_workers(1, timeout=timeout)
         except TimeoutError as exc:
@@ -214,6 +222,19 @@ def connect(address: ClusterAddress, timeout: float | None = None) -> Iterator[D
             ) from exc
         _check_workers(client, str(address))
         yield DaskWorkers(client, str(address))
+
+
+def _uninterrupted(action: Callable[[], T]) -> T:
+    """``action()`` with Ctrl-C ignored (when this is the main thread): starting a local cluster, whose worker
+    processes keep ignoring it (a terminal sends Ctrl-C to the whole process group: only this process takes it, and
+    shuts them down in order), and shutting a cluster down (a second Ctrl-C does not cut that short)."""
+    if threading.current_thread() is not threading.main_thread():
+        return action()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return action()
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
 
 
 def _check_workers(client: Any, where: str) -> None:
