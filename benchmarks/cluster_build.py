@@ -8,7 +8,9 @@ cluster timed apart), the time the client spent submitting partitions (pickling 
 them (receiving them included), merging them (``Merger.add``, then ``Merger.merged``), computing the search bounds,
 and writing the index, and its peak resident memory; for ``jobs1`` and the Dask modes, the
 split-tokenize-count rate of one worker, sentences (passages) per second of partition compute time (Dask: from the
-task stream's compute start/stop times). The array files of every mode are compared with those of ``jobs1``.
+task stream's compute start/stop times); for ``jobs1``, also what receiving a partition would cost the client
+(unpickling a sample of partials, sentences per second) and a partial's pickled size per sentence. The array files
+of every mode are compared with those of ``jobs1``.
 
 Run (on demand): ``python benchmarks/cluster_build.py /tmp/s16/news-100k.jsonl --out-dir /tmp/dask/100k``.
 """
@@ -79,6 +81,15 @@ def run_mode(corpus: Path, out: Path, mode: str) -> dict[str, Any]:
         manifest = store.build_saved_index(out, documents, jobs=jobs)
         record["build_s"] = time.perf_counter() - start
     record.update(totals)
+    if mode == "jobs1":  # what receiving a partition costs the client: unpickling it (a sample of partitions)
+        import pickle
+
+        runs = partition.chunks(documents, partition.PARTITION_CHARS)[:20]
+        pickled = [pickle.dumps(partition.partition(run), protocol=pickle.HIGHEST_PROTOCOL) for run in runs]
+        start = time.perf_counter()
+        parts = [pickle.loads(data) for data in pickled]
+        record["unpickle_sentences_per_s"] = sum(part.n_passages for part in parts) / (time.perf_counter() - start)
+        record["partial_bytes_per_sentence"] = sum(map(len, pickled)) / sum(part.n_passages for part in parts)
     record["sentences"] = manifest["counts"]["passages"]
     if "compute_s" in record:
         record["sentences_per_worker_s"] = record["sentences"] / record["compute_s"]
