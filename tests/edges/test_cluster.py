@@ -149,7 +149,7 @@ def test_a_scheduler_with_two_workers_builds_the_index_of_one_process_and_answer
     tmp_path: Path, articles: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["index", str(articles), "--out", str(tmp_path / "one"), "--jobs", "1"]) == 0
-    with scheduler_and_workers(tmp_path, workers=2) as (address, _):
+    with scheduler_and_workers(tmp_path, workers=2) as (address, _, _):
         assert main(["index", str(articles), "--out", str(tmp_path / "cluster"), "--cluster", address]) == 0
     first, second = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Indexed ")]
     assert first.split(" into ")[0] == second.split(" into ")[0]
@@ -204,3 +204,34 @@ def test_ctrl_c_shuts_the_local_cluster_down_with_one_line_and_leaves_the_old_in
     while [pid for pid in cluster_processes if Path(f"/proc/{pid}").exists()] and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [pid for pid in cluster_processes if Path(f"/proc/{pid}").exists()]
+
+
+@needs_dask
+@pytest.mark.slow  # starts a scheduler and a worker, then kills the scheduler mid-build
+def test_a_lost_scheduler_ends_the_build_with_one_line_and_the_old_index(tmp_path: Path) -> None:
+    from distributed import Client
+
+    archive = news(tmp_path / "src", 20_000)  # a few partitions of 2 MB: seconds each on one worker
+    old = news(tmp_path / "old", 3)
+    assert run_cli("index", str(old), "--out", str(tmp_path / "index"), cwd=tmp_path).returncode == 0
+    before = (tmp_path / "index" / "manifest.json").read_bytes()
+    with scheduler_and_workers(tmp_path, workers=1) as (address, _, scheduler):
+        src = str(Path(__file__).resolve().parents[2] / "src")
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+        command = [sys.executable, "-m", "askidcpc", "index", str(archive), "--out", str(tmp_path / "index")]
+        process = subprocess.Popen([*command, "--cluster", address], env=env, stderr=subprocess.PIPE, text=True)
+        try:
+            with Client(address, timeout=30, set_as_default=False) as observer:
+                deadline = time.monotonic() + 60
+                while not any(observer.processing().values()) and time.monotonic() < deadline:
+                    time.sleep(0.05)  # until the worker runs a partition
+                assert any(observer.processing().values())
+                scheduler.kill()
+            _, stderr = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert process.returncode == 1
+    assert stderr == f"askidcpc: lost the connection to the Dask scheduler at {address}; the index was not changed\n"
+    assert (tmp_path / "index" / "manifest.json").read_bytes() == before

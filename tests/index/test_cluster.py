@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -67,10 +68,14 @@ def test_without_dask_connecting_names_the_extra(monkeypatch: pytest.MonkeyPatch
         pass
 
 
+class Processes(NamedTuple):
+    address: str  # the scheduler's
+    workers: list[subprocess.Popen[bytes]]
+    scheduler: subprocess.Popen[bytes]
+
+
 @contextlib.contextmanager
-def scheduler_and_workers(
-    folder: Path, workers: int = 2, pythonpath: Path = SRC
-) -> Iterator[tuple[str, list[subprocess.Popen[bytes]]]]:
+def scheduler_and_workers(folder: Path, workers: int = 2, pythonpath: Path = SRC) -> Iterator[Processes]:
     """A Dask scheduler and ``workers`` worker processes (one thread each, no nanny to restart them) on 127.0.0.1,
     started with ``dask scheduler`` and ``dask worker``, importing askidcpc from ``pythonpath`` first (this
     checkout's by default); all ended on exit."""
@@ -89,7 +94,7 @@ def scheduler_and_workers(
         return process
 
     try:
-        start(
+        scheduler = start(
             "scheduler",
             "distributed.cli.dask_scheduler",
             "--host=127.0.0.1",
@@ -117,7 +122,7 @@ def scheduler_and_workers(
         ]
         with Client(address, timeout=30, set_as_default=False) as client:
             client.wait_for_workers(workers, timeout=60)
-        yield address, started
+        yield Processes(address, started, scheduler)
     finally:
         for process in processes:
             if process.poll() is None:
@@ -157,7 +162,7 @@ def test_a_worker_killed_mid_build_has_its_partitions_run_again(
     done: list[int] = []
     lost: list[int] = []  # partitions the killed worker held or was running
     with (
-        scheduler_and_workers(tmp_path, workers=2) as (address, workers),
+        scheduler_and_workers(tmp_path, workers=2) as (address, workers, _),
         cluster.connect(ClusterAddress.parse(address)) as on_cluster,
     ):
 
@@ -195,7 +200,7 @@ def test_a_cluster_left_without_workers_fails_with_one_error_and_the_old_index_i
     monkeypatch.setattr(cluster, "_POLL", 0.2)
     store.build_saved_index(tmp_path / "index", corpus[:5])
     before = saved_files(tmp_path / "index")
-    with scheduler_and_workers(tmp_path, workers=2) as (address, workers):
+    with scheduler_and_workers(tmp_path, workers=2) as (address, workers, _):
 
         def progress(documents: int) -> None:
             for worker in workers:
@@ -236,7 +241,7 @@ def test_workers_with_another_askidcpc_are_refused(tmp_path: Path, files: dict[s
         (tmp_path / "other" / "askidcpc" / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "other" / "askidcpc" / name).write_text(text)
     with (
-        scheduler_and_workers(tmp_path, workers=1, pythonpath=tmp_path / "other") as (address, _),
+        scheduler_and_workers(tmp_path, workers=1, pythonpath=tmp_path / "other") as (address, _, _),
         pytest.raises(AskError, match=message),
         cluster.connect(ClusterAddress.parse(address)),
     ):

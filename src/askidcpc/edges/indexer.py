@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -36,6 +37,8 @@ from askidcpc.pipeline import VECTOR_MODEL, Pipeline, encode_passages, semantic_
 from askidcpc.text.corpus import IngestResult, ingest
 
 __all__ = ["run_add", "run_build", "run_remove"]
+
+_DASK_LOGGERS = ("distributed", "tornado", "bokeh")  # those distributed sets up on import
 
 
 @contextmanager
@@ -117,6 +120,18 @@ def _size(path: Path) -> str:
     return f"{total / 1e6:,.1f} MB" if total >= 1e5 else f"{total / 1e3:,.1f} kB"
 
 
+def _dask_logs_as_any_library() -> None:
+    """Dask's log lines go where every other library's go (shown with --verbose): on import it gives its loggers a
+    handler of their own, which would show its INFO lines and the tracebacks of errors this command reports in one
+    line (a lost scheduler)."""
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger) and name.split(".")[0] in _DASK_LOGGERS and not logger.propagate:
+            for handler in list(logger.handlers):
+                logger.removeHandler(handler)
+            logger.propagate = True
+    logging.getLogger("distributed").setLevel(logging.NOTSET)
+
+
 def run_build(
     sources: Sequence[Path],
     index: Path,
@@ -140,6 +155,7 @@ def run_build(
         workers: DaskWorkers | None = None
         if cluster is not None:  # connected (or started) before reading, so that a bad address is told at once
             workers = stack.enter_context(connect(cluster))
+            _dask_logs_as_any_library()
         progress = stack.enter_context(_progress(err))
         result = _read(sources, progress)
         on = "" if workers is None else f" on {workers.slots} Dask workers"

@@ -134,16 +134,21 @@ class DaskWorkers:
                 part: Partial = future.result(timeout=_POLL)
                 return part
             except TimeoutError:
-                self._check_workers()
+                pass
             except KilledWorker as exc:
                 raise AskError(
                     f"the Dask cluster at {self._where} lost every worker it ran a partition on (out of memory, or "
                     f"killed; tried {self._allowed_failures() + 1} times); the index was not changed"
                 ) from exc
             except (CancelledError, OSError) as exc:  # the scheduler gone: the client cancels its futures
-                raise AskError(
-                    f"lost the connection to the Dask scheduler at {self._where}; the index was not changed"
-                ) from exc
+                raise self._lost() from exc
+            try:
+                self._check_workers()
+            except OSError as exc:
+                raise self._lost() from exc
+
+    def _lost(self) -> AskError:
+        return AskError(f"lost the connection to the Dask scheduler at {self._where}; the index was not changed")
 
     def _check_workers(self) -> None:
         if self._client.nthreads():
