@@ -19,6 +19,7 @@ import json
 import logging
 import re
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -106,9 +107,10 @@ class DaskWorkers:
     """A Dask client's workers as :class:`~askidcpc.index.partition.Workers`: a partition is a task (never cached
     by key: ``pure=False``), and waiting for one notices a cluster with no worker left."""
 
-    def __init__(self, client: Any, where: str) -> None:
+    def __init__(self, client: Any, where: str, interrupted: threading.Event | None = None) -> None:
         self._client = client
         self._where = where
+        self._interrupted = interrupted or threading.Event()
         self.slots = max(1, sum(client.nthreads().values()))
         self._no_workers_since: float | None = None
 
@@ -130,6 +132,8 @@ class DaskWorkers:
         from distributed import KilledWorker
 
         while True:
+            if self._interrupted.is_set():  # a Ctrl-C that a callback swallowed (see _taking_interrupts)
+                raise KeyboardInterrupt
             try:
                 part: Partial = future.result(timeout=_POLL)
                 return part
@@ -226,7 +230,8 @@ def connect(address: ClusterAddress, timeout: float | None = None) -> Iterator[D
                 "nothing was written"
             ) from exc
         _check_workers(client, str(address))
-        yield DaskWorkers(client, str(address))
+        interrupted = stack.enter_context(_taking_interrupts())
+        yield DaskWorkers(client, str(address), interrupted)
 
 
 def _uninterrupted(action: Callable[[], T]) -> T:
@@ -239,6 +244,38 @@ def _uninterrupted(action: Callable[[], T]) -> T:
     try:
         return action()
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
+
+
+@contextlib.contextmanager
+def _taking_interrupts() -> Iterator[threading.Event]:
+    """An event set by Ctrl-C. Python raises KeyboardInterrupt in whatever code the main thread runs, and Dask runs
+    code of its own there (its scheduler's garbage-collection monitor, a ``gc`` callback), where the exception is
+    printed ("Exception ignored in ...") and dropped: such a one is kept quiet, and the event tells
+    :meth:`DaskWorkers.wait` to raise it again."""
+    interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        interrupted.set()
+        raise KeyboardInterrupt
+
+    default_hook = sys.unraisablehook
+
+    def on_unraisable(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            interrupted.set()
+        else:
+            default_hook(unraisable)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    sys.unraisablehook = on_unraisable
+    try:
+        yield interrupted
+    finally:
+        sys.unraisablehook = default_hook
         signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
 
 
