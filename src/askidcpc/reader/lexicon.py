@@ -40,7 +40,7 @@ _loading = threading.Lock()
 
 def load_lexicon() -> Lexicon:
     """The bundled WordNet table (read once per process, about 0.1 s). Thread-safe: a second caller waits for the
-    first one's reading instead of reading it again (:meth:`askidcpc.pipeline.Pipeline.load` starts it on a thread)."""
+    first one's reading instead of reading it again (loading a corpus starts it on a thread)."""
     with _loading:
         return _read_lexicon()
 
