@@ -84,6 +84,7 @@ from askidcpc.index._tables import (
     without_documents,
 )
 from askidcpc.index.bm25 import BM25Index
+from askidcpc.index.paragraphs import warm_up as warm_up_row_scores
 from askidcpc.index.partition import Workers
 from askidcpc.index.stored import TEXT_BLOCK_BYTES, PackedText, StoredDocuments, StoredPassages
 from askidcpc.text.formats import content_hash
@@ -686,6 +687,7 @@ def _warm_up_search(tables: Tables) -> None:
         try:
             for tf in postings:
                 _kernels.warm_up(np.asarray(tf.indptr), np.asarray(tf.indices))
+                warm_up_row_scores(np.asarray(tf.indptr), np.asarray(tf.indices))
         except Exception:
             log.debug("warming up the search kernels failed", exc_info=True)
 
