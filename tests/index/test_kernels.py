@@ -272,3 +272,31 @@ def test_where_numba_cannot_cache_it_compiles_in_memory(monkeypatch: pytest.Monk
     assert values.tolist() == [1.0, 1.0, 1.0]
     assert calls == [True, False]
     assert kernel is not _add_one and _kernels.compiled(_add_one) is kernel  # compiled once, then reused
+
+
+@pytest.mark.skipif(not _kernels.NUMBA_AVAILABLE, reason="numba is not installed")
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("readonly", [True, False])
+def test_warm_up_loads_the_kernels_for_these_types_and_searches_stay_exact(
+    index_dtype: type[np.integer], readonly: bool
+) -> None:
+    """warm_up runs the compiled searches on a tiny index of the given types (as a saved index's memory maps are:
+    read-only), and a search of a real index of those types afterwards is still the reference one."""
+    from askidcpc.index import paragraphs
+
+    rng = np.random.default_rng(5)
+    n_docs, n_terms = 300, 12
+    columns = [np.unique(rng.integers(0, n_docs, size=int(rng.integers(1, 80)))) for _ in range(n_terms)]
+    indptr = np.concatenate([[0], np.cumsum([len(c) for c in columns])]).astype(index_dtype)
+    indices = np.concatenate(columns).astype(index_dtype)
+    data = rng.uniform(0.1, 3.0, size=len(indices))
+    for array in (indptr, indices):
+        array.flags.writeable = not readonly
+    _kernels.warm_up(indptr, indices)
+    paragraphs.warm_up(indptr, indices)
+    query, weights = np.array([1, 4, 7], dtype=np.int64), np.array([1.0, 2.0, 1.0])
+    bounds = _kernels.TermBounds(indptr, data)
+    got = _kernels.maxscore_top_k(indptr, indices, data, bounds, query, weights, 5, n_docs)
+    want = _kernels.reference_top_k(indptr, indices, data, query, weights, 5)
+    assert got[0].tolist() == want[0].tolist()
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-12)
