@@ -112,7 +112,7 @@ def test_library_log_lines_only_with_verbose(tmp_path: Path, verbose: bool) -> N
 
 @pytest.mark.slow
 def test_a_large_index_has_its_kernels_compiled_when_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With the threshold at 0 every index is "large": building one runs an ask over the saved (memory-mapped)
+    """With the threshold at 0 every index is "large": building one prepares the search of the saved (memory-mapped)
     index, so the kernels for its array types are compiled (and cached) before a first question needs them."""
     if not _kernels.NUMBA_AVAILABLE:
         pytest.skip("numba is not installed")

@@ -9,7 +9,6 @@ to the store, which only stores them.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,19 +20,18 @@ import numpy.typing as npt
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from askidcpc.config import BM25Params, Settings
-from askidcpc.index.bm25 import use_compiled
+from askidcpc.config import BM25Params
 from askidcpc.index.cluster import ClusterAddress, DaskWorkers, connect
 from askidcpc.index.partition import default_jobs
 from askidcpc.index.store import (
-    MANIFEST,
     VectorModel,
     add_documents,
     build_saved_index,
     check_replaceable,
+    prepare_search,
     remove_documents,
 )
-from askidcpc.pipeline import VECTOR_MODEL, Pipeline, encode_passages, semantic_encoder
+from askidcpc.pipeline import VECTOR_MODEL, encode_passages, semantic_encoder
 from askidcpc.text.corpus import IngestResult, ingest
 
 __all__ = ["run_add", "run_build", "run_remove"]
@@ -107,12 +105,7 @@ def _prepare_search(index: Path) -> None:
     """Compile the search kernels for ``index`` now, when it is large enough to use them, so that the first question
     asked of it does not wait for them (numba keeps them in its disk cache); a terminal is told by the kernels' own
     notice (shown by the logging :mod:`askidcpc.edges.cli` sets up)."""
-    manifest = json.loads((index / MANIFEST).read_text(encoding="utf-8"))
-    if not use_compiled(int(manifest["counts"]["postings"])):
-        return
-    pipeline = Pipeline.load(Settings(corpus=index))
-    first = pipeline.documents[0]
-    pipeline.ask(first.title or first.doc_id)  # any question: it runs every compiled kernel an ask runs
+    prepare_search(index)
 
 
 def _size(path: Path) -> str:

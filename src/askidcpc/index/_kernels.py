@@ -52,6 +52,7 @@ __all__ = [
     "numpy_top_k",
     "reference_top_k",
     "select_top_k",
+    "tiny_like",
     "use_compiled",
     "warm_up",
 ]
@@ -591,21 +592,23 @@ def compile_kernels() -> None:
             namespace[name] = compiled(function)
 
 
+def tiny_like(array: IndexArray, values: list[int]) -> IndexArray:
+    """``values`` as an array of ``array``'s dtype and writability: what numba compiles a kernel for."""
+    made = np.array(values, dtype=array.dtype)
+    made.flags.writeable = bool(array.flags.writeable)
+    return made
+
+
 def warm_up(indptr: IndexArray, indices: IndexArray) -> None:
     """Import numba and load (or compile) the search kernel for postings of these arrays' types now, on a tiny
     index of the same types (their contents are not read, so unverified arrays may be passed). About 0.6 s of
     numba's start-up that the first search would otherwise wait for; :func:`askidcpc.index.store.load_index` runs
     it on a thread while the checksums are computed."""
 
-    def like(array: IndexArray, values: list[int]) -> IndexArray:
-        made = np.array(values, dtype=array.dtype)
-        made.flags.writeable = bool(array.flags.writeable)
-        return made
-
     one = np.ones(1, dtype=np.float64)
     maxscore_top_k(
-        like(indptr, [0, 1]),
-        like(indices, [0]),
+        tiny_like(indptr, [0, 1]),
+        tiny_like(indices, [0]),
         one,
         TermBounds.of(one, one),
         np.zeros(1, dtype=np.int64),

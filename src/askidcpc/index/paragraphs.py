@@ -110,23 +110,20 @@ def warm_up(indptr: npt.NDArray[Any], indices: npt.NDArray[Any]) -> None:
     """Load (or compile) :func:`row_scores`'s compiled loop for postings of these arrays' types now, on a tiny index
     of the same types (their contents are not read); see :func:`askidcpc.index._kernels.warm_up`."""
 
-    def like(array: npt.NDArray[Any], values: list[int]) -> npt.NDArray[Any]:
-        made = np.array(values, dtype=array.dtype)
-        made.flags.writeable = bool(array.flags.writeable)
-        return made
-
     one = np.ones(1, dtype=np.float64)
     rows = np.zeros(1, dtype=indices.dtype)
-    _kernels.compiled(_score_rows)(
-        like(indptr, [0, 1]),
-        like(indices, [0]),
-        one,
-        np.zeros(1, dtype=np.int64),
-        one,
-        rows,
-        np.zeros(1, dtype=np.float64),
-        np.zeros(1, dtype=np.bool_),
-    )
+    tiny_indptr, tiny_indices = _kernels.tiny_like(indptr, [0, 1]), _kernels.tiny_like(indices, [0])
+    with _kernels.first_call_notice("score_rows", (tiny_indptr, tiny_indices, one, rows)):
+        _kernels.compiled(_score_rows)(
+            tiny_indptr,
+            tiny_indices,
+            one,
+            np.zeros(1, dtype=np.int64),
+            one,
+            rows,
+            np.zeros(1, dtype=np.float64),
+            np.zeros(1, dtype=np.bool_),
+        )
 
 
 def row_scores(

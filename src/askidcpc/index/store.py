@@ -110,6 +110,7 @@ __all__ = [
     "check_replaceable",
     "is_saved_index",
     "load_index",
+    "prepare_search",
     "remove_documents",
     "save_index",
     "tokenizer_fingerprint",
@@ -675,23 +676,41 @@ def _verified_tables(path: Path) -> tuple[dict[str, Any], Tables]:
     return manifest, tables
 
 
+def _compiled_postings(tables: Tables) -> list[sp.csc_matrix]:
+    """The postings (sentences', paragraphs') that are searched with the compiled kernels."""
+    return [tf for tf in (tables.term_freqs, tables.paragraph_tf) if tf is not None and use_compiled(tf.nnz)]
+
+
+def _warm_up(postings: Sequence[sp.csc_matrix]) -> None:
+    for tf in postings:
+        indptr, indices = np.asarray(tf.indptr), np.asarray(tf.indices)
+        _kernels.warm_up(indptr, indices)
+        warm_up_row_scores(indptr, indices)
+
+
 def _warm_up_search(tables: Tables) -> None:
     """Load the compiled search kernels for these tables' posting types on a thread (numba's start-up, about 0.6 s,
     then overlaps the checksums and the first question's analysis instead of delaying its search). Only the arrays'
     types are used, not their unverified contents; a failure here only means the first search loads them itself."""
-    postings = [tf for tf in (tables.term_freqs, tables.paragraph_tf) if tf is not None and use_compiled(tf.nnz)]
+    postings = _compiled_postings(tables)
     if not postings:
         return
 
     def warm() -> None:
         try:
-            for tf in postings:
-                _kernels.warm_up(np.asarray(tf.indptr), np.asarray(tf.indices))
-                warm_up_row_scores(np.asarray(tf.indptr), np.asarray(tf.indices))
+            _warm_up(postings)
         except Exception:
             log.debug("warming up the search kernels failed", exc_info=True)
 
     threading.Thread(target=warm, name="askidcpc-kernels", daemon=True).start()
+
+
+def prepare_search(path: Path) -> None:
+    """Compile (or load from numba's disk cache) every compiled kernel a question asked of the saved index at
+    ``path`` runs, now; nothing when the index is small enough to be searched with numpy. Raises IndexFormatError
+    when ``path`` is not a readable saved index (its checksums are not computed: only the arrays' types are used)."""
+    _, tables, _ = _read_tables(path, None)
+    _warm_up(_compiled_postings(tables))
 
 
 def load_index(
