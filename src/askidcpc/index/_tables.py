@@ -113,15 +113,14 @@ def encoded(encoder: PassageEncoder, texts: Sequence[str]) -> HalfArray:
 class Tables:
     """Everything a saved index holds, as arrays (numpy or memory-mapped) plus the few Python lists.
 
-    ``weights``: each posting's BM25 weight under ``params`` when already computed (building), else None; only the
-    search bounds are made from them (no weight is stored). Tables read for serving hold the documents' texts
-    compressed (``packed_text``) and an empty ``doc_text``; tables read to be updated hold them plain."""
+    No BM25 weight is held or stored: the search bounds are made from weights computed from the counts when the arrays
+    are written. Tables read for serving hold the documents' texts compressed (``packed_text``) and an empty
+    ``doc_text``; tables read to be updated hold them plain."""
 
     params: BM25Params
     terms: list[str]
     doc_len: IntArray
     term_freqs: sp.csc_matrix
-    weights: FloatArray | None
     passage_doc: IntArray
     passage_start: IntArray
     passage_end: IntArray
@@ -160,9 +159,7 @@ class Tables:
         paragraphs = self.paragraph_index(self.params)
         ptf = paragraphs.term_freqs
         index_dtype = np.int32 if max(tf.nnz, ptf.nnz, tf.shape[0], tf.shape[1]) < 2**31 - 1 else np.int64
-        sentence_bounds = self.bounds or TermBounds(
-            tf.indptr, index.all_weights() if self.weights is None else self.weights
-        )
+        sentence_bounds = self.bounds or TermBounds(tf.indptr, index.all_weights())
         paragraph_bounds = self.paragraph_bounds or TermBounds(ptf.indptr, paragraphs.all_weights())
         vocab = "\n".join(self.terms).encode("utf-8")
         raw_text = self.packed_text.unpacked() if self.packed_text is not None else self.doc_text
@@ -295,7 +292,6 @@ def empty_tables(params: BM25Params) -> Tables:
         terms=[],
         doc_len=empty,
         term_freqs=sp.csc_matrix((0, 0), dtype=np.int32),
-        weights=np.zeros(0, dtype=np.float64),
         passage_doc=empty,
         passage_start=empty,
         passage_end=empty,
@@ -350,7 +346,6 @@ def with_documents(
         terms=new.terms,
         doc_len=doc_len,
         term_freqs=new.passage_tf,
-        weights=None,
         passage_doc=_after(tables.passage_doc, new.passage_doc),
         passage_start=_after(tables.passage_start, new.passage_start),
         passage_end=_after(tables.passage_end, new.passage_end),
@@ -444,7 +439,6 @@ def without_documents(tables: Tables, removed: set[int]) -> Tables:
     term_freqs.sort_indices()
     terms = [tables.terms[int(column)] for column in used]
     doc_len = np.asarray(tables.doc_len, dtype=np.int64)[keep_rows]
-    weights = index_from_counts(tables.params, {t: c for c, t in enumerate(terms)}, doc_len, term_freqs).weights.data
 
     def kept_blob(blob: ByteArray, offsets: IntArray) -> tuple[ByteArray, IntArray]:
         spans = [(int(offsets[i]), int(offsets[i + 1])) for i in np.flatnonzero(keep_docs)]
@@ -462,7 +456,6 @@ def without_documents(tables: Tables, removed: set[int]) -> Tables:
         terms=terms,
         doc_len=doc_len,
         term_freqs=term_freqs,
-        weights=weights,
         passage_doc=new_position[np.asarray(tables.passage_doc, dtype=np.int64)[keep_rows]],
         passage_start=np.asarray(tables.passage_start)[keep_rows],
         passage_end=np.asarray(tables.passage_end)[keep_rows],
@@ -498,7 +491,6 @@ def tables_from_pipeline_parts(
         terms=terms,
         doc_len=np.asarray(index.doc_len, dtype=np.int64),
         term_freqs=term_freqs,
-        weights=None,
         passage_doc=np.asarray([position[passage.doc_id] for passage in passages], dtype=np.int64),
         passage_start=np.asarray([passage.start for passage in passages], dtype=np.int64),
         passage_end=np.asarray([passage.end for passage in passages], dtype=np.int64),

@@ -647,7 +647,6 @@ def _read_tables(
         terms=terms,
         doc_len=arrays["doc_len"],
         term_freqs=term_freqs,
-        weights=None,
         passage_doc=arrays["passage_doc"],
         passage_start=arrays["passage_start"],
         passage_end=arrays["passage_end"],
