@@ -160,6 +160,8 @@ def row_scores(
     inside = np.minimum(at, len(indices) - 1)
     found = (at < ends) & (indices[inside] == rows)
     weights = np.asarray([weight for _, weight in pairs], dtype=np.float64)[:, None]
-    added = np.where(found, weights * data[inside], 0.0)
+    # (rows not found read other terms' places, whose weights may not be computed yet: NaN, never added)
+    with np.errstate(invalid="ignore"):
+        added = np.where(found, weights * data[inside], 0.0)
     # np.cumsum adds term after term, as adding each term's scores in turn would (a term not found adds 0.0).
     return np.cumsum(added, axis=0)[-1], found.any(axis=0)
