@@ -245,14 +245,16 @@ class FailingReplica:
 
 @dataclass(frozen=True)
 class Outcome:
-    """One request as a client saw it: when it was sent and answered, its status (0: no HTTP answer), the replica
-    HAProxy says answered it, and the doc_id prefixes of its citations (which index answered)."""
+    """One request as a client saw it: when it was sent and answered, its status (0: no whole HTTP answer), the
+    replica HAProxy says answered it, the doc_id prefixes of its citations (which index answered), and whether an
+    answer began (its status line and headers came) and was then cut off."""
 
     sent: float
     answered: float
     status: int
     replica: str
     indexes: frozenset[str]
+    cut: bool = False
 
 
 class Load:
@@ -280,18 +282,23 @@ class Load:
         with httpx.Client(base_url=self.url, timeout=30.0) as client:
             while (number := self._take()) is not None:
                 sent = time.monotonic()
-                replica, indexes = "", frozenset[str]()
+                status, replica, indexes, began = 0, "", frozenset[str](), False
+                question = QUESTIONS[(number + seed) % len(QUESTIONS)]
                 try:
-                    response = client.post("/ask", json={"question": QUESTIONS[(number + seed) % len(QUESTIONS)]})
+                    # Streamed, to tell an answer that never began from one cut off after its headers.
+                    with client.stream("POST", "/ask", json={"question": question}) as response:
+                        began = True
+                        response.read()
                     status = response.status_code
                     replica = response.headers.get("x-askidcpc-replica", "")
                     if status == 200:
                         citations = response.json()["citations"]
                         indexes = frozenset(citation["doc_id"].split("-")[0] for citation in citations)
                 except httpx.HTTPError:
-                    status = 0
+                    pass
+                outcome = Outcome(sent, time.monotonic(), status, replica, indexes, cut=began and not status)
                 with self._lock:
-                    self.outcomes.append(Outcome(sent, time.monotonic(), status, replica, indexes))
+                    self.outcomes.append(outcome)
                 self._stop.wait(self.pause_s)
 
     def finished(self) -> int:
@@ -376,16 +383,17 @@ def test_a_replica_stopped_under_load_fails_no_request(
         gone = time.monotonic()
         load.wait_for_more(150)
     outcomes = load.outcomes
-    report = f"{load.statuses()}; {retried(haproxy)}"
+    lost = [outcome for outcome in outcomes if outcome.status != 200]
+    report = f"{load.statuses()}, {sum(outcome.cut for outcome in lost)} cut off; {retried(haproxy)}"
     print(f"{signum.name}: {report}")
     assert status == (0 if signum == signal.SIGTERM else -signal.SIGKILL)
     assert 300 <= len(outcomes) < 2000, report
-    # Known and not understood: under SIGKILL, HAProxy sometimes (about 2 runs in 5) closes one client connection
-    # with no answer and no log line, despite the retries (deploy/README.md, "What was tested"). At most one.
-    lost = 0 if signum == signal.SIGTERM else 1
-    assert load.statuses()[200] >= len(outcomes) - lost and set(load.statuses()) <= {200, 0}, report
+    # Every request the replica had not begun to answer is retried. Under SIGKILL one answer may be cut off after
+    # its headers (about 1 run in 3): uvicorn writes an answer's headers and body apart, and once HAProxy has the
+    # headers it can no longer send the request elsewhere (deploy/README.md, "Stopping a replica, or losing one").
+    assert all(outcome.cut for outcome in lost) and len(lost) <= (0 if signum == signal.SIGTERM else 1), report
     # Both replicas answered before the stop; only the one left answered what was sent after it had gone.
-    answered = [outcome for outcome in outcomes if outcome.status == 200]  # the lost one has no replica or index
+    answered = [outcome for outcome in outcomes if outcome.status == 200]
     before = Counter(outcome.replica for outcome in answered if outcome.answered < gone)
     after = Counter(outcome.replica for outcome in answered if outcome.sent > gone)
     assert before[first.name] > 0 and before[second.name] > 0, before
