@@ -1,10 +1,11 @@
 """deploy/haproxy.cfg in front of two ``askidcpc serve`` replicas, all on free loopback ports.
 
-A replica stopped (SIGTERM) or killed (SIGKILL) in the middle of a bounded load costs no request: HAProxy retries
-what the replica did not answer on the other one, as it does a request a replica drops unanswered (up to the
-longest body askidcpc takes) or answers with 503. A rebuilt index rolled out replica by replica (SIGHUP, or drain
-and restart) while load runs drops no request, and every replica then answers from the new index. Two replicas on
-one saved index map its files read-only and shared, and write nothing into its folder.
+A replica stopped (SIGTERM) or killed (SIGKILL) in the middle of a bounded load costs no request, but under SIGKILL
+at most one answer cut off after its headers: HAProxy retries what the replica did not answer on the other one, as
+it does a request a replica drops unanswered (up to the longest body askidcpc takes) or answers with 503. A rebuilt
+index rolled out replica by replica (SIGHUP, or drain and restart) while load runs drops no request, and every
+replica then answers from the new index. Two replicas on one saved index map its files read-only and shared, and
+write nothing into its folder.
 
 Skipped where HAProxy is not installed (``apt-get install haproxy``) and CI is not set; in CI (CI=true), which
 installs it, a missing haproxy is a failure.
