@@ -53,6 +53,8 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
     """
     import uvicorn
 
+    from askidcpc.edges.server.one_write import OneWriteH11Protocol
+
     where = f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
     # SIGHUP's default ends the process: until the server handles it, one is ignored.
     previous_hup = signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -79,6 +81,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
                     port=port,
                     log_level="info",
                     timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+                    http=OneWriteH11Protocol,  # see one_write: a killed replica's response is whole or not sent
                 )
                 server = uvicorn.Server(config)
                 # uvicorn re-raises Ctrl-C after its graceful shutdown: a normal stop, as under uvicorn.run.
@@ -102,6 +105,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
                     workers=workers,
                     log_level="info",
                     timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+                    http=OneWriteH11Protocol,
                 )
         except SystemExit as exc:  # uvicorn exits when it cannot start (it has logged why)
             if exc.code not in (0, None):
