@@ -156,8 +156,11 @@ def test_workers_started_by_spawn_build_the_same_index(
     assert merged.terms == expected.terms
     for name in ("passage_tf", "paragraph_tf"):
         assert (getattr(merged, name) != getattr(expected, name)).nnz == 0
-    for name in ("passage_len", "paragraph_len", "passage_doc", "passage_start", "passage_end", "doc_text"):
+    for name in ("passage_len", "paragraph_len", "passage_doc", "passage_start", "passage_end"):
         assert np.array_equal(getattr(merged, name), getattr(expected, name)), name
+    assert np.array_equal(merged.texts.offsets, expected.texts.offsets)
+    for got, made in zip(merged.texts.blocks(), expected.texts.blocks(), strict=True):
+        assert np.array_equal(got, made)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

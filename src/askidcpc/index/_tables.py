@@ -162,8 +162,10 @@ class Tables:
         sentence_bounds = self.bounds or TermBounds(tf.indptr, index.all_weights())
         paragraph_bounds = self.paragraph_bounds or TermBounds(ptf.indptr, paragraphs.all_weights())
         vocab = "\n".join(self.terms).encode("utf-8")
-        raw_text = self.packed_text.unpacked() if self.packed_text is not None else self.doc_text
-        text, text_blocks, block_docs = pack_text(raw_text, np.asarray(self.doc_text_offsets, dtype=np.int64))
+        if self.packed_text is not None and self.packed_text.compressed:
+            text, text_blocks, block_docs = self.packed_text.blocks()
+        else:
+            text, text_blocks, block_docs = pack_text(self.doc_text, np.asarray(self.doc_text_offsets, dtype=np.int64))
         doc_ids = json.dumps(list(self.doc_ids), ensure_ascii=False).encode("utf-8")
         digests = b"".join(bytes.fromhex(digest) for digest in self.doc_hashes)
         arrays: dict[str, npt.NDArray[Any]] = {
@@ -327,6 +329,7 @@ def with_documents(
         len(tables.doc_ids),
         tables.term_freqs if old_paragraphs is not None else None,
         old_paragraphs.term_freqs if old_paragraphs is not None else None,
+        (tables.packed_text.unpacked() if tables.packed_text is not None else tables.doc_text, tables.doc_text_offsets),
     )
     for part in partials(documents, jobs, progress, workers=workers):
         merger.add(part)
@@ -351,8 +354,8 @@ def with_documents(
         passage_end=_after(tables.passage_end, new.passage_end),
         doc_ids=[*tables.doc_ids, *new.doc_ids],
         doc_hashes=[*tables.doc_hashes, *new.doc_hashes],
-        doc_text=_after(tables.doc_text, new.doc_text),
-        doc_text_offsets=_after(tables.doc_text_offsets[:-1], new.doc_text_offsets + tables.doc_text_offsets[-1]),
+        doc_text=np.zeros(0, dtype=np.uint8),
+        doc_text_offsets=new.texts.offsets,
         doc_meta=_after(tables.doc_meta, new.doc_meta),
         doc_meta_offsets=_after(tables.doc_meta_offsets[:-1], new.doc_meta_offsets + tables.doc_meta_offsets[-1]),
         passage_paragraph=_after(tables.passage_paragraph, new.passage_paragraph),
@@ -360,6 +363,7 @@ def with_documents(
         paragraph_len=paragraph_len,
         bounds=bounds,
         paragraph_bounds=paragraph_bounds,
+        packed_text=new.texts,
         passage_vectors=vectors,
         vector_model=model,
     )

@@ -34,6 +34,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from askidcpc.errors import AskError
+from askidcpc.index.stored import PackedText, TextPacker
 from askidcpc.text.formats import content_hash
 from askidcpc.text.sentences import paragraph_starts, split_spans
 from askidcpc.text.tokenize import WORD, normalize, term_of
@@ -374,10 +375,9 @@ class Merged:
     passage_paragraph: IntArray
     doc_ids: list[str]
     doc_hashes: list[str]
-    doc_text: ByteArray
-    doc_text_offsets: IntArray  # from 0
+    texts: PackedText  # every document's text, the existing ones first, compressed as the saved index stores them
     doc_meta: ByteArray
-    doc_meta_offsets: IntArray
+    doc_meta_offsets: IntArray  # from 0
 
 
 def _as_counts(matrix: sp.csc_matrix) -> Counts:
@@ -386,8 +386,9 @@ def _as_counts(matrix: sp.csc_matrix) -> Counts:
 
 class Merger:
     """Partials merged in document order, after an existing index's rows when given: its vocabulary ``terms`` (in
-    column order), number of ``documents``, and its passages' and paragraphs' counts (sorted CSC matrices), which
-    come first in the merged matrices."""
+    column order), number of ``documents``, its passages' and paragraphs' counts (sorted CSC matrices), which
+    come first in the merged matrices, and its documents' ``text`` (UTF-8, concatenated, with their offsets).
+    The documents' texts are compressed as they are added, on a thread, while the next partitions are being made."""
 
     def __init__(
         self,
@@ -395,6 +396,7 @@ class Merger:
         documents: int = 0,
         passage_tf: sp.csc_matrix | None = None,
         paragraph_tf: sp.csc_matrix | None = None,
+        text: tuple[ByteArray, IntArray] | None = None,
     ) -> None:
         self._terms = list(terms)
         self._vocab = {term: column for column, term in enumerate(self._terms)}
@@ -411,7 +413,13 @@ class Merger:
         }
         self._doc_ids: list[str] = []
         self._doc_hashes: list[str] = []
-        self._text = _Bytes()
+        self._text = TextPacker()
+        self._text_lengths: list[IntArray] = []
+        if text is not None and len(text[1]) > 1:
+            old_text, old_offsets = text
+            old_offsets = np.asarray(old_offsets, dtype=np.int64)
+            self._text_lengths.append(old_offsets[1:] - old_offsets[:-1])
+            self._text.add(old_text[int(old_offsets[0]) : int(old_offsets[-1])], self._text_lengths[0])
         self._meta = _Bytes()
 
     def add(self, part: Partial) -> None:
@@ -439,6 +447,7 @@ class Merger:
         self._doc_ids.extend(part.doc_ids)
         self._doc_hashes.extend(part.doc_hashes)
         self._text.add(part.doc_text, part.doc_text_len)
+        self._text_lengths.append(part.doc_text_len)
         self._meta.add(part.doc_meta, part.doc_meta_len)
 
     def merged(self) -> Merged:
@@ -449,7 +458,11 @@ class Merger:
             return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
 
         n_terms = len(self._terms)
-        text, text_offsets = self._text.arrays()
+        text_offsets = np.zeros(sum(map(len, self._text_lengths)) + 1, dtype=np.int64)
+        if self._text_lengths:
+            np.cumsum(np.concatenate(self._text_lengths), out=text_offsets[1:])
+        packed, blocks, block_docs = self._text.packed()
+        texts = PackedText(packed, text_offsets, blocks, block_docs)
         meta, meta_offsets = self._meta.arrays()
         return Merged(
             terms=self._terms,
@@ -464,8 +477,7 @@ class Merger:
             passage_paragraph=joined("paragraph"),
             doc_ids=self._doc_ids,
             doc_hashes=self._doc_hashes,
-            doc_text=text,
-            doc_text_offsets=text_offsets,
+            texts=texts,
             doc_meta=meta,
             doc_meta_offsets=meta_offsets,
         )

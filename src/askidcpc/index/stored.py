@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 from typing import overload
 
@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from askidcpc.types import Document, Passage
 
-__all__ = ["TEXT_BLOCK_BYTES", "PackedText", "StoredDocuments", "StoredPassages", "pack_text"]
+__all__ = ["TEXT_BLOCK_BYTES", "PackedText", "StoredDocuments", "StoredPassages", "TextPacker", "pack_text"]
 
 IntArray = npt.NDArray[np.int64]
 ByteArray = npt.NDArray[np.uint8]
@@ -44,21 +44,78 @@ def pack_text(
     """Documents' concatenated texts (``text``, document ``i`` at ``offsets[i]:offsets[i + 1]``) compressed in blocks
     of whole documents: the compressed blocks concatenated, each block's offset in them (blocks + 1), and each
     block's first document (blocks + 1, the last the number of documents)."""
-    n_docs = len(offsets) - 1
-    block_docs = [0]
-    start = int(offsets[0])
-    for doc in range(n_docs):
-        if int(offsets[doc + 1]) - start >= block_bytes or doc == n_docs - 1:
-            block_docs.append(doc + 1)
-            start = int(offsets[doc + 1])
-    raw = np.asarray(text)
-    spans = [(int(offsets[block_docs[b]]), int(offsets[block_docs[b + 1]])) for b in range(len(block_docs) - 1)]
-    with ThreadPoolExecutor(max_workers=2) as pool:  # zlib releases the GIL
-        pieces = list(pool.map(lambda span: zlib.compress(raw[span[0] : span[1]].tobytes(), _TEXT_LEVEL), spans))
-    block_offsets = np.zeros(len(pieces) + 1, dtype=np.int64)
-    np.cumsum([len(piece) for piece in pieces], out=block_offsets[1:])
-    packed = np.frombuffer(b"".join(pieces), dtype=np.uint8) if pieces else np.zeros(0, dtype=np.uint8)
-    return packed, block_offsets, np.asarray(block_docs, dtype=np.int32)
+    packer = TextPacker(block_bytes, threads=2)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    packer.add(np.asarray(text)[int(offsets[0]) : int(offsets[-1])], np.diff(offsets))
+    return packer.packed()
+
+
+class TextPacker:
+    """Documents' texts compressed in blocks as they are added (:meth:`add`, in document order), on ``threads``
+    threads (zlib releases the GIL), so that a build compresses while its partitions are still being made, and
+    holds each text uncompressed only until its block is compressed. :meth:`packed` returns exactly what
+    :func:`pack_text` makes of all of them at once: a block is closed after the document that brings it to
+    ``block_bytes`` (default :data:`TEXT_BLOCK_BYTES`), and after the last document."""
+
+    _BLOCKS_PER_TASK = 256
+
+    def __init__(self, block_bytes: int | None = None, threads: int = 1) -> None:
+        self._block_bytes = TEXT_BLOCK_BYTES if block_bytes is None else block_bytes
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="askidcpc-pack")
+        self._compressed: list[Future[list[bytes]]] = []
+        self._block_docs = [0]
+        self._documents = 0
+        self._open: list[bytes] = []  # the texts of the documents of the block not closed yet
+        self._open_bytes = 0
+        self._open_documents = 0
+
+    def add(self, text: bytes | ByteArray, lengths: IntArray) -> None:
+        """Append documents: their UTF-8 texts concatenated (``text``) and each one's length in bytes."""
+        view = memoryview(text if isinstance(text, bytes) else np.ascontiguousarray(text).data).cast("B")
+        closed: list[bytes | memoryview] = []
+        start = end = 0
+        for length in np.asarray(lengths, dtype=np.int64).tolist():
+            end += length
+            self._documents += 1
+            self._open_documents += 1
+            self._open_bytes += length
+            if self._open_bytes >= self._block_bytes:
+                closed.append(b"".join([*self._open, view[start:end]]) if self._open else view[start:end])
+                self._close()
+                start = end
+        if self._open_documents:
+            self._open.append(bytes(view[start:end]))  # a copy: the caller's text need not be kept
+        self._submit(closed)
+
+    def packed(self) -> tuple[ByteArray, IntArray, IntArray]:
+        """The compressed blocks concatenated, each block's offset in them, and each block's first document (as
+        :func:`pack_text`); the packer is spent."""
+        if self._open_documents:
+            self._submit([b"".join(self._open)])
+            self._close()
+        try:
+            pieces = [piece for task in self._compressed for piece in task.result()]
+        finally:
+            self._pool.shutdown()
+        self._compressed.clear()
+        block_offsets = np.zeros(len(pieces) + 1, dtype=np.int64)
+        np.cumsum([len(piece) for piece in pieces], out=block_offsets[1:])
+        packed = np.empty(int(block_offsets[-1]), dtype=np.uint8)
+        for block, piece in enumerate(pieces):
+            packed[block_offsets[block] : block_offsets[block + 1]] = np.frombuffer(piece, dtype=np.uint8)
+        return packed, block_offsets, np.asarray(self._block_docs, dtype=np.int32)
+
+    def _close(self) -> None:
+        self._block_docs.append(self._documents)
+        self._open, self._open_bytes, self._open_documents = [], 0, 0
+
+    def _submit(self, blocks: list[bytes | memoryview]) -> None:
+        for first in range(0, len(blocks), self._BLOCKS_PER_TASK):
+            self._compressed.append(self._pool.submit(_compressed, blocks[first : first + self._BLOCKS_PER_TASK]))
+
+
+def _compressed(blocks: list[bytes | memoryview]) -> list[bytes]:
+    return [zlib.compress(block, _TEXT_LEVEL) for block in blocks]
 
 
 class PackedText:
@@ -70,15 +127,20 @@ class PackedText:
         self.offsets = offsets
         self._block_offsets = block_offsets
         self._block_docs = np.asarray(block_docs)
-        self._compressed = True
+        self.compressed = True
         self._block = lru_cache(maxsize=_CACHED_BLOCKS)(self._decompress)
 
     @classmethod
     def plain(cls, text: ByteArray, offsets: IntArray) -> PackedText:
         """Uncompressed texts: one block of every document, never compressed."""
         packed = cls(text, offsets, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-        packed._compressed = False
+        packed.compressed = False
         return packed
+
+    def blocks(self) -> tuple[ByteArray, IntArray, IntArray]:
+        """The compressed blocks concatenated, each block's offset in them, and each block's first document (what
+        :func:`pack_text` returns and a saved index stores)."""
+        return self._packed, self._block_offsets, self._block_docs
 
     def _decompress(self, block: int) -> bytes:
         lo, hi = int(self._block_offsets[block]), int(self._block_offsets[block + 1])
@@ -86,7 +148,7 @@ class PackedText:
 
     def text_bytes(self, i: int) -> bytes:
         lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
-        if not self._compressed:
+        if not self.compressed:
             return self._packed[lo:hi].tobytes()
         block = int(self._block_docs.searchsorted(i, side="right")) - 1
         base = int(self.offsets[int(self._block_docs[block])])
@@ -94,7 +156,7 @@ class PackedText:
 
     def unpacked(self) -> ByteArray:
         """Every document's text, concatenated (the whole corpus decompressed)."""
-        if not self._compressed:
+        if not self.compressed:
             return np.asarray(self._packed)
         blocks = [self._decompress(block) for block in range(len(self._block_offsets) - 1)]
         return np.frombuffer(b"".join(blocks), dtype=np.uint8) if blocks else np.zeros(0, dtype=np.uint8)
