@@ -675,23 +675,51 @@ def _verified_tables(path: Path) -> tuple[dict[str, Any], Tables]:
     return manifest, tables
 
 
-def _compiled_postings(tables: Tables) -> list[sp.csc_matrix]:
+Postings = tuple[npt.NDArray[Any], npt.NDArray[Any]]  # a posting matrix's indptr and indices
+
+
+def _compiled_postings(tables: Tables) -> list[Postings]:
     """The postings (sentences', paragraphs') that are searched with the compiled kernels."""
-    return [tf for tf in (tables.term_freqs, tables.paragraph_tf) if tf is not None and use_compiled(tf.nnz)]
+    return [
+        (np.asarray(tf.indptr), np.asarray(tf.indices))
+        for tf in (tables.term_freqs, tables.paragraph_tf)
+        if tf is not None and use_compiled(tf.nnz)
+    ]
 
 
-def _warm_up(postings: Sequence[sp.csc_matrix]) -> None:
-    for tf in postings:
-        indptr, indices = np.asarray(tf.indptr), np.asarray(tf.indices)
+def _listed_postings(manifest: Mapping[str, Any]) -> list[Postings]:
+    """What :func:`_compiled_postings` of the index will be, from its manifest alone: empty read-only arrays of the
+    dtypes it lists (as its memory-mapped arrays are), for the postings large enough to be searched with the
+    compiled kernels; nothing for what it lists wrongly (the full check refuses it)."""
+    listed: list[Postings] = []
+    try:
+        entries, counts = manifest["arrays"], manifest["counts"]
+        for prefix, postings in (("tf", "postings"), ("paragraph_tf", "paragraph_postings")):
+            dtypes = [str(entries[f"{prefix}_{name}"]["dtype"]) for name in ("indptr", "indices")]
+            if use_compiled(int(counts[postings])) and all(dtype in ("<i4", "<i8") for dtype in dtypes):
+                empty = [np.zeros(0, dtype=dtype) for dtype in dtypes]
+                for array in empty:
+                    array.flags.writeable = False
+                listed.append((empty[0], empty[1]))
+    except (KeyError, TypeError, ValueError):
+        return []
+    return listed
+
+
+def _types(postings: Sequence[Postings]) -> set[tuple[tuple[str, bool], ...]]:
+    return {tuple((array.dtype.str, bool(array.flags.writeable)) for array in pair) for pair in postings}
+
+
+def _warm_up(postings: Sequence[Postings]) -> None:
+    for indptr, indices in postings:
         _kernels.warm_up(indptr, indices)
         warm_up_row_scores(indptr, indices)
 
 
-def _warm_up_search(tables: Tables) -> None:
-    """Load the compiled search kernels for these tables' posting types on a thread (numba's start-up, about 0.6 s,
-    then overlaps the checksums and the first question's analysis instead of delaying its search). Only the arrays'
-    types are used, not their unverified contents; a failure here only means the first search loads them itself."""
-    postings = _compiled_postings(tables)
+def _warm_up_search(postings: Sequence[Postings]) -> None:
+    """Load the compiled search kernels for these posting types on a thread (numba's start-up, about 0.5 s of
+    Python, then overlaps the checksums and the rest of loading instead of delaying the first search). Only the
+    arrays' types are used, not their contents; a failure here only means the first search loads them itself."""
     if not postings:
         return
 
@@ -725,9 +753,14 @@ def load_index(
     encodes questions here; an index whose passage vectors another model (or version) made is refused. Raises
     IndexFormatError when the index is missing, damaged, altered or of another format version.
     """
+    # numba's start-up is the longest part of opening a large index: begun first, from the manifest's dtypes.
+    listed = _listed_postings(_read_manifest(path))
+    _warm_up_search(listed)
     with ThreadPoolExecutor(max_workers=_HASH_THREADS if verify else 1) as pool:
         manifest, tables, check_content = _read_tables(path, pool if verify else None)
-        _warm_up_search(tables)
+        postings = _compiled_postings(tables)
+        if _types(postings) != _types(listed):
+            _warm_up_search(postings)
         made_by = tables.vector_model
         if expect_vectors is not None and made_by is not None and made_by != expect_vectors:
             raise _other_model(Path(path), made_by, expect_vectors)
