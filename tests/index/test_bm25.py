@@ -11,7 +11,7 @@ import scipy.sparse as sp
 from rank_bm25 import BM25L, BM25Okapi, BM25Plus
 
 from askidcpc.config import BM25Params
-from askidcpc.index import _kernels
+from askidcpc.index import _kernels, bm25
 from askidcpc.index._tables import narrowest
 from askidcpc.index.bm25 import build_index, index_from_counts, posting_weights, query_weights, term_idf, top_k
 from askidcpc.index.paragraphs import row_scores
@@ -204,3 +204,13 @@ def test_weights_on_the_fly_are_the_stored_weights_bit_for_bit(
         if len(query) == 1 and float(expected.min()) > 0:  # one term: a search's scores are its weights exactly
             hits = index.search(query, 20)
             assert [score for _, score in hits] == sorted(old[old != 0], reverse=True)[:20]
+
+
+@pytest.mark.parametrize("size", [0, 1, 513, 1 << 21])
+def test_a_sparse_buffer_is_a_writable_float64_array_of_its_size(size: int) -> None:
+    buffer = bm25.sparse_buffer(size)
+    assert (buffer.dtype, buffer.shape, buffer.flags.writeable) == (np.float64, (size,), True)
+    if size:
+        at = np.unique(np.linspace(0, size - 1, 7).astype(np.int64))
+        buffer[at] = at * 0.5
+        assert buffer[at].tolist() == (at * 0.5).tolist()

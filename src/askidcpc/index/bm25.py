@@ -23,6 +23,7 @@ A query is a mapping ``term -> weight``; repeating a term in rank-bm25 equals we
 
 from __future__ import annotations
 
+import mmap
 import os
 import threading
 from array import array
@@ -48,6 +49,7 @@ __all__ = [
     "index_from_counts",
     "length_norms",
     "query_weights",
+    "sparse_buffer",
     "top_k",
     "use_compiled",
     "weights_of",
@@ -109,6 +111,18 @@ def posting_weights(params: BM25Params, tf: FloatArray, norm: FloatArray, idf: F
     else:
         part = tf_l(tf, norm, params.k1, params.delta)
     return idf * part
+
+
+def sparse_buffer(size: int) -> FloatArray:
+    """A float64 array of ``size`` to be filled here and there: memory is taken a 4 kB page at a time as it is
+    written. numpy asks for 2 MB pages for large arrays (transparent huge pages), so the first write near a rare
+    term's weights zeroed 2 MB: about a millisecond each (most of a new question's time at 1M passages) and
+    memory for whole 2 MB pages of a buffer mostly never read."""
+    if size == 0 or not hasattr(mmap, "MADV_NOHUGEPAGE"):  # not Linux: the system's own pages
+        return np.empty(size, dtype=np.float64)
+    pages = mmap.mmap(-1, size * 8)  # anonymous: zero pages, taken when first written
+    pages.madvise(mmap.MADV_NOHUGEPAGE)
+    return np.frombuffer(pages, dtype=np.float64)
 
 
 def average_length(doc_len: npt.NDArray[np.integer]) -> float:
@@ -209,9 +223,9 @@ class BM25Index:
     @cached_property
     def _weight_buffer(self) -> tuple[FloatArray, npt.NDArray[np.bool_], threading.Lock]:
         """Each posting's weight, filled in a term at a time when a query first uses the term, which terms are,
-        and the lock that fills them. ``np.empty`` only reserves address space: memory is taken as terms are used."""
+        and the lock that fills them (:func:`sparse_buffer`: memory is taken as terms are used)."""
         n_terms = int(self.term_freqs.shape[1])
-        return np.empty(self.term_freqs.nnz, dtype=np.float64), np.zeros(n_terms, dtype=np.bool_), threading.Lock()
+        return sparse_buffer(self.term_freqs.nnz), np.zeros(n_terms, dtype=np.bool_), threading.Lock()
 
     def weights_for(self, columns: Iterable[int]) -> FloatArray:
         """The posting weights (one array for all postings, in posting order) with those of ``columns`` filled in:
