@@ -777,3 +777,21 @@ def test_the_kernels_warmed_from_the_manifest_are_those_the_search_uses(
     assert len(listed) == (2 if minimum == 0 else 0)
     assert store._types(listed) == store._types(searched)
     assert all(not array.flags.writeable for pair in listed for array in pair)
+
+
+@pytest.mark.parametrize("minimum", [0, 10**12])
+def test_the_kernels_prepared_while_writing_are_those_the_search_uses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, minimum: int
+) -> None:
+    """build_saved_index(prepare=True) loads the kernels for the written arrays' types (as memory-mapped: read-only)
+    while it writes them: the types the loaded index's searches pass, and none when it is searched with numpy."""
+    monkeypatch.setattr(_kernels, "COMPILE_MIN_POSTINGS", minimum)
+    monkeypatch.setattr(_kernels, "NUMBA_AVAILABLE", True)
+    prepared: list[list[tuple[np.ndarray, np.ndarray]]] = []
+    monkeypatch.setattr(store, "_warm_up", prepared.append)
+    store.build_saved_index(tmp_path / "index", random_documents(4, 40), prepare=True)
+    _, tables, _ = store._read_tables(tmp_path / "index", None)
+    searched = store._compiled_postings(tables)
+    assert prepared == ([] if minimum else [prepared[0]])
+    assert store._types(prepared[0] if prepared else []) == store._types(searched)
+    assert len(searched) == (2 if minimum == 0 else 0)

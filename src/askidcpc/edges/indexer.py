@@ -160,6 +160,7 @@ def run_build(
             _Encoding(progress) if semantic else None,
             jobs=default_jobs() if jobs is None else jobs,
             workers=workers,
+            prepare=True,  # the search kernels, loaded (or compiled) while the files are written
         )
     counts = manifest["counts"]
     model = VectorModel.from_record(manifest["vectors"]) if "vectors" in manifest else None
@@ -169,7 +170,6 @@ def run_build(
         f"({_size(index)}) in {time.perf_counter() - started:.1f} s.\n"
     )
     _report_input(result, out)
-    _prepare_search(index)
     return 0
 
 

@@ -58,7 +58,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -289,8 +289,10 @@ def check_replaceable(target: Path) -> None:
         )
 
 
-def _write_tables(target: Path, tables: Tables) -> dict[str, Any]:
-    """Write ``tables`` as a saved index at ``target`` atomically (the caller holds the lock). Returns the manifest."""
+def _write_tables(target: Path, tables: Tables, prepare: bool = False) -> dict[str, Any]:
+    """Write ``tables`` as a saved index at ``target`` atomically (the caller holds the lock). Returns the manifest.
+    ``prepare``: :func:`prepare_search` for it too, on a thread while the files are written (numba's start-up is
+    Python; writing, fsyncing and hashing the files mostly wait for the disk or run without the GIL)."""
     if not tables.doc_ids:
         raise AskError("an index needs at least one document")
     for term in tables.terms:
@@ -298,6 +300,7 @@ def _write_tables(target: Path, tables: Tables) -> dict[str, Any]:
             raise ValueError(f"index term {term!r} contains a newline; the vocabulary file cannot hold it")
     check_replaceable(target)
     arrays = tables.arrays()
+    preparing = _warm_up_search(_saved_postings(arrays), quiet=False) if prepare else None
     try:
         building = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     except OSError as exc:
@@ -346,6 +349,8 @@ def _write_tables(target: Path, tables: Tables) -> dict[str, Any]:
         shutil.rmtree(building, ignore_errors=True)
         raise
     log.info("wrote %s: %d documents, %d passages", target, len(tables.doc_ids), tables.doc_len.shape[0])
+    if preparing is not None:
+        preparing.result()
     return manifest
 
 
@@ -392,18 +397,20 @@ def build_saved_index(
     encoder: PassageEncoder | None = None,
     jobs: int = 1,
     workers: Workers | None = None,
+    prepare: bool = False,
 ) -> Mapping[str, Any]:
     """Split, tokenize and index ``documents`` and save the index at ``path``, atomically; the same index as
     ``Pipeline.from_documents(documents, params)`` builds. ``progress`` is called with numbers of documents done.
     With an ``encoder``, the index holds every passage's vector by it. ``jobs``: worker processes to split and
     tokenize a large corpus on; ``workers``: a cluster's to do it on instead
-    (:func:`askidcpc.index.cluster.connect`). The index is the same whatever they are."""
+    (:func:`askidcpc.index.cluster.connect`). The index is the same whatever they are. ``prepare``:
+    :func:`prepare_search` for the index too, while its files are written."""
     if not documents:
         raise AskError("cannot build an index over no documents")
     target = _target(path)
     with _atomic.locked(target):  # before any work: a second writer of the same index is refused at once
         tables = with_documents(empty_tables(params or BM25Params()), documents, progress, encoder, jobs, workers)
-        return _write_tables(target, tables)
+        return _write_tables(target, tables, prepare)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -687,6 +694,22 @@ def _compiled_postings(tables: Tables) -> list[Postings]:
     ]
 
 
+def _read_only(dtype: Any) -> npt.NDArray[Any]:
+    """An empty read-only array of ``dtype``: what a compiled kernel is loaded for, as for a memory-mapped one."""
+    empty = np.zeros(0, dtype=dtype)
+    empty.flags.writeable = False
+    return empty
+
+
+def _saved_postings(arrays: Mapping[str, npt.NDArray[Any]]) -> list[Postings]:
+    """What :func:`_compiled_postings` of the index these ``arrays`` (:meth:`Tables.arrays`) make will be."""
+    return [
+        (_read_only(arrays[f"{prefix}_indptr"].dtype), _read_only(arrays[f"{prefix}_indices"].dtype))
+        for prefix in ("tf", "paragraph_tf")
+        if use_compiled(len(arrays[f"{prefix}_indices"]))
+    ]
+
+
 def _listed_postings(manifest: Mapping[str, Any]) -> list[Postings]:
     """What :func:`_compiled_postings` of the index will be, from its manifest alone: empty read-only arrays of the
     dtypes it lists (as its memory-mapped arrays are), for the postings large enough to be searched with the
@@ -697,10 +720,7 @@ def _listed_postings(manifest: Mapping[str, Any]) -> list[Postings]:
         for prefix, postings in (("tf", "postings"), ("paragraph_tf", "paragraph_postings")):
             dtypes = [str(entries[f"{prefix}_{name}"]["dtype"]) for name in ("indptr", "indices")]
             if use_compiled(int(counts[postings])) and all(dtype in ("<i4", "<i8") for dtype in dtypes):
-                empty = [np.zeros(0, dtype=dtype) for dtype in dtypes]
-                for array in empty:
-                    array.flags.writeable = False
-                listed.append((empty[0], empty[1]))
+                listed.append((_read_only(dtypes[0]), _read_only(dtypes[1])))
     except (KeyError, TypeError, ValueError):
         return []
     return listed
@@ -716,20 +736,27 @@ def _warm_up(postings: Sequence[Postings]) -> None:
         warm_up_row_scores(indptr, indices)
 
 
-def _warm_up_search(postings: Sequence[Postings]) -> None:
+def _warm_up_search(postings: Sequence[Postings], quiet: bool = True) -> Future[None] | None:
     """Load the compiled search kernels for these posting types on a thread (numba's start-up, about 0.5 s of
-    Python, then overlaps the checksums and the rest of loading instead of delaying the first search). Only the
-    arrays' types are used, not their contents; a failure here only means the first search loads them itself."""
+    Python, then overlaps the checksums and the rest of loading instead of delaying the first search), or nothing
+    when there are none. Only the arrays' types are used, not their contents. ``quiet``: a failure only means the
+    first search loads them itself (it is logged); else the returned future raises it."""
     if not postings:
-        return
+        return None
+    done: Future[None] = Future()
 
     def warm() -> None:
         try:
             _warm_up(postings)
-        except Exception:
+        except Exception as exc:
             log.debug("warming up the search kernels failed", exc_info=True)
+            if not quiet:
+                done.set_exception(exc)
+                return
+        done.set_result(None)
 
     threading.Thread(target=warm, name="askidcpc-kernels", daemon=True).start()
+    return done
 
 
 def prepare_search(path: Path) -> None:
