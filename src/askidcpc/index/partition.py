@@ -63,6 +63,7 @@ log = logging.getLogger(__name__)
 IntArray = npt.NDArray[np.int64]
 Int32Array = npt.NDArray[np.int32]
 ByteArray = npt.NDArray[np.uint8]
+AnyIntArray = npt.NDArray[np.integer[Any]]
 
 # Text per partition: large enough that merging partitions' vocabularies stays cheap, small enough for a smooth
 # progress bar and little memory per worker.
@@ -93,11 +94,11 @@ def metadata_json(document: Document) -> bytes:
 @dataclass(frozen=True)
 class Counts:
     """Term counts of some rows (passages or paragraphs) as a CSC matrix over a partition's own terms: rows
-    ascending within each column."""
+    ascending within each column. Whole numbers of any integer dtype (a partial holds them narrow: :func:`_narrow`)."""
 
-    indptr: IntArray  # [terms + 1]
-    rows: Int32Array  # [postings]
-    counts: Int32Array  # [postings]
+    indptr: AnyIntArray  # [terms + 1]
+    rows: AnyIntArray  # [postings]
+    counts: AnyIntArray  # [postings]
 
     @property
     def nnz(self) -> int:
@@ -222,9 +223,9 @@ def partition(documents: Sequence[Document]) -> Partial:
     return Partial(
         terms=terms,
         passage_len=passage_len,
-        passage_tf=passage_tf,
+        passage_tf=_narrow(passage_tf, n_passages),
         paragraph_len=paragraph_len,
-        paragraph_tf=paragraph_tf,
+        paragraph_tf=_narrow(paragraph_tf, n_paragraphs),
         passage_doc=np.asarray(passage_doc, dtype=np.int32),
         passage_start=np.asarray(starts, dtype=np.int64),
         passage_end=np.asarray(ends, dtype=np.int64),
@@ -255,6 +256,16 @@ def _counts(term_ids: IntArray, rows: IntArray, n_rows: int, n_terms: int) -> tu
     return Counts(indptr, (keys - columns * max(n_rows, 1)).astype(np.int32), counts), columns
 
 
+def _narrow(counts: Counts, n_rows: int) -> Counts:
+    """``counts`` in the narrowest dtypes that hold them (pointers in 4 bytes, rows in 2 when there are at most
+    65,536, counts in 1 when none is over 255): a partition's postings are sent to the merging process and held there
+    until the merge, in about a third of the memory; the merge widens them again."""
+    indptr = counts.indptr.astype(np.int32) if counts.nnz < 2**31 else counts.indptr
+    rows = counts.rows.astype(np.uint16) if n_rows <= 1 << 16 else counts.rows
+    values = counts.counts.astype(np.uint8) if not counts.nnz or int(counts.counts.max()) <= 255 else counts.counts
+    return Counts(indptr, rows, values)
+
+
 def _summed(counts: Counts, columns: IntArray, group_of: Int32Array, n_groups: int) -> Counts:
     """``counts`` with rows summed by group (``group_of``: each row's group, non-decreasing): postings sorted by
     (column, row) are then sorted by (column, group), so equal neighbours are summed, nothing is sorted again."""
@@ -279,7 +290,7 @@ def _summed(counts: Counts, columns: IntArray, group_of: Int32Array, n_groups: i
 class _Block:
     """One partition's counts, its columns numbered in the merged vocabulary, its rows after those before it."""
 
-    columns: IntArray  # merged column of each of its columns
+    columns: AnyIntArray  # merged column of each of its columns
     counts: Counts
     first_row: int
 
@@ -292,7 +303,7 @@ class _Stack:
         self._blocks: list[_Block] = []
         self._rows = 0
 
-    def add(self, columns: IntArray, counts: Counts, n_rows: int) -> None:
+    def add(self, columns: AnyIntArray, counts: Counts, n_rows: int) -> None:
         self._blocks.append(_Block(columns, counts, self._rows))
         self._rows += n_rows
 
@@ -425,10 +436,10 @@ class Merger:
     def add(self, part: Partial) -> None:
         """Append the next partition's passages and documents."""
         vocab = self._vocab
-        columns = np.fromiter(map(vocab.get, part.terms, itertools.repeat(-1)), np.int64, len(part.terms))
+        columns = np.fromiter(map(vocab.get, part.terms, itertools.repeat(-1)), np.int32, len(part.terms))
         # New terms numbered in the partition's first-seen order (its terms are distinct), after all seen before.
         new = np.flatnonzero(columns < 0)
-        columns[new] = np.arange(len(self._terms), len(self._terms) + len(new), dtype=np.int64)
+        columns[new] = np.arange(len(self._terms), len(self._terms) + len(new), dtype=np.int32)
         new_terms = [part.terms[i] for i in new.tolist()]
         vocab.update(zip(new_terms, range(len(self._terms), len(self._terms) + len(new)), strict=True))
         self._terms.extend(new_terms)
