@@ -763,23 +763,6 @@ def test_damaged_vectors_are_refused(tmp_path: Path, change: Callable[[Path], No
 
 
 @pytest.mark.parametrize("minimum", [0, 10**12])
-def test_the_kernels_warmed_from_the_manifest_are_those_the_search_uses(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, minimum: int
-) -> None:
-    """load_index starts numba from the manifest's dtypes, before the arrays are opened: the same types (dtype and
-    read-only) as the memory-mapped postings the searches pass, and none when the index is searched with numpy."""
-    monkeypatch.setattr(_kernels, "COMPILE_MIN_POSTINGS", minimum)
-    monkeypatch.setattr(_kernels, "NUMBA_AVAILABLE", True)
-    store.build_saved_index(tmp_path / "index", random_documents(3, 40))
-    listed = store._listed_postings(store._read_manifest(tmp_path / "index"))
-    _, tables, _ = store._read_tables(tmp_path / "index", None)
-    searched = store._compiled_postings(tables)
-    assert len(listed) == (2 if minimum == 0 else 0)
-    assert store._types(listed) == store._types(searched)
-    assert all(not array.flags.writeable for pair in listed for array in pair)
-
-
-@pytest.mark.parametrize("minimum", [0, 10**12])
 def test_the_kernels_prepared_while_writing_are_those_the_search_uses(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, minimum: int
 ) -> None:

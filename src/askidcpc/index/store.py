@@ -710,22 +710,6 @@ def _saved_postings(arrays: Mapping[str, npt.NDArray[Any]]) -> list[Postings]:
     ]
 
 
-def _listed_postings(manifest: Mapping[str, Any]) -> list[Postings]:
-    """What :func:`_compiled_postings` of the index will be, from its manifest alone: empty read-only arrays of the
-    dtypes it lists (as its memory-mapped arrays are), for the postings large enough to be searched with the
-    compiled kernels; nothing for what it lists wrongly (the full check refuses it)."""
-    listed: list[Postings] = []
-    try:
-        entries, counts = manifest["arrays"], manifest["counts"]
-        for prefix, postings in (("tf", "postings"), ("paragraph_tf", "paragraph_postings")):
-            dtypes = [str(entries[f"{prefix}_{name}"]["dtype"]) for name in ("indptr", "indices")]
-            if use_compiled(int(counts[postings])) and all(dtype in ("<i4", "<i8") for dtype in dtypes):
-                listed.append((_read_only(dtypes[0]), _read_only(dtypes[1])))
-    except (KeyError, TypeError, ValueError):
-        return []
-    return listed
-
-
 def _types(postings: Sequence[Postings]) -> set[tuple[tuple[str, bool], ...]]:
     return {tuple((array.dtype.str, bool(array.flags.writeable)) for array in pair) for pair in postings}
 
@@ -780,14 +764,9 @@ def load_index(
     encodes questions here; an index whose passage vectors another model (or version) made is refused. Raises
     IndexFormatError when the index is missing, damaged, altered or of another format version.
     """
-    # numba's start-up is the longest part of opening a large index: begun first, from the manifest's dtypes.
-    listed = _listed_postings(_read_manifest(path))
-    _warm_up_search(listed)
     with ThreadPoolExecutor(max_workers=_HASH_THREADS if verify else 1) as pool:
         manifest, tables, check_content = _read_tables(path, pool if verify else None)
-        postings = _compiled_postings(tables)
-        if _types(postings) != _types(listed):
-            _warm_up_search(postings)
+        _warm_up_search(_compiled_postings(tables))
         made_by = tables.vector_model
         if expect_vectors is not None and made_by is not None and made_by != expect_vectors:
             raise _other_model(Path(path), made_by, expect_vectors)
