@@ -5,7 +5,7 @@ import pytest
 from askidcpc.config import MAX_HISTORY, MAX_QUESTION_CHARS
 from askidcpc.errors import QuestionError
 from askidcpc.pipeline import Pipeline
-from askidcpc.types import Document
+from askidcpc.types import Document, Filter
 
 QUESTIONS = [
     "When was the International Department founded?",
@@ -112,3 +112,35 @@ def test_conflicting_figures_are_dated_newest_first() -> None:
     assert answer.answer.startswith("As of 2016-06-26: The club has around 600")
     assert answer.answer.index("600") < answer.answer.index(" As of 2007: The club has about 400")
     assert [citation.doc_id for citation in answer.citations[:2]] == ["new", "old"]  # in the answer's order
+
+
+DATED = [
+    Document("old", "Old", "The club has about 400 members in 30 towns. Its chair is Ann Lee.", date="2007"),
+    Document("new", "New", "The club has around 600 members in 30 towns. Its chair is Bo Chen.", date="2016-06-26"),
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "history", "cited"),
+    [
+        # an article named by its year: answered from that year's articles only, its naming words left out
+        ("How many members did the 2007 article count?", (), {"old"}),
+        ("Who chairs the club, according to the story from 2016?", (), {"new"}),
+        ("What about the 2007 article?", ("How many members does the club have?",), {"old"}),
+        # no article of that year: the year is content, every article may answer
+        ("How many members did the 2010 article count?", (), {"old", "new"}),
+    ],
+)
+def test_an_article_named_by_its_year_is_where_the_answer_comes_from(
+    question: str, history: tuple[str, ...], cited: set[str]
+) -> None:
+    answer = Pipeline.from_documents(DATED).ask(question, top_k=4, history=history)
+    assert answer.question == question
+    assert {citation.doc_id for citation in answer.citations} == cited
+
+
+def test_a_date_filter_of_the_request_wins_over_an_article_named_by_its_year() -> None:
+    answer = Pipeline.from_documents(DATED).ask(
+        "How many members did the 2007 article count?", top_k=4, filter=Filter.build(since="2016")
+    )
+    assert {citation.doc_id for citation in answer.citations} == {"new"}

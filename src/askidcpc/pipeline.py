@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -36,6 +36,7 @@ from askidcpc.reader.lexicon import load_lexicon
 from askidcpc.reader.query import Query, build_query
 from askidcpc.reader.rank import Ranked, Ranker
 from askidcpc.reader.retriever import Retriever
+from askidcpc.reader.sources import named_year, without_source
 from askidcpc.text.corpus import load_corpus
 from askidcpc.text.sentences import make_passages
 from askidcpc.text.tokenize import tokenize
@@ -274,6 +275,15 @@ class Pipeline:
         """The masks of the last filters used (a chat or a client sends the same one question after question)."""
         return {}
 
+    def _source_named(self, question: str, where: Filter | None) -> Filter | None:
+        """``where`` narrowed to the articles of the year ``question`` names an article by, when it sets no dates
+        and some article of ``where``'s is dated that year; else ``where``."""
+        year = named_year(question)
+        if year is None or (where is not None and (where.since or where.until)):
+            return where
+        narrowed = replace(where or Filter(), since=year, until=year)
+        return narrowed if self.matching(narrowed) else where
+
     def search(self, words: str, top_k: int | None = None, where: Filter | None = None) -> tuple[Citation, ...]:
         """The ``top_k`` sentences the retriever ranks best for ``words`` (no answering step), as citations whose
         ``score`` is the ranking score, among the documents ``where`` lets through. QuestionError for an invalid
@@ -315,14 +325,24 @@ class Pipeline:
         ``top_k`` citations (``settings.top_k`` when None); from the documents ``filter`` lets through only, ranked
         with the whole corpus's statistics.
 
+        A question that names an article by its year ("What does the 2007 article say about ...?",
+        :func:`askidcpc.reader.sources.named_year`) is answered from the articles dated that year, when there are
+        any and ``filter`` sets no dates itself.
+
         Returns an Answer whose ``answer`` is None when the corpus does not support one. Raises QuestionError for an
         invalid request, or a filter that lets no document through.
         """
         top_k = self.settings.top_k if top_k is None else top_k
         trimmed = validate_request(question, top_k, history)
-        allowed = self.allowed(filter)
+        where = self._source_named(trimmed, filter)
+        allowed = self.allowed(where)
         retriever: Retriever = self if allowed is None else _Restricted(self, allowed)
-        return answer(trimmed, history, top_k, retriever, self.policy)
+        if where is filter:
+            return answer(trimmed, history, top_k, retriever, self.policy)
+        # the words naming the article say where to look; no sentence of it holds them
+        content = without_source(trimmed)
+        asked = content if tokenize(content) or history else trimmed
+        return replace(answer(asked, history, top_k, retriever, self.policy), question=trimmed)
 
 
 def _postings_hold(index: BM25Index, rows: IntArray, terms: Sequence[str]) -> BoolArray:

@@ -53,7 +53,16 @@ def test_follow_ups_take_history_terms_at_lower_weight(
 
 @pytest.mark.parametrize(
     ("question", "expected"),
-    [("And in 2016?", AnswerType.NUMBER), ("What about 2016?", None), ("When was it founded?", AnswerType.DATE)],
+    [
+        ("And in 2016?", AnswerType.NUMBER),
+        ("What about 2016?", None),
+        ("When was it founded?", AnswerType.DATE),
+        # all that is left of "What about the 2007 article?" once the words naming the article are set aside
+        ("What about?", AnswerType.NUMBER),
+        ("And how about?", AnswerType.NUMBER),
+        ("What about North Korea?", None),
+        ("Why?", None),
+    ],
 )
 def test_only_an_elliptical_follow_up_inherits_the_answer_type(question: str, expected: AnswerType | None) -> None:
     query = build_query(question, ["How many countries did the 2007 article count?"], AnswerPolicy())

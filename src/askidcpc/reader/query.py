@@ -139,6 +139,12 @@ def is_follow_up(question: str) -> bool:
     return any(word in _ANAPHORA for word in question_words) or len(tokenize(question)) <= 2
 
 
+def _asks_about(question_words: Sequence[str]) -> bool:
+    """Whether the question opens "what about" or "how about" (after an "and")."""
+    opening = list(question_words[1:3] if question_words[:1] == ["and"] else question_words[:2])
+    return opening in (["what", "about"], ["how", "about"])
+
+
 def build_query(question: str, history: Sequence[str], policy: AnswerPolicy) -> Query:
     """The ranking query: the question's own terms at 1 per occurrence (see :func:`askidcpc.reader.rank.analyse`); for a
     follow-up, the terms of earlier questions, newest first, at ``history_weight`` decaying by ``history_decay`` a
@@ -151,7 +157,10 @@ def build_query(question: str, history: Sequence[str], policy: AnswerPolicy) -> 
     expected = asked.expected
     counted = asked.counted
     named = list(asked.asked)
-    elliptical = not _QUESTION_WORDS & set(words(question))
+    question_words = words(question)
+    # "And in 2016?"; and "What about?", all that is left of "What about the 2007 article?" once the words naming the
+    # article are set aside (askidcpc.reader.sources): the earlier question, asked again
+    elliptical = not _QUESTION_WORDS & set(question_words) or (_asks_about(question_words) and not asked.own)
     if history and is_follow_up(question):
         weight = policy.history_weight
         for earlier in reversed(history):
