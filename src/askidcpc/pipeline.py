@@ -282,7 +282,11 @@ class Pipeline:
         if year is None or (where is not None and (where.since or where.until)):
             return where
         narrowed = replace(where or Filter(), since=year, until=year)
-        return narrowed if self.matching(narrowed) else where
+        try:
+            self.allowed(narrowed)  # (its mask is kept for the ask that follows)
+        except QuestionError:  # no article of that year among where's
+            return where
+        return narrowed
 
     def search(self, words: str, top_k: int | None = None, where: Filter | None = None) -> tuple[Citation, ...]:
         """The ``top_k`` sentences the retriever ranks best for ``words`` (no answering step), as citations whose
