@@ -640,12 +640,8 @@ def _on_pool(
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
-    """Shut ``pool`` down at once (after an error, Ctrl-C, or its consumer stopping early): queued partitions are
-    dropped, and workers still busy are ended rather than waited for."""
-    workers: dict[int, Any] = dict(getattr(pool, "_processes", None) or {})
-    pool.shutdown(wait=False, cancel_futures=True)
-    for worker in workers.values():
-        if worker.is_alive():
-            worker.terminate()
-    for worker in workers.values():
-        worker.join()
+    """Shut ``pool`` down soon (after an error, Ctrl-C, or its consumer stopping early): queued partitions are
+    dropped and the ones running are let finish (a partition is bounded, :data:`PARTITION_CHARS`: about a second).
+    Ending a busy worker instead can cut a result off halfway into the pool's pipe, whose reader then waits for the
+    rest forever, and the interpreter with it at exit (seen as a Ctrl-C that never ended)."""
+    pool.shutdown(wait=True, cancel_futures=True)
