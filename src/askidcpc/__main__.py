@@ -1,5 +1,5 @@
 """``python -m askidcpc``: the same as the ``askidcpc`` command."""
 
-from askidcpc.edges.cli import main
+from askidcpc.edges.launch import main
 
 raise SystemExit(main())
