@@ -20,9 +20,8 @@ import pytest
 from askidcpc.errors import AskError
 from askidcpc.index import cluster, partition, store
 from askidcpc.index.cluster import ClusterAddress
-from askidcpc.pipeline import Pipeline
 from askidcpc.types import Document
-from tests.index.test_partition import saved_files, write_corpus
+from tests.index.test_partition import saved_files
 
 needs_dask = pytest.mark.skipif(
     importlib.util.find_spec("distributed") is None, reason="Dask is not installed (pip install 'askidcpc[cluster]')"
@@ -129,20 +128,6 @@ def scheduler_and_workers(folder: Path, workers: int = 2, pythonpath: Path = SRC
                 process.kill()
         for process in processes:
             process.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[Document]:
-    return write_corpus(tmp_path_factory.mktemp("articles"))
-
-
-@pytest.fixture(scope="module")
-def reference(corpus: list[Document], tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    """The in-memory build saved: the oracle."""
-    path = tmp_path_factory.mktemp("reference") / "index"
-    pipeline = Pipeline.from_documents(corpus)
-    store.save_index(path, corpus, list(pipeline.passages), pipeline.index)
-    return saved_files(path)
 
 
 @pytest.fixture

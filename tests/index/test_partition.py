@@ -94,11 +94,6 @@ def write_corpus(root: Path, seed: int = 16, n: int = 300) -> list[Document]:
     return list(result.documents)
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[Document]:
-    return write_corpus(tmp_path_factory.mktemp("articles"))
-
-
 def saved_files(path: Path) -> dict[str, bytes]:
     """Every file of a saved index; the manifest without the time it was written (and its checksum over that)."""
     files = {file.name: file.read_bytes() for file in path.iterdir()}
@@ -106,15 +101,6 @@ def saved_files(path: Path) -> dict[str, bytes]:
     del manifest["created"], manifest["manifest_sha256"]
     files[store.MANIFEST] = json.dumps(manifest, sort_keys=True).encode()
     return files
-
-
-@pytest.fixture(scope="module")
-def reference(corpus: list[Document], tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    """The in-memory build (make_passages, tokenize, build_index) saved: the oracle."""
-    path = tmp_path_factory.mktemp("reference") / "index"
-    pipeline = Pipeline.from_documents(corpus)
-    store.save_index(path, corpus, list(pipeline.passages), pipeline.index)
-    return saved_files(path)
 
 
 @pytest.mark.parametrize(
