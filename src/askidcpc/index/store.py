@@ -710,10 +710,6 @@ def _saved_postings(arrays: Mapping[str, npt.NDArray[Any]]) -> list[Postings]:
     ]
 
 
-def _types(postings: Sequence[Postings]) -> set[tuple[tuple[str, bool], ...]]:
-    return {tuple((array.dtype.str, bool(array.flags.writeable)) for array in pair) for pair in postings}
-
-
 def _warm_up(postings: Sequence[Postings]) -> None:
     for indptr, indices in postings:
         _kernels.warm_up(indptr, indices)
