@@ -101,13 +101,6 @@ def _report_input(result: IngestResult, out: TextIO) -> None:
             out.write(f"  {error}\n")
 
 
-def _prepare_search(index: Path) -> None:
-    """Compile the search kernels for ``index`` now, when it is large enough to use them, so that the first question
-    asked of it does not wait for them (numba keeps them in its disk cache); a terminal is told by the kernels' own
-    notice (shown by the logging :mod:`askidcpc.edges.cli` sets up)."""
-    prepare_search(index)
-
-
 def _size(path: Path) -> str:
     total = sum(file.stat().st_size for file in path.iterdir() if file.is_file())
     return f"{total / 1e6:,.1f} MB" if total >= 1e5 else f"{total / 1e3:,.1f} kB"
@@ -199,7 +192,9 @@ def run_add(sources: Sequence[Path], index: Path, out: TextIO, err: TextIO, sema
         for doc_id, reason in update.skipped:
             out.write(f"  {doc_id}: {reason}\n")
     _report_input(result, out)
-    _prepare_search(index)
+    # the search kernels compiled (or loaded from numba's disk cache) now, so that the first question asked of the
+    # index does not wait for them; a terminal is told by the kernels' own notice
+    prepare_search(index)
     return 0
 
 
