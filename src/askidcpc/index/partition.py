@@ -633,15 +633,8 @@ def _on_pool(
             "fewer jobs (--jobs)"
         ) from exc
     finally:
-        if finished:
-            pool.shutdown()
-        else:
-            _stop(pool)
-
-
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """Shut ``pool`` down soon (after an error, Ctrl-C, or its consumer stopping early): queued partitions are
-    dropped and the ones running are let finish (a partition is bounded, :data:`PARTITION_CHARS`: about a second).
-    Ending a busy worker instead can cut a result off halfway into the pool's pipe, whose reader then waits for the
-    rest forever, and the interpreter with it at exit (seen as a Ctrl-C that never ended)."""
-    pool.shutdown(wait=True, cancel_futures=True)
+        # After an error, Ctrl-C or the consumer stopping early, queued partitions are dropped and the ones running
+        # let finish (a partition is bounded, PARTITION_CHARS: about a second). Ending a busy worker instead can cut a
+        # result off halfway into the pool's pipe, whose reader then waits for the rest forever, and the interpreter
+        # with it at exit (seen as a Ctrl-C that never ended).
+        pool.shutdown(wait=True, cancel_futures=not finished)
