@@ -1,7 +1,8 @@
 """One question end to end, as ``askidcpc ask --corpus INDEX --json -`` answers a line, beside bm25s-numba's bare
 top-10 retrieval of the same words over the same sentences; this code and another git revision of it side by side.
 
-    python benchmarks/ask_scale.py --index /tmp/s16/idx1M-base \\
+    askidcpc index /tmp/askidcpc-bench/zipf-1000000.news.jsonl --out /tmp/ask-scale/idx1M  # gen_corpus.py --news
+    python benchmarks/ask_scale.py --index /tmp/ask-scale/idx1M \\
         --questions /tmp/askidcpc-bench/zipf-1000000.queries.txt --lines /tmp/askidcpc-bench/zipf-1000000.txt \\
         --before main --bm25s-index /tmp/ask-scale/bm25s-1M
 

@@ -12,7 +12,8 @@ task stream's compute start/stop times); for ``jobs1``, also what receiving a pa
 (unpickling a sample of partials, sentences per second) and a partial's pickled size per sentence. The array files
 of every mode are compared with those of ``jobs1``.
 
-Run (on demand): ``python benchmarks/cluster_build.py /tmp/s16/news-100k.jsonl --out-dir /tmp/dask/100k``.
+Run (on demand), on articles made by ``benchmarks/gen_corpus.py --news``:
+``python benchmarks/cluster_build.py /tmp/askidcpc-bench/zipf-100000.news.jsonl --out-dir /tmp/dask/100k``.
 """
 
 from __future__ import annotations
