@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from askidcpc import __version__
 from askidcpc.config import DEFAULT_TOP_K, MAX_TOP_K, Settings
+from askidcpc.edges.launch import interrupted
 from askidcpc.edges.render import render_answer, terminal_width
 from askidcpc.errors import AskError, QuestionError
 from askidcpc.index.cluster import ClusterAddress
@@ -523,7 +524,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"askidcpc: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("askidcpc: interrupted", file=sys.stderr)
-        return 130
+        return interrupted()
     except BrokenPipeError:
         return 1
