@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from askidcpc.config import MAX_HISTORY, MAX_QUESTION_CHARS, MAX_TOP_K, AnswerPolicy, Settings
 from askidcpc.errors import AskError, QuestionError, SemanticUnavailableError
-from askidcpc.index.bm25 import BM25Index, TermIdf, build_index
+from askidcpc.index.bm25 import BM25Index, TermIdf, build_index, numpy_until_loaded
 from askidcpc.index.memory import DocumentTable, MemoryDocuments, MemoryPassages, PassageTable
 from askidcpc.index.paragraphs import paragraph_members
 from askidcpc.index.store import VectorModel, is_saved_index, load_index
@@ -295,7 +295,8 @@ class Pipeline:
         top_k = self.settings.top_k if top_k is None else top_k
         trimmed = validate_request(words, top_k, ())
         allowed = self.allowed(where)
-        hits = self.retrieve(build_query(trimmed, (), self.policy), top_k, allowed)
+        with numpy_until_loaded():
+            hits = self.retrieve(build_query(trimmed, (), self.policy), top_k, allowed)
         return citations(hits, self.documents_by_id)
 
     def passage(self, pid: int) -> Passage:
@@ -336,6 +337,10 @@ class Pipeline:
         Returns an Answer whose ``answer`` is None when the corpus does not support one. Raises QuestionError for an
         invalid request, or a filter that lets no document through.
         """
+        with numpy_until_loaded():  # the first answer does not wait for numba's start-up
+            return self._ask(question, top_k, history, filter)
+
+    def _ask(self, question: str, top_k: int | None, history: Sequence[str], filter: Filter | None) -> Answer:
         top_k = self.settings.top_k if top_k is None else top_k
         trimmed = validate_request(question, top_k, history)
         where = self._source_named(trimmed, filter)

@@ -75,6 +75,10 @@ def test_maxscore_equals_reference(variant: str, seed: int, n_docs: int, vocab: 
             assert_same_top_k(got, expected)
             if not ties:  # continuous weights: no ties, so exactly the reference's pids
                 assert got[0].tolist() == expected[0].tolist()
+            canonical = _kernels.canonical_top_k(
+                matrix.indptr, matrix.indices, matrix.data, bounds, columns, weights, k, index.n_docs
+            )  # numpy adding in the kernels' order: the same passages and scores, bit for bit
+            assert (got[0].tolist(), got[1].tolist()) == (canonical[0].tolist(), canonical[1].tolist())
             numpy_result = _kernels.numpy_top_k(
                 matrix.indptr, matrix.indices, matrix.data, columns, weights, k, index.n_docs
             )
@@ -101,6 +105,26 @@ def test_exhaustive_kernel_equals_reference(seed: int, k: int) -> None:
             assert_same_top_k(got, expected)
             assert got[0].tolist() == expected[0].tolist()
             assert not accumulator.any()  # handed back zeroed
+            # in the order _top_k hands it the terms (bounds ascending), bit for bit numpy's in the kernels' order
+            bounds = _kernels.TermBounds(matrix.indptr, matrix.data)
+            ranked, ranked_weights = (a[::-1].copy() for a in _kernels.canonical_order(bounds, columns, weights))
+            size = _kernels._exhaustive(
+                matrix.indptr,
+                matrix.indices,
+                matrix.data,
+                ranked,
+                ranked_weights,
+                k,
+                accumulator,
+                heap_scores,
+                heap_pids,
+            )
+            order = np.lexsort((heap_pids[:size], -heap_scores[:size]))
+            canonical = _kernels.canonical_top_k(
+                matrix.indptr, matrix.indices, matrix.data, bounds, columns, weights, k, index.n_docs
+            )
+            assert heap_pids[:size][order].tolist() == canonical[0].tolist()
+            assert heap_scores[:size][order].tolist() == canonical[1].tolist()
 
 
 @pytest.mark.slow
@@ -300,3 +324,80 @@ def test_warm_up_loads_the_kernels_for_these_types_and_searches_stay_exact(
     want = _kernels.reference_top_k(indptr, indices, data, query, weights, 5)
     assert got[0].tolist() == want[0].tolist()
     np.testing.assert_allclose(got[1], want[1], rtol=1e-12)
+
+
+@pytest.fixture
+def nothing_loaded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[object, ...]]:
+    """No compiled kernel run in this process yet, none loading; the returned list records each warm_up call."""
+    monkeypatch.setattr(_kernels, "_first_calls", set())
+    monkeypatch.setattr(_kernels, "_loading", set())
+    monkeypatch.setattr(_kernels, "_pending", [])
+    calls: list[tuple[object, ...]] = []
+    monkeypatch.setattr(_kernels, "warm_up", lambda *arrays: calls.append(arrays))
+    return calls
+
+
+def _waited_for(calls: list[tuple[object, ...]], n: int) -> bool:
+    deadline = time.monotonic() + 30
+    while len(calls) < n and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return len(calls) == n
+
+
+def test_an_answer_does_not_wait_for_the_kernels_and_loads_them_after(
+    monkeypatch: pytest.MonkeyPatch, nothing_loaded: list[tuple[object, ...]]
+) -> None:
+    """Inside numpy_until_loaded, a search whose compiled kernel has not run takes numpy (the same result, bit for
+    bit) and never calls the kernel; the kernel starts loading once, when the outermost block ends."""
+    index = build_index(zipf_corpus(11, 2000, 200))
+    queries = [random_query(random.Random(i), 200, False) for i in range(20)]
+    expected = [index.search(query, 10) for query in queries]  # outside: the compiled kernel, as always
+
+    def not_now(*args: object) -> _kernels.Result:
+        raise AssertionError("the compiled kernel was called inside numpy_until_loaded")
+
+    monkeypatch.setattr(_kernels, "_first_calls", set())
+    monkeypatch.setattr(_kernels, "maxscore_top_k", not_now)
+    with _kernels.numpy_until_loaded():
+        with _kernels.numpy_until_loaded():  # nested: loading waits for the outermost block
+            assert [index.search(query, 10) for query in queries] == expected
+        assert nothing_loaded == []
+    assert _waited_for(nothing_loaded, 1)
+    with _kernels.numpy_until_loaded():  # already loading (or loaded): not again
+        assert [index.search(query, 10) for query in queries] == expected
+    time.sleep(0.05)
+    assert len(nothing_loaded) == 1
+
+
+def test_outside_numpy_until_loaded_a_search_loads_the_kernel_itself(nothing_loaded: list[tuple[object, ...]]) -> None:
+    index = build_index(zipf_corpus(12, 500, 50))
+    arrays = index.weights.indptr, index.weights.indices, index.weights.data
+    assert _kernels.ready("top_k", arrays, lambda: None)
+    with _kernels.numpy_until_loaded():
+        assert not _kernels.ready("top_k", arrays, lambda: None)
+    assert nothing_loaded == []  # the load given to ready ran instead of warm_up
+
+
+def test_a_failed_load_is_logged_and_leaves_searches_on_numpy(
+    monkeypatch: pytest.MonkeyPatch, nothing_loaded: list[tuple[object, ...]]
+) -> None:
+    attempts: list[int] = []
+    warnings: list[str] = []
+
+    def broken() -> None:
+        attempts.append(1)
+        raise RuntimeError("no LLVM")
+
+    # the logger itself (a CLI test run earlier may have stopped it propagating to caplog's handler)
+    monkeypatch.setattr(_kernels.log, "warning", lambda message, *args, **kwargs: warnings.append(message % args))
+    arrays = (np.zeros(2, dtype=np.int32), np.zeros(1, dtype=np.int32), np.ones(1))
+    with _kernels.numpy_until_loaded():
+        assert not _kernels.ready("top_k", arrays, broken)
+    deadline = time.monotonic() + 30
+    while not warnings and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert warnings == ["loading the compiled top_k kernel failed; searching with numpy"]
+    with _kernels.numpy_until_loaded():
+        assert not _kernels.ready("top_k", arrays, broken)
+    time.sleep(0.05)
+    assert attempts == [1]  # not tried again at every question

@@ -9,7 +9,10 @@ Three implementations, one contract (the ``k`` best matching passages, best firs
 - :func:`reference_top_k`: exhaustive and plain; the oracle for the other two.
 - :func:`numpy_top_k`: exhaustive with numpy (scatter-add over the matched passages, then selection); the path for
   indexes under :data:`COMPILE_MIN_POSTINGS` postings, for queries with negative weights, and when numba is not
-  installed.
+  installed. :func:`canonical_top_k` is the same with the terms in the compiled kernels' order
+  (:func:`canonical_order`: every kernel adds a passage's weights strongest term first), so that its result is the
+  compiled one bit for bit: a question answered inside :func:`numpy_until_loaded` (every question: see
+  :meth:`askidcpc.pipeline.Pipeline.ask`) takes it while numba starts on a thread, instead of waiting for it.
 - :func:`maxscore_top_k`: exact dynamic pruning, compiled with numba (``nogil``, cached on disk; numba is imported
   and the kernels compiled on first use, see :func:`compiled`). Document-at-a-time
   MaxScore (Turtle & Flood 1995) with block-max bounds on the essential list (Ding & Suel 2011): terms sorted by
@@ -44,12 +47,16 @@ __all__ = [
     "COMPILE_NOTICE",
     "NUMBA_AVAILABLE",
     "TermBounds",
+    "canonical_order",
+    "canonical_top_k",
     "compile_kernels",
     "compiled",
     "first_call_notice",
     "maxscore_top_k",
     "maxscore_top_k_many",
     "numpy_top_k",
+    "numpy_until_loaded",
+    "ready",
     "reference_top_k",
     "select_top_k",
     "tiny_like",
@@ -120,12 +127,72 @@ def compiled(function: F) -> F:
 _first_calls: set[tuple[Any, ...]] = set()
 
 
+def _types(kernel: str, arrays: Sequence[npt.NDArray[Any]]) -> tuple[Any, ...]:
+    """What a compiled kernel is compiled (or loaded) for: its name and its arrays' types."""
+    return (kernel, *((array.dtype.str, array.ndim, array.flags.writeable) for array in arrays))
+
+
+_loading_lock = threading.Lock()
+_loading: set[tuple[Any, ...]] = set()  # kernels (with arrays' types) loading on a thread, waiting to, or loaded
+_pending: list[tuple[str, Callable[[], None]]] = []  # loads to start when the outermost numpy_until_loaded ends
+_deferring = threading.local()
+
+
+@contextmanager
+def numpy_until_loaded() -> Iterator[None]:
+    """Inside (on this thread), a search whose compiled kernel is not loaded yet takes the numpy path of the same
+    result instead of waiting for numba's start-up (about half a second) or a compile (:func:`ready`); when the
+    outermost such block ends, those kernels start loading on a thread. Around answering a question: the first
+    answer does not wait for numba, and numba's start-up does not compete with it for the GIL."""
+    depth = getattr(_deferring, "depth", 0)
+    _deferring.depth = depth + 1
+    try:
+        yield
+    finally:
+        _deferring.depth = depth
+        if depth == 0:
+            _start_pending()
+
+
+def ready(kernel: str, arrays: Sequence[npt.NDArray[Any]], load: Callable[[], None]) -> bool:
+    """Whether a search should call the compiled ``kernel`` for these arrays now: it has run for their types in
+    this process, or the search is not inside :func:`numpy_until_loaded` (then the call loads it). Otherwise
+    ``load`` (which runs the kernel for arrays of the same types) is started once that block ends, and the search
+    takes the numpy path."""
+    key = _types(kernel, arrays)
+    if key in _first_calls or not getattr(_deferring, "depth", 0):
+        return True
+    with _loading_lock:
+        if key not in _loading:
+            _loading.add(key)
+            _pending.append((kernel, load))
+    return False
+
+
+def _start_pending() -> None:
+    """Start loading the kernels searches found unloaded, on one thread. Not a daemon: the interpreter waits for it
+    at exit rather than stop it inside numba's (LLVM's) code."""
+    with _loading_lock:
+        loads = list(_pending)
+        _pending.clear()
+    if loads:
+        threading.Thread(target=_load, args=(loads,), name="askidcpc-kernels").start()
+
+
+def _load(loads: Sequence[tuple[str, Callable[[], None]]]) -> None:
+    for kernel, load in loads:
+        try:
+            load()
+        except Exception:  # searches inside numpy_until_loaded keep taking the numpy path
+            log.warning("loading the compiled %s kernel failed; searching with numpy", kernel, exc_info=True)
+
+
 @contextmanager
 def first_call_notice(kernel: str, arrays: Sequence[npt.NDArray[Any]]) -> Iterator[None]:
     """Around a call of a compiled kernel: the first call with arrays of these types compiles it (or loads it from
     numba's cache); when that takes over a second, :data:`COMPILE_NOTICE` is logged (at INFO, for an edge to show
     a person waiting)."""
-    key = (kernel, *((array.dtype.str, array.ndim, array.flags.writeable) for array in arrays))
+    key = _types(kernel, arrays)
     if key in _first_calls:
         yield
         return
@@ -174,6 +241,31 @@ def numpy_top_k(
         matched[rows] = True
     pids = np.flatnonzero(matched).astype(np.int64)
     return select_top_k(pids, scores[pids], k)
+
+
+def canonical_top_k(
+    indptr: IndexArray,
+    indices: IndexArray,
+    data: FloatArray,
+    bounds: TermBounds,
+    columns: IntArray,
+    weights: FloatArray,
+    k: int,
+    n_docs: int,
+) -> Result:
+    """:func:`maxscore_top_k`'s result bit for bit, with numpy: exhaustive, each passage's weights added in the
+    order the compiled kernels add them (:func:`canonical_order`). For the searches of a large index that come
+    before numba has loaded the compiled kernels (its start-up takes about half a second)."""
+    columns, weights = canonical_order(bounds, columns, weights)
+    return numpy_top_k(indptr, indices, data, columns, weights, k, n_docs)
+
+
+def canonical_order(bounds: TermBounds, columns: IntArray, weights: FloatArray) -> tuple[IntArray, FloatArray]:
+    """The query's terms in the order every compiled kernel adds a passage's weights: the largest bound
+    (``upper * weight``) first, equal bounds the later term first (:func:`_top_k` sorts them ascending, stably, and
+    each kernel adds from the last)."""
+    order = np.argsort(bounds.upper[columns] * weights, kind="mergesort")[::-1]
+    return columns[order], weights[order]
 
 
 def select_top_k(pids: IntArray, scores: FloatArray, k: int) -> Result:
@@ -331,7 +423,7 @@ def _maxscore(
         if pid >= n_docs:
             return size
         score = 0.0
-        for j in range(first, m):
+        for j in range(m - 1, first - 1, -1):  # the canonical order: strongest term first, then _complete's
             if pos[j] < end[j] and indices[pos[j]] == pid:
                 score += data[pos[j]] * weights[j]
                 pos[j] += 1
@@ -375,7 +467,7 @@ def _exact_score(
 ) -> float:
     """One passage's score, by binary search in every query term's list."""
     score = 0.0
-    for j in range(len(columns)):
+    for j in range(len(columns) - 1, -1, -1):  # the canonical order
         lo = indptr[columns[j]]
         hi = indptr[columns[j] + 1]
         q = _advance(indices, lo, hi, pid)
@@ -447,7 +539,7 @@ def _exhaustive(
     """Term-at-a-time into a dense ``accumulator`` (zeros, returned zeroed), then one scan for the best ``k``: for
     queries of many common terms, where bounds prune too little to pay for document-at-a-time. Every weight must
     be positive, so a passage matches exactly when its sum is above 0."""
-    for j in range(len(columns)):
+    for j in range(len(columns) - 1, -1, -1):  # the canonical order
         weight = weights[j]
         for p in range(indptr[columns[j]], indptr[columns[j] + 1]):
             accumulator[indices[p]] += data[p] * weight
@@ -669,7 +761,8 @@ def maxscore_top_k(
 ) -> Result:
     """Exact top-k by MaxScore with block-max skipping; ``weights`` and ``data`` must be above 0.
 
-    Same result as :func:`reference_top_k` (scores may differ in the last bits: terms are summed in another order)."""
+    Same result as :func:`reference_top_k` (scores may differ in the last bits: terms are summed in another order),
+    and as :func:`canonical_top_k` bit for bit."""
     if len(columns) == 0 or k <= 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
     compile_kernels()

@@ -30,7 +30,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 import numpy.typing as npt
@@ -38,7 +38,7 @@ import scipy.sparse as sp
 
 from askidcpc.config import VARIANTS, BM25Params
 from askidcpc.index import _kernels
-from askidcpc.index._kernels import use_compiled
+from askidcpc.index._kernels import numpy_until_loaded, use_compiled
 
 __all__ = [
     "VARIANTS",
@@ -48,6 +48,7 @@ __all__ = [
     "build_index",
     "index_from_counts",
     "length_norms",
+    "numpy_until_loaded",
     "query_weights",
     "sparse_buffer",
     "top_k",
@@ -298,9 +299,10 @@ class BM25Index:
         indptr, indices, _ = self._arrays
         data = self.weights_for(columns.tolist())
         if self._prunable and bool((weights > 0).all()):
-            pids, scores = _kernels.maxscore_top_k(
-                indptr, indices, data, self._bounds, columns, weights, k, self.n_docs
-            )
+            # The compiled kernel, or while it is loading, numpy adding the same weights in the same order.
+            compiled = _kernels.ready("top_k", (indptr, indices, data), partial(_kernels.warm_up, indptr, indices))
+            search = _kernels.maxscore_top_k if compiled else _kernels.canonical_top_k
+            pids, scores = search(indptr, indices, data, self._bounds, columns, weights, k, self.n_docs)
         else:
             pids, scores = _kernels.numpy_top_k(indptr, indices, data, columns, weights, k, self.n_docs)
         return list(zip(pids.tolist(), scores.tolist(), strict=True))

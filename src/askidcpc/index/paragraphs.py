@@ -5,6 +5,7 @@ large indexes)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -142,7 +143,11 @@ def row_scores(
     indptr, indices = (np.asarray(a) for a in (index.term_freqs.indptr, index.term_freqs.indices))
     data = index.weights_for([column for column, _ in pairs])  # the terms' weights (computed once per term)
     rows = np.asarray(rows).astype(indices.dtype, copy=False)
-    if compiled and _kernels.use_compiled(len(data)):
+    if (
+        compiled
+        and _kernels.use_compiled(len(data))
+        and _kernels.ready("score_rows", (indptr, indices, data, rows), partial(warm_up, indptr, indices))
+    ):
         columns = np.fromiter((column for column, _ in pairs), dtype=np.int64, count=len(pairs))
         weights = np.fromiter((weight for _, weight in pairs), dtype=np.float64, count=len(pairs))
         with _kernels.first_call_notice("score_rows", (indptr, indices, data, rows)):

@@ -300,7 +300,7 @@ def _write_tables(target: Path, tables: Tables, prepare: bool = False) -> dict[s
             raise ValueError(f"index term {term!r} contains a newline; the vocabulary file cannot hold it")
     check_replaceable(target)
     arrays = tables.arrays()
-    preparing = _warm_up_search(_saved_postings(arrays), quiet=False) if prepare else None
+    preparing = _warm_up_search(_saved_postings(arrays)) if prepare else None
     try:
         building = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     except OSError as exc:
@@ -716,11 +716,10 @@ def _warm_up(postings: Sequence[Postings]) -> None:
         warm_up_row_scores(indptr, indices)
 
 
-def _warm_up_search(postings: Sequence[Postings], quiet: bool = True) -> Future[None] | None:
-    """Load the compiled search kernels for these posting types on a thread (numba's start-up, about 0.5 s of
-    Python, then overlaps the checksums and the rest of loading instead of delaying the first search), or nothing
-    when there are none. Only the arrays' types are used, not their contents. ``quiet``: a failure only means the
-    first search loads them itself (it is logged); else the returned future raises it."""
+def _warm_up_search(postings: Sequence[Postings]) -> Future[None] | None:
+    """Load (or compile) the compiled search kernels for these posting types on a thread (numba's start-up is
+    Python, the rest of a build mostly is not), or nothing when there are none. Only the arrays' types are used,
+    not their contents. The returned future raises what loading raised."""
     if not postings:
         return None
     done: Future[None] = Future()
@@ -729,10 +728,8 @@ def _warm_up_search(postings: Sequence[Postings], quiet: bool = True) -> Future[
         try:
             _warm_up(postings)
         except Exception as exc:
-            log.debug("warming up the search kernels failed", exc_info=True)
-            if not quiet:
-                done.set_exception(exc)
-                return
+            done.set_exception(exc)
+            return
         done.set_result(None)
 
     threading.Thread(target=warm, name="askidcpc-kernels", daemon=True).start()
@@ -762,7 +759,6 @@ def load_index(
     """
     with ThreadPoolExecutor(max_workers=_HASH_THREADS if verify else 1) as pool:
         manifest, tables, check_content = _read_tables(path, pool if verify else None)
-        _warm_up_search(_compiled_postings(tables))
         made_by = tables.vector_model
         if expect_vectors is not None and made_by is not None and made_by != expect_vectors:
             raise _other_model(Path(path), made_by, expect_vectors)
