@@ -369,6 +369,23 @@ def test_an_answer_does_not_wait_for_the_kernels_and_loads_them_after(
     assert len(nothing_loaded) == 1
 
 
+def test_a_one_question_command_never_loads_the_kernels(
+    monkeypatch: pytest.MonkeyPatch, nothing_loaded: list[tuple[object, ...]]
+) -> None:
+    """The outermost block decides: ``load=False`` (the CLI's one question) forgets the loads its searches asked
+    for, and a later block asks again."""
+    index = build_index(zipf_corpus(13, 500, 50))
+    expected = index.search({"t1": 1.0, "t2": 2.0}, 5)  # outside: the compiled kernel
+    monkeypatch.setattr(_kernels, "_first_calls", set())
+    with _kernels.numpy_until_loaded(load=False), _kernels.numpy_until_loaded():
+        assert index.search({"t1": 1.0, "t2": 2.0}, 5) == expected
+    time.sleep(0.05)
+    assert nothing_loaded == []
+    with _kernels.numpy_until_loaded():
+        index.search({"t1": 1.0}, 5)
+    assert _waited_for(nothing_loaded, 1)
+
+
 def test_outside_numpy_until_loaded_a_search_loads_the_kernel_itself(nothing_loaded: list[tuple[object, ...]]) -> None:
     index = build_index(zipf_corpus(12, 500, 50))
     arrays = index.weights.indptr, index.weights.indices, index.weights.data

@@ -21,6 +21,7 @@ from askidcpc.config import DEFAULT_TOP_K, MAX_TOP_K, Settings
 from askidcpc.edges.launch import interrupted
 from askidcpc.edges.render import render_answer, terminal_width
 from askidcpc.errors import AskError, QuestionError
+from askidcpc.index.bm25 import numpy_until_loaded
 from askidcpc.index.cluster import ClusterAddress
 from askidcpc.pipeline import Pipeline, validate_request
 from askidcpc.types import Answer, Citation, Filter
@@ -158,7 +159,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         if args.json:
             return ask_json_lines(pipeline, sys.stdin, sys.stdout, top_k, where)
         return ask_text_lines(pipeline, sys.stdin, sys.stdout, sys.stderr, top_k, where)
-    answer = pipeline.ask(args.question, top_k=top_k, filter=where)
+    with numpy_until_loaded(load=False):  # one question: numba's start-up would cost more than it saves
+        answer = pipeline.ask(args.question, top_k=top_k, filter=where)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -197,7 +199,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     except QuestionError as exc:
         raise UsageError(f"askidcpc search: {exc}") from None
     pipeline = Pipeline.load(settings)
-    citations = pipeline.search(args.words, top_k, where)
+    with numpy_until_loaded(load=False):  # one search: numba's start-up would cost more than it saves
+        citations = pipeline.search(args.words, top_k, where)
     if args.json:
         body = {"query": args.words.strip(), "results": [citation.to_dict() for citation in citations]}
         print(json.dumps(body, ensure_ascii=False, indent=2))

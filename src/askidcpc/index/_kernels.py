@@ -134,24 +134,28 @@ def _types(kernel: str, arrays: Sequence[npt.NDArray[Any]]) -> tuple[Any, ...]:
 
 _loading_lock = threading.Lock()
 _loading: set[tuple[Any, ...]] = set()  # kernels (with arrays' types) loading on a thread, waiting to, or loaded
-_pending: list[tuple[str, Callable[[], None]]] = []  # loads to start when the outermost numpy_until_loaded ends
+# loads to start when the outermost numpy_until_loaded ends: (key, kernel, load)
+_pending: list[tuple[tuple[Any, ...], str, Callable[[], None]]] = []
 _deferring = threading.local()
 
 
 @contextmanager
-def numpy_until_loaded() -> Iterator[None]:
+def numpy_until_loaded(load: bool = True) -> Iterator[None]:
     """Inside (on this thread), a search whose compiled kernel is not loaded yet takes the numpy path of the same
     result instead of waiting for numba's start-up (about half a second) or a compile (:func:`ready`); when the
-    outermost such block ends, those kernels start loading on a thread. Around answering a question: the first
-    answer does not wait for numba, and numba's start-up does not compete with it for the GIL."""
+    outermost such block ends, those kernels start loading on a thread, or with ``load`` False (said by the
+    outermost block: a command that asks one question and ends), they are not loaded. Around answering a question:
+    the first answer does not wait for numba, and numba's start-up does not compete with it for the GIL."""
     depth = getattr(_deferring, "depth", 0)
     _deferring.depth = depth + 1
+    if depth == 0:
+        _deferring.load = load
     try:
         yield
     finally:
         _deferring.depth = depth
         if depth == 0:
-            _start_pending()
+            _start_pending(_deferring.load)
 
 
 def ready(kernel: str, arrays: Sequence[npt.NDArray[Any]], load: Callable[[], None]) -> bool:
@@ -165,22 +169,26 @@ def ready(kernel: str, arrays: Sequence[npt.NDArray[Any]], load: Callable[[], No
     with _loading_lock:
         if key not in _loading:
             _loading.add(key)
-            _pending.append((kernel, load))
+            _pending.append((key, kernel, load))
     return False
 
 
-def _start_pending() -> None:
-    """Start loading the kernels searches found unloaded, on one thread. Not a daemon: the interpreter waits for it
-    at exit rather than stop it inside numba's (LLVM's) code."""
+def _start_pending(load: bool) -> None:
+    """Start loading the kernels searches found unloaded, on one thread (or with ``load`` False, forget them: a
+    later search may ask again). Not a daemon: the interpreter waits for it at exit rather than stop it inside
+    numba's (LLVM's) code."""
     with _loading_lock:
         loads = list(_pending)
         _pending.clear()
+        if not load:
+            _loading.difference_update(key for key, _, _ in loads)
+            return
     if loads:
         threading.Thread(target=_load, args=(loads,), name="askidcpc-kernels").start()
 
 
-def _load(loads: Sequence[tuple[str, Callable[[], None]]]) -> None:
-    for kernel, load in loads:
+def _load(loads: Sequence[tuple[tuple[Any, ...], str, Callable[[], None]]]) -> None:
+    for _, kernel, load in loads:
         try:
             load()
         except Exception:  # searches inside numpy_until_loaded keep taking the numpy path
