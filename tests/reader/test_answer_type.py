@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from askidcpc.reader.answer_type import AnswerType, answers_type, attribute_words, has_answer_type, question_type
+from askidcpc.reader.answer_type import (
+    AnswerType,
+    answers_type,
+    asks_yes_or_no,
+    attribute_words,
+    has_answer_type,
+    question_type,
+)
 from askidcpc.text.tokenize import words
 
 
@@ -87,3 +94,21 @@ def test_answers_type_ignores_what_the_question_names(
 )
 def test_attribute_words(question: str, attribute: tuple[str, ...]) -> None:
     assert attribute_words(words(question)) == attribute
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Does the CPC only deal with governing parties abroad?", True),
+        ("Was Song Tao once a deputy foreign minister?", True),
+        ("Can the department veto it?", True),
+        ("Do you know when it was set up?", False),  # asks for a time
+        ("Can you tell me who heads it?", False),
+        ("Is corporal punishment increasing or declining?", False),  # one of the alternatives answers it
+        ("Who heads the department?", False),
+        ("Song Tao was once a minister?", False),
+        ("", False),
+    ],
+)
+def test_asks_yes_or_no(question: str, expected: bool) -> None:
+    assert asks_yes_or_no(words(question)) is expected

@@ -86,6 +86,21 @@ def test_no_phrase_when_the_sentence_holds_only_question_words(question: str, se
 
 
 @pytest.mark.parametrize(
+    ("question", "sentence", "phrase"),
+    [
+        ("Does the department study corruption abroad?", "They track how foreign parties fight graft.", None),
+        ("Was Song Tao once a vice-foreign minister?", "Song is a former vice-foreign minister.", None),
+        ("Is the CPC in contact with 600 parties?", "It has contacts with around 600 parties.", None),
+        # a question word inside: a phrase answers it
+        ("Do you know when the department was founded?", "The department was founded in 1951.", "1951"),
+        ("Can you tell me who heads the department?", "Song Tao heads the department.", "Song Tao"),
+    ],
+)
+def test_a_yes_or_no_question_has_no_short_answer(question: str, sentence: str, phrase: str | None) -> None:
+    assert _pick(question, sentence) == phrase
+
+
+@pytest.mark.parametrize(
     ("sentence", "phrase", "present"),
     [
         ("Established in 1951, Song's department grew.", "1951", True),

@@ -22,6 +22,7 @@ __all__ = [
     "AnswerType",
     "answers_type",
     "answers_type_among",
+    "asks_yes_or_no",
     "attribute_words",
     "has_answer_type",
     "question_type",
@@ -95,6 +96,18 @@ _OTHER_WH = frozenset(["what", "which", "who", "whom", "whose", "where", "why", 
 _AUXILIARIES = frozenset(
     "do does did is are was were can could will would has have had should shall may might must".split()  # noqa: SIM905
 )
+
+
+def asks_yes_or_no(question_words: Sequence[str]) -> bool:
+    """Whether a question (its normalized words) asks yes or no: it opens with an auxiliary verb ("Does the CPC
+    ...?", "Was Song Tao ...?") and holds no question word ("Do you know when ...?" asks for a time) and no "or"
+    ("Is it high or low?" is answered by one of its alternatives)."""
+    return (
+        bool(question_words)
+        and question_words[0] in _AUXILIARIES
+        and not (_OTHER_WH | {"when"}) & set(question_words)
+        and "or" not in question_words
+    )
 
 
 def question_type(question_words: Sequence[str], clauses: bool = False) -> tuple[AnswerType | None, frozenset[str]]:

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from askidcpc.reader.answer_type import NUMBER_WORDS, AnswerType
+from askidcpc.reader.answer_type import NUMBER_WORDS, AnswerType, asks_yes_or_no
 from askidcpc.reader.query import Query
 from askidcpc.text.tokenize import STOP_WORDS, stem_word, words
 
@@ -406,7 +406,9 @@ def short_answer_span(
 ) -> tuple[int, int] | None:
     """``[start, end)`` in ``sentence`` of the phrase that answers ``question`` (analysed as ``query``) by ``model``
     (the shipped one when None), the first of equals; None when the sentence holds no phrase that is not made of
-    the question's own words."""
+    the question's own words, or when the question asks yes or no (its answer is not a phrase of the sentence)."""
+    if asks_yes_or_no(words(question)):
+        return None
     phrases, features = _phrase_table(question, query, sentence)
     if not phrases:
         return None
