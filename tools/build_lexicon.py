@@ -25,6 +25,10 @@ from pathlib import Path
 from askidcpc.text.tokenize import STOP_WORDS, normalize, stem_word
 
 POS = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
+# WordNet pointers kept as derivations: "+" derivationally related form (both ways), "\\" pertainym (an adjective's
+# noun, "German" -> "Germany", "economic" -> "economy"; an adverb's adjective), which WordNet gives one way only and
+# this table links both ways.
+_RELATED = ("+", "\\")
 OUT = Path(__file__).resolve().parents[1] / "src" / "askidcpc" / "data" / "wordnet_lexicon.tsv.gz"
 
 
@@ -42,7 +46,7 @@ def read_synsets(root: Path, pos: str) -> dict[str, tuple[list[str], list[tuple[
         derivations = []
         for i in range(pointers):
             symbol, target, target_pos = fields[at + 1 + 4 * i : at + 4 + 4 * i]
-            if symbol == "+":
+            if symbol in _RELATED:
                 derivations.append(("a" if target_pos == "s" else target_pos, target))
         synsets[offset] = (lemmas, derivations)
     return synsets
@@ -87,13 +91,19 @@ def main() -> None:
                 count = counts.get((lemma, pos, number), 0)
                 if count or number == 1:
                     senses[key].append((count, pos, offset))
+    # every pointer the other way too (a pertainym's noun points back to its adjective)
+    pointed_from: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+    for pos, synsets in data.items():
+        for offset, (_, pointers) in synsets.items():
+            for target in pointers:
+                pointed_from[target].append((pos, offset))
     for key, found in senses.items():
         top = max(count for count, _, _ in found)
         for count, pos, offset in found:
             if (top == 0 and count == 0) or (top > 0 and count >= args.share * top):
                 lemmas, pointers = data[pos][offset]
                 synonyms[key].update(s for s in map(one_word, lemmas) if s)
-                for target_pos, target in pointers:
+                for target_pos, target in [*pointers, *pointed_from[(pos, offset)]]:
                     derived[key].update(s for s in map(one_word, data[target_pos][target][0]) if s)
     lines = []
     for key in sorted(set(synonyms) | set(derived)):
