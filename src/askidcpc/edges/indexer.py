@@ -192,8 +192,9 @@ def run_add(sources: Sequence[Path], index: Path, out: TextIO, err: TextIO, sema
         for doc_id, reason in update.skipped:
             out.write(f"  {doc_id}: {reason}\n")
     _report_input(result, out)
-    # the search kernels compiled (or loaded from numba's disk cache) now, so that the first question asked of the
-    # index does not wait for them; a terminal is told by the kernels' own notice
+    # the search kernels compiled now (a terminal is told by the kernels' own notice), so that a process asking
+    # questions of the index loads them from numba's disk cache (about half a second, on a thread) instead of
+    # compiling them (15-30 s, its searches on the numpy path meanwhile)
     prepare_search(index)
     return 0
 
