@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 
 import numpy as np
@@ -418,3 +419,16 @@ def test_a_failed_load_is_logged_and_leaves_searches_on_numpy(
         assert not _kernels.ready("top_k", arrays, broken)
     time.sleep(0.05)
     assert attempts == [1]  # not tried again at every question
+
+
+def test_a_thread_keeps_a_score_buffer_for_each_of_its_last_two_index_sizes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A question searches the sentence index and the paragraph index, of different sizes: neither buffer is
+    allocated again at the next question; a third size drops the least recently used."""
+    monkeypatch.setattr(_kernels, "_buffers", threading.local())
+    sentences, paragraphs = _kernels._accumulator(100), _kernels._accumulator(30)
+    for _ in range(3):
+        assert _kernels._accumulator(100) is sentences and _kernels._accumulator(30) is paragraphs
+    other = _kernels._accumulator(7)
+    assert _kernels._accumulator(30) is paragraphs and _kernels._accumulator(7) is other
+    assert _kernels._accumulator(100) is not sentences  # dropped, made anew
+    assert len(other) == 7 and not other.any()

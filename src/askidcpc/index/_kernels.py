@@ -721,13 +721,22 @@ def warm_up(indptr: IndexArray, indices: IndexArray) -> None:
 _buffers = threading.local()
 
 
+_KEPT_BUFFERS = 2  # score buffers a thread keeps: a question searches two indexes (sentences, paragraphs)
+
+
 def _accumulator(n_docs: int) -> FloatArray:
-    """This thread's zeroed score buffer of ``n_docs`` (kept between queries: allocating 8 MB a query costs page
-    faults); the exhaustive kernel returns it zeroed."""
-    buffer: FloatArray | None = getattr(_buffers, "scores", None)
-    if buffer is None or len(buffer) != n_docs:
+    """This thread's zeroed score buffer of ``n_docs``, kept between queries for the last :data:`_KEPT_BUFFERS`
+    sizes used (allocating 8 MB a query costs page faults, and the sentence and paragraph indexes a question
+    searches differ in size); the exhaustive kernel returns it zeroed."""
+    buffers: dict[int, FloatArray] | None = getattr(_buffers, "scores", None)
+    if buffers is None:
+        buffers = _buffers.scores = {}
+    buffer = buffers.pop(n_docs, None)
+    if buffer is None:
         buffer = np.zeros(n_docs, dtype=np.float64)
-        _buffers.scores = buffer
+        while len(buffers) >= _KEPT_BUFFERS:
+            del buffers[next(iter(buffers))]  # the least recently used
+    buffers[n_docs] = buffer  # last: the most recently used
     return buffer
 
 
