@@ -1,4 +1,4 @@
-"""Helpers shared by the edge tests: the real ``askidcpc serve`` on a free port; a CORS origin."""
+"""Helpers shared by the edge tests: the real ``askidcpc serve`` on a free port; a CORS origin; Ctrl-C's handler."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
+import pytest
 
 
 def free_port() -> int:
@@ -55,3 +56,11 @@ def running_server(*args: str, timeout: float = 60.0) -> Iterator[tuple[str, sub
 
 
 ORIGIN = "https://example.org"
+
+
+@pytest.fixture
+def sigint_handler() -> Iterator[None]:
+    """Ctrl-C's handler in this process put back after the test (an interrupted command ignores further ones)."""
+    previous = signal.getsignal(signal.SIGINT)
+    yield
+    signal.signal(signal.SIGINT, previous)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
-import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from types import ModuleType
 
 import pytest
@@ -25,14 +24,6 @@ class _InterruptedImport(importlib.abc.MetaPathFinder):
         return None
 
 
-@pytest.fixture
-def sigint_handler() -> Iterator[None]:
-    """Ctrl-C's handler in this process put back after the test (an interrupted command ignores further ones)."""
-    previous = signal.getsignal(signal.SIGINT)
-    yield
-    signal.signal(signal.SIGINT, previous)
-
-
 @pytest.mark.usefixtures("sigint_handler")
 def test_ctrl_c_while_importing_is_one_line_and_status_130(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -40,16 +31,6 @@ def test_ctrl_c_while_importing_is_one_line_and_status_130(
     monkeypatch.delitem(sys.modules, "askidcpc.edges.cli", raising=False)
     monkeypatch.setattr(sys, "meta_path", [_InterruptedImport(), *sys.meta_path])
     assert launch.main(["--version"]) == 130
-    assert capsys.readouterr().err == "askidcpc: interrupted\n"
-
-
-@pytest.mark.usefixtures("sigint_handler")
-def test_an_interrupted_command_ignores_further_ctrl_c_on_its_way_out(capsys: pytest.CaptureFixture[str]) -> None:
-    """Python puts Ctrl-C's default action back while the interpreter exits: one pressed then would end the
-    process by the signal (status -2), not with 130."""
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    assert launch.interrupted() == 130
-    assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
     assert capsys.readouterr().err == "askidcpc: interrupted\n"
 
 

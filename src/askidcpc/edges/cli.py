@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from askidcpc import __version__
 from askidcpc.config import DEFAULT_TOP_K, MAX_TOP_K, Settings
-from askidcpc.edges.launch import interrupted
+from askidcpc.edges.interrupt import interrupted
 from askidcpc.edges.render import render_answer, terminal_width
 from askidcpc.errors import AskError, QuestionError
 from askidcpc.index.bm25 import numpy_until_loaded

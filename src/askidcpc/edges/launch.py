@@ -4,22 +4,11 @@ second) ends it with the same one line as a Ctrl-C later on, not with Python's t
 
 from __future__ import annotations
 
-import signal
-import sys
-import threading
 from collections.abc import Sequence
 
-__all__ = ["interrupted", "main"]
+from askidcpc.edges.interrupt import interrupted
 
-
-def interrupted() -> int:
-    """Tell the user the command was interrupted and return status 130, ignoring any further Ctrl-C: the command
-    is on its way out, and a Ctrl-C while the interpreter exits (after Python has put back the signal's default
-    action) would otherwise end the process by the signal itself, not with 130."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-    print("askidcpc: interrupted", file=sys.stderr)
-    return 130
+__all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
