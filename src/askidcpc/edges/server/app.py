@@ -179,8 +179,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if pipeline is None:
             loaded: Pipeline = await run_in_threadpool(Pipeline.load, settings)
-            # One question before serving loads the compiled kernels' cache and the lexicon, so the first user does
-            # not wait for them (about 0.5 s).
+            # One question before serving reads the lexicon and the reader's tables, so the first user does not wait
+            # for them; on a large index it also starts loading the compiled kernels on a thread (questions meanwhile
+            # take numpy paths of the same answers: askidcpc.index._kernels.numpy_until_loaded).
             await run_in_threadpool(_warm_up, loaded)
         else:
             loaded = pipeline
