@@ -12,8 +12,8 @@ The task follows ReQA (Ahmad et al. 2019, arXiv:1907.04780), retrieval of the an
 context becomes one askidcpc ``Document``; askidcpc splits them into sentence passages (``sentences.split_spans``);
 the candidate pool is all sentences of all 2,067 contexts; a question's gold sentences are those of its own context
 that hold the start of one of its answers; P@1 and MRR@10 over all 10,570 questions. Ranking goes through the code
-users get: ``answer.build_query`` (tokenizer, question words, answer types, WordNet synonyms) and ``Pipeline.retrieve``
-(``rank.Ranker``: sentence BM25 blended with paragraph BM25 and answer-type bonuses).
+users get: ``answer.reading`` (spelling, tokenizer, question words, answer types, WordNet synonyms) and
+``Pipeline.retrieve`` (``rank.Ranker``: sentence BM25 blended with paragraph BM25 and answer-type bonuses).
 
 In the same run, the baseline: rank-bm25's ``BM25Okapi`` formula (k1=1.5, b=0.75, epsilon=0.25) over the same
 sentences with plain lowercase ``\\w+`` tokens, scored by ``askidcpc.index.bm25`` variant ``okapi`` (tested to equal
@@ -41,10 +41,10 @@ from squad import DATA_DIR, Question, Squad, load_squad
 from askidcpc.config import AnswerPolicy, BM25Params, RankParams, Settings
 from askidcpc.index.bm25 import build_index, query_weights
 from askidcpc.pipeline import Pipeline
+from askidcpc.reader.answer import reading
 from askidcpc.reader.answer_type import AnswerType
 from askidcpc.reader.candidates import candidates
 from askidcpc.reader.model import load_model
-from askidcpc.reader.query import build_query
 from askidcpc.text.tokenize import tokenize
 
 _PLAIN = re.compile(r"\w+")
@@ -99,7 +99,7 @@ def make_pipeline(bench: Squad, terms: Sequence[Sequence[str]], bm25: BM25Params
 def run_pipeline(bench: Squad, pipeline: Pipeline) -> list[list[int]]:
     ranked = []
     for question in bench.questions:
-        query = build_query(question.text, (), pipeline.policy)
+        _, query = reading(question.text, (), pipeline, pipeline.policy)
         ranked.append([hit.passage.pid for hit in pipeline.retrieve(query, 10)])
     return ranked
 
@@ -111,8 +111,8 @@ def run_reader(bench: Squad, pipeline: Pipeline) -> list[list[int]]:
     model = load_model()
     ranked = []
     for question in bench.questions:
-        query = build_query(question.text, (), pipeline.policy)
-        found = candidates(question.text, query, pipeline, pipeline.policy.candidates)
+        read, query = reading(question.text, (), pipeline, pipeline.policy)
+        found = candidates(read, query, pipeline, pipeline.policy.candidates)
         if not found.hits:
             ranked.append([])
             continue

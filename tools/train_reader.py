@@ -45,10 +45,10 @@ from askidcpc.config import Settings  # noqa: E402
 from askidcpc.index.bm25 import build_index  # noqa: E402
 from askidcpc.metrics import gold_rank, roc_auc  # noqa: E402
 from askidcpc.pipeline import Pipeline  # noqa: E402
+from askidcpc.reader.answer import reading  # noqa: E402
 from askidcpc.reader.candidates import candidates  # noqa: E402
 from askidcpc.reader.features import FAMILIES, FEATURES, RANKING_FEATURES, SEMANTIC, SEMANTIC_LIST  # noqa: E402
 from askidcpc.reader.model import CONFIDENCE_EXTRA, LONE_MARGIN  # noqa: E402
-from askidcpc.reader.query import build_query  # noqa: E402
 from askidcpc.text.tokenize import tokenize  # noqa: E402
 from askidcpc.types import Passage  # noqa: E402
 
@@ -183,22 +183,22 @@ def eval_set() -> tuple[Pipeline, list[Item]]:
 def extract(pipeline: Pipeline, items: Sequence[Item], source: str) -> dict[str, npt.NDArray[Any]]:
     """Top-``DEPTH`` candidates per question with their features, labels and per-question facts (with the semantic
     features when ``--semantic``: vectors of ``source``'s sentences and questions, see :func:`vectors`)."""
+    readings = [reading(item.question, item.history, pipeline, pipeline.policy) for item in items]
     passage_vectors = question_vectors = None
     if SUFFIX:
         passage_vectors = vectors(f"{source}_passages", [p.text for p in pipeline.passages], passages=True)
-        question_vectors = vectors(f"{source}_questions", [item.question for item in items], passages=False)
+        question_vectors = vectors(f"{source}_questions", [read for read, _ in readings], passages=False)
     rows: list[FloatArray] = []
     qidx: list[int] = []
     label: list[bool] = []
     pid_of: list[int] = []
     para_id: list[int] = []
     bm25_top: list[float] = []
-    for q, item in enumerate(items):
-        query = build_query(item.question, item.history, pipeline.policy)
+    for q, (item, (read, query)) in enumerate(zip(items, readings, strict=True)):
         semantic = None
         if passage_vectors is not None and question_vectors is not None:
             semantic = (passage_vectors, question_vectors[q])
-        found = candidates(item.question, query, pipeline, DEPTH, semantic)
+        found = candidates(read, query, pipeline, DEPTH, semantic)
         bm25_top.append(pipeline.ranked(query, 1).top_sentence)
         if not found.hits:
             continue

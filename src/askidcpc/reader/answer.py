@@ -24,9 +24,10 @@ from askidcpc.reader.model import ReaderModel, has_semantic_model, load_model
 from askidcpc.reader.query import Query, build_query
 from askidcpc.reader.retriever import Retriever
 from askidcpc.reader.short import short_answer_span
+from askidcpc.reader.spelling import spelled
 from askidcpc.types import Answer, Citation, Document, Hit, ShortAnswer
 
-__all__ = ["answer", "citations", "compose_answer", "figure_query"]
+__all__ = ["answer", "citations", "compose_answer", "figure_query", "reading"]
 
 
 def figure_query(query: Query, hits: Sequence[Hit]) -> Query | None:
@@ -160,6 +161,14 @@ def _conflicting(
     return found
 
 
+def reading(question: str, history: Sequence[str], retriever: Retriever, policy: AnswerPolicy) -> tuple[str, Query]:
+    """``question`` as the reader reads it, each typo of a corpus word read as that word (:func:`spelled`), and its
+    query with the ``history`` read the same way."""
+    idf = retriever.idf_by_term
+    read = spelled(question, idf)
+    return read, build_query(read, [spelled(earlier, idf) for earlier in history], policy)
+
+
 def answer(
     question: str,
     history: Sequence[str],
@@ -175,15 +184,16 @@ def answer(
     vectors = retriever.passage_vectors
     if model is None:
         model = load_model(semantic=vectors is not None and has_semantic_model() and semantic.available())
-    query = build_query(question, history, policy)
+    # A typo is read as the word meant, everywhere below; the answer still quotes the question as asked.
+    read, query = reading(question, history, retriever, policy)
     question_vector = None
     if model.semantic:
         if vectors is None:
             raise ValueError("the semantic reader model needs passage vectors; index with --semantic")
-        question_vector = (vectors, semantic.Encoder().encode_question(question))
+        question_vector = (vectors, semantic.Encoder().encode_question(read))
     # Deeper than top_k: the model chooses among the candidates, and a sentence of another document giving a
     # different figure may rank further down.
-    found = candidates(question, query, retriever, max(top_k, policy.candidates), question_vector)
+    found = candidates(read, query, retriever, max(top_k, policy.candidates), question_vector)
     if not found.hits:
         return Answer(question=question, answer=None, confidence=0.0, citations=())
     chosen, sure, scores = model.judge(found.features)
@@ -205,6 +215,7 @@ def answer(
         for hit in (retriever.retrieve(figures, policy.conflict_depth) if figures is not None else [])
     ]
     threshold = model.threshold if policy.threshold is None else policy.threshold
-    return compose_answer(
-        question, hits, sure, sure >= threshold, query, retriever.documents_by_id, top_k, policy, figure_hits
+    composed = compose_answer(
+        read, hits, sure, sure >= threshold, query, retriever.documents_by_id, top_k, policy, figure_hits
     )
+    return composed if read == question else replace(composed, question=question)

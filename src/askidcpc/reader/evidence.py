@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from askidcpc.reader.answer_type import COUNT_WORDS
 from askidcpc.reader.query import Query
+from askidcpc.reader.spelling import MIN_LENGTH, one_edit
 from askidcpc.text.tokenize import STOP_WORDS, normalize, stem_word
 
 __all__ = [
@@ -181,9 +182,6 @@ def support(
     return float(coverage.support(coverage.held([passage_terms]))[0])
 
 
-_LETTERS = "abcdefghijklmnopqrstuvwxyz"
-
-
 def is_known(term: str, related: frozenset[str], idf: Mapping[str, float]) -> bool:
     """Whether the corpus uses ``term``, one of its ``related`` synonyms, or a word it is a likely typo of.
 
@@ -192,18 +190,11 @@ def is_known(term: str, related: frozenset[str], idf: Mapping[str, float]) -> bo
     probably cannot answer."""
     if term in idf or any(stem in idf for stem in related):
         return True
-    if len(term) < 5 or not term.isalpha():
+    if len(term) < MIN_LENGTH or not term.isalpha():
         return False
     if any(term[:cut] in idf for cut in (len(term) - 1, len(term) - 2) if cut >= 6):
         return True
-    splits = [(term[:i], term[i:]) for i in range(len(term) + 1)]
-    variants = (
-        [head + tail[1:] for head, tail in splits if tail]
-        + [head + tail[1] + tail[0] + tail[2:] for head, tail in splits if len(tail) > 1]
-        + [head + letter + tail[1:] for head, tail in splits if tail for letter in _LETTERS]
-        + [head + letter + tail for head, tail in splits for letter in _LETTERS]
-    )
-    return any(variant in idf for variant in variants)
+    return any(variant in idf for variant in one_edit(term))
 
 
 def counts_asked(query: Query, text: str) -> bool:

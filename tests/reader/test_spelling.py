@@ -1,0 +1,119 @@
+"""Spelling (reader.spelling): a question word one typo away from a corpus word is read as that word; one edit is
+exactly Damerau's (checked against an edit-distance oracle); known words, short words and words with a known
+synonym stay as typed."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+import pytest
+
+from askidcpc.pipeline import Pipeline
+from askidcpc.reader.spelling import correction, one_edit, spelled
+
+
+def restricted_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps (the oracle)."""
+    rows = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(len(a) + 1):
+        rows[i][0] = i
+    for j in range(len(b) + 1):
+        rows[0][j] = j
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            rows[i][j] = min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                rows[i][j] = min(rows[i][j], rows[i - 2][j - 2] + 1)
+    return rows[-1][-1]
+
+
+def mutated(rng: random.Random, word: str, edits: int) -> str:
+    for _ in range(edits):
+        at = rng.randrange(len(word))
+        kind = rng.choice(["delete", "insert", "change", "swap"])
+        letter = rng.choice("abcdefghijklmnopqrstuvwxyz")
+        if kind == "delete" and len(word) > 1:
+            word = word[:at] + word[at + 1 :]
+        elif kind == "insert":
+            word = word[:at] + letter + word[at:]
+        elif kind == "swap" and at + 1 < len(word):
+            word = word[:at] + word[at + 1] + word[at] + word[at + 2 :]
+        else:
+            word = word[:at] + letter + word[at + 1 :]
+    return word
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("term", ["foreign", "tsinghua", "depart", "aab"])
+def test_one_edit_is_every_string_at_distance_one(term: str, seed: int) -> None:
+    rng = random.Random(seed)
+    edits = set(one_edit(term))
+    for trial in range(300):
+        other = mutated(rng, term, 1 + trial % 3)
+        assert (other in edits and other != term) == (restricted_distance(term, other) == 1), other
+
+
+IDF = {"foreign": 1.0, "tsinghua": 5.0, "parti": 0.5, "visit": 2.0, "depart": 0.3, "tao": 3.0, "budg": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("foriegn", "foreign"),  # two letters swapped
+        ("Tsinghau", "tsinghua"),
+        ("forein", "foreign"),  # a letter left out
+        ("foreiggn", "foreign"),  # one too many
+        ("vistis", "visits"),  # its term "vistis" is three edits from "visit"; the word is one from "visits"
+        ("departmnet", "department"),
+        ("foreign", None),  # the corpus uses it
+        ("budgets", None),  # one letter from "budget" (term "budg"), but WordNet knows it: a real word
+        ("tao", None),  # too short to guess
+        ("tsing2ua", None),  # not a word
+    ],
+)
+def test_correction_is_a_corpus_word_one_edit_away(word: str, expected: str | None) -> None:
+    assert correction(word, IDF) == expected
+
+
+def test_the_most_common_of_several_corrections_wins_ties_alphabetical() -> None:
+    assert correction("pzrtie", {"parti": 0.5, "porti": 2.0}) == "partie"  # "partie" and "portie": terms parti, porti
+    assert correction("bxnkes", {"bank": 2.0, "bink": 2.0}) == "bankes"
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Was Song Tao a deputy foriegn minister?", "Was Song Tao a deputy foreign minister?"),
+        ("which TSINGHAU academic, at Tsinghau's institute?", "which TSINGHUA academic, at Tsinghua's institute?"),
+        ("How many vistis does the departmnet handle?", "How many visits does the department handle?"),
+        ("What is the budget?", "What is the budget?"),
+    ],
+)
+def test_spelled_corrects_the_question_text_in_its_case(question: str, expected: str) -> None:
+    assert spelled(question, IDF) == expected
+
+
+def test_nothing_to_correct_returns_the_question_itself() -> None:
+    question = "Who is Song Tao?"
+    assert spelled(question, IDF) is question
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        (
+            "Which Tsinghau academic commented on party diplomacy?",
+            "Which Tsinghua academic commented on party diplomacy?",
+        ),
+        ("Which chat app does the departmnet use?", "Which chat app does the department use?"),
+        ("How many vistis does the department handle a year?", "How many visits does the department handle a year?"),
+    ],
+)
+def test_a_question_with_a_typo_is_answered_as_the_one_spelled_right(
+    pipeline: Pipeline, typed: str, meant: str
+) -> None:
+    answered, expected = pipeline.ask(typed), pipeline.ask(meant)
+    assert answered.question == typed
+    assert replace(answered, question=meant) == expected
