@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import re
 import subprocess
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 
 from askidcpc.config import DEFAULT_CORPUS, Settings
+from askidcpc.edges import cli
 from askidcpc.edges import server as server_module
 from askidcpc.edges.cli import build_parser, main
 from askidcpc.edges.render import render_answer
@@ -329,3 +331,33 @@ def test_undecodable_bytes_in_arguments_get_one_line(argv: list[bytes], status: 
     assert done.returncode == status, stderr
     assert says in stderr and "Traceback" not in stderr
     assert len(stderr.strip().splitlines()) == 1
+
+
+def _record(name: str, level: int, exc_info: bool) -> logging.LogRecord:
+    try:
+        raise KeyError("passage 7")
+    except KeyError:
+        error = sys.exc_info()
+    return logging.LogRecord(name, level, __file__, 1, "failed on %s", ("POST /ask",), error if exc_info else None)
+
+
+@pytest.mark.parametrize(
+    ("name", "level", "exc_info", "first", "traceback"),
+    [
+        # an unexpected error (the server's handlers log it with its exception): the traceback follows
+        ("askidcpc.edges.server.middleware", logging.ERROR, True, "askidcpc: failed on POST /ask", True),
+        ("uvicorn.error", logging.CRITICAL, True, "uvicorn.error: failed on POST /ask", True),
+        # one line: an error without an exception, and a warning even with one (the kernels' fallback to numpy)
+        ("askidcpc.edges.server.app", logging.ERROR, False, "askidcpc: failed on POST /ask", False),
+        ("askidcpc.index._kernels", logging.WARNING, True, "askidcpc: failed on POST /ask", False),
+    ],
+)
+def test_an_error_is_logged_with_its_traceback_and_a_warning_in_one_line(
+    name: str, level: int, exc_info: bool, first: str, traceback: bool
+) -> None:
+    lines = cli._LogFormat().format(_record(name, level, exc_info)).splitlines()
+    if traceback:
+        assert lines[:2] == [first, "Traceback (most recent call last):"]
+        assert lines[-1] == "KeyError: 'passage 7'"
+    else:
+        assert lines == [first]

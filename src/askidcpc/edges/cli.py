@@ -483,11 +483,17 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
 
 
 class _LogFormat(logging.Formatter):
-    """askidcpc's own messages as ``askidcpc: ...``; another library's (shown with --verbose) under its name."""
+    """askidcpc's own messages as ``askidcpc: ...``; another library's (shown with --verbose) under its name. An
+    error logged with its exception (the server's "unexpected error on POST /ask") is followed by the traceback, so
+    that a server's log says what went wrong; a warning stays one line, traceback or not (a user of ``ask`` sees
+    "searching with numpy", not a stack)."""
 
     def format(self, record: logging.LogRecord) -> str:
         source = "askidcpc" if record.name.split(".")[0] == "askidcpc" else record.name
-        return f"{source}: {record.getMessage()}"
+        line = f"{source}: {record.getMessage()}"
+        if record.exc_info and record.levelno >= logging.ERROR:
+            return f"{line}\n{self.formatException(record.exc_info)}"
+        return line
 
 
 def _own_messages(record: logging.LogRecord) -> bool:
