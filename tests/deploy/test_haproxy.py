@@ -4,7 +4,8 @@ A replica stopped (SIGTERM) or killed (SIGKILL) in the middle of a bounded load 
 answer off: HAProxy retries what the replica did not answer on the other one, as it does a request a replica drops
 unanswered (up to the longest body askidcpc takes) or answers with 503. A rebuilt index rolled out replica by
 replica (SIGHUP, or drain and restart) while load runs drops no request, and every replica then answers from the new
-index. Two replicas on one saved index map its files read-only and shared, and write nothing into its folder.
+index. In both, no replica answered an error either: HAProxy would retry it unseen, so each replica's own log is
+read. Two replicas on one saved index map its files read-only and shared, and write nothing into its folder.
 
 Skipped where HAProxy is not installed (``apt-get install haproxy``) and CI is not set; in CI (CI=true), which
 installs it, a missing haproxy is a failure.
@@ -16,6 +17,7 @@ import contextlib
 import csv
 import io
 import os
+import re
 import shutil
 import signal
 import socket
@@ -43,6 +45,7 @@ BACKEND = "askidcpc_replicas"
 WAIT = 60  # seconds: a bound on waits that should end soon, never a timing assertion
 QUESTIONS = ("river bridge council", "Who is the mayor?", "harbour railway election", "storm flood museum")
 OLD, NEW = ("old", 40), ("new", 30)  # doc_id prefix and document count of the index before and after a rollout
+ASK_ANSWERED = re.compile(r'"POST /ask HTTP/1\.1" (\d{3}) ')  # uvicorn's access log: the status of one answer
 
 
 def _haproxy_or_skip() -> str:
@@ -119,6 +122,18 @@ class Replica:
 
     def documents(self) -> int:
         return int(httpx.get(f"{self.url}/health", timeout=10).json()["documents"])
+
+    def asks_answered(self) -> Counter[int]:
+        """The status of each ``POST /ask`` it answered, by its own log (uvicorn's access log, a line an answer)."""
+        return Counter(int(status) for status in ASK_ANSWERED.findall(self._log_text()))
+
+    def said(self, lines: int = 60) -> str:
+        """The first ``lines`` of its log besides the access log's 200s: its first errors, with their tracebacks."""
+        said = [line for line in self._log_text().splitlines() if not line.endswith(" 200 OK")]
+        return f"{self.name}'s log:\n" + "\n".join(said[:lines])
+
+    def _log_text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
 
 
 class HAProxy:
@@ -365,8 +380,19 @@ def haproxy(replicas: list[Replica], tmp_path: Path) -> Iterator[HAProxy]:
 
 
 def retried(proxy: HAProxy) -> str:
-    backend = proxy.stats()["BACKEND"]
-    return f"HAProxy retried {backend['wretr']} and redispatched {backend['wredis']}"
+    """HAProxy's retries and redispatches, in all and by the replica each request had been sent to first."""
+    stats = proxy.stats()
+    backend = stats["BACKEND"]
+    first = ", ".join(f"{name} {stats[name]['wredis']}" for name in proxy.servers)
+    return f"HAProxy retried {backend['wretr']} and redispatched {backend['wredis']} (away from {first})"
+
+
+def assert_every_ask_answered_200(replicas: list[Replica], report: str) -> None:
+    """Each replica answered every ``POST /ask`` it answered with 200, and answered some, by its own log. HAProxy
+    retries a 503 on another replica, so the clients never see a replica's error: only the replica's log tells."""
+    for replica in replicas:
+        statuses = replica.asks_answered()
+        assert set(statuses) == {200}, f"{replica.name} answered /ask {dict(statuses)}; {report}\n{replica.said()}"
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
@@ -392,6 +418,9 @@ def test_a_replica_stopped_under_load_fails_no_request(
     # answer in one write, so it has sent an answer whole or not at all when killed (HAProxy could not retry one
     # cut off after its headers: deploy/README.md, "Stopping a replica, or losing one").
     assert not lost, report
+    # No answer a replica sent was an error: HAProxy retries those too, hidden from the clients, so each replica's log
+    # is read. (A replica whose every /ask failed, while its /health answered, once stayed in the rotation here.)
+    assert_every_ask_answered_200(replicas, report)
     # Both replicas answered before the stop; only the one left answered what was sent after it had gone.
     answered = [outcome for outcome in outcomes if outcome.status == 200]
     before = Counter(outcome.replica for outcome in answered if outcome.answered < gone)
@@ -484,6 +513,7 @@ def test_a_rebuilt_index_rolled_out_replica_by_replica_drops_no_request(
     print(f"{roll.__name__}: {report}")
     assert load.finished() < load.requests, "the load ended before the rollout did"
     assert load.statuses() == {200: len(outcomes)}, report
+    assert_every_ask_answered_200(replicas, report)
     # Every answer comes from one index; both indexes answered; after the rollout only the new one does.
     assert {outcome.indexes for outcome in outcomes} == {frozenset({OLD[0]}), frozenset({NEW[0]})}
     assert {outcome.indexes for outcome in outcomes if outcome.sent > done} == {frozenset({NEW[0]})}
