@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from askidcpc.pipeline import Pipeline
-from askidcpc.reader.spelling import correction, one_edit, spelled
+from askidcpc.reader.spelling import MAX_LENGTH, MAX_TRIED, correction, one_edit, spelled
 
 
 def restricted_distance(a: str, b: str) -> int:
@@ -117,3 +117,15 @@ def test_a_question_with_a_typo_is_answered_as_the_one_spelled_right(
     answered, expected = pipeline.ask(typed), pipeline.ask(meant)
     assert answered.question == typed
     assert replace(answered, question=meant) == expected
+
+
+def test_only_the_first_unknown_words_are_looked_at() -> None:
+    unknown = " ".join(f"zqxwv{letter}" for letter in "abcdefghijklmnop"[:MAX_TRIED])
+    assert spelled(f"{unknown} foriegn", IDF) == f"{unknown} foriegn"
+    assert spelled(f"foriegn {unknown}", IDF) == f"foreign {unknown}"
+
+
+@pytest.mark.parametrize(("length", "corrected"), [(MAX_LENGTH, True), (MAX_LENGTH + 1, False)])
+def test_a_word_too_long_to_be_mistyped_is_left(length: int, corrected: bool) -> None:
+    word, near = "b" * length, "b" * (length - 1)  # one letter apart
+    assert (correction(word, {near: 1.0}) == near) is corrected

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from askidcpc.text.sentences import split_spans
-from askidcpc.text.tokenize import STOP_WORDS, tokenize, words
+from askidcpc.text.tokenize import STOP_WORDS, stem_word, stem_words, tokenize, words
 
 
 @pytest.mark.parametrize(
@@ -100,3 +100,8 @@ def test_tokenize_equals_the_reference_on_any_text(text: str) -> None:
 @settings(max_examples=300, deadline=None)
 def test_tokenize_equals_the_reference_on_tricky_punctuation(text: str) -> None:
     assert tokenize(text) == reference_tokenize(text)
+
+
+@pytest.mark.parametrize("many", [[], ["said", "saying", "departments"], ["foriegn", "tsinghau", "running", "a"]])
+def test_stem_words_stems_as_stem_word_does(many: list[str]) -> None:
+    assert stem_words(many) == [stem_word(word) for word in many]

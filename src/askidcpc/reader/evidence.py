@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from askidcpc.reader.answer_type import COUNT_WORDS
 from askidcpc.reader.query import Query
-from askidcpc.reader.spelling import MIN_LENGTH, one_edit
+from askidcpc.reader.spelling import MAX_LENGTH, MIN_LENGTH, one_edit
 from askidcpc.text.tokenize import STOP_WORDS, normalize, stem_word
 
 __all__ = [
@@ -185,12 +185,12 @@ def support(
 def is_known(term: str, related: frozenset[str], idf: Mapping[str, float]) -> bool:
     """Whether the corpus uses ``term``, one of its ``related`` synonyms, or a word it is a likely typo of.
 
-    A typo, for terms of five letters or more: one letter deleted, inserted, changed or two swapped; or extending a
+    A typo, for terms of five to thirty letters: one letter deleted, inserted, changed or two swapped; or extending a
     stem of six letters or more by at most two. A question word the corpus has no trace of marks a question it
     probably cannot answer."""
     if term in idf or any(stem in idf for stem in related):
         return True
-    if len(term) < MIN_LENGTH or not term.isalpha():
+    if not MIN_LENGTH <= len(term) <= MAX_LENGTH or not term.isalpha():
         return False
     if any(term[:cut] in idf for cut in (len(term) - 1, len(term) - 2) if cut >= 6):
         return True

@@ -2,7 +2,7 @@
 from a word the corpus uses ("foriegn", "Tsinghau", "departmnet"), is read as that word.
 
 A typo is one letter deleted, inserted or changed, or two neighbouring letters swapped (Damerau's four edits), in a
-word of five letters or more. Among several words that close, the one whose index term the corpus uses most (the
+word of five to thirty letters. Among several words that close, the one whose index term the corpus uses most (the
 lowest idf) is taken, ties to the first in alphabetical order. A word WordNet knows is a real word, never a typo: a
 question about a budget the articles never mention keeps its "budget", and the reader can see that the corpus lacks
 it. The question is corrected as text, before anything reads it, so that a question with a typo is answered as the
@@ -13,11 +13,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from askidcpc.reader.lexicon import Lexicon, load_lexicon
-from askidcpc.text.tokenize import STOP_WORDS, WORD, stem_word
+from askidcpc.text.tokenize import STOP_WORDS, WORD, stem_word, stem_words
 
-__all__ = ["MIN_LENGTH", "correction", "one_edit", "spelled"]
+__all__ = ["MAX_LENGTH", "MAX_TRIED", "MIN_LENGTH", "correction", "one_edit", "spelled"]
 
 MIN_LENGTH = 5  # shorter words are too often one letter from another real word ("tax" / "tab")
+# Longer ones are no mistyped word (a word of n letters has about 54 n variants, each n long).
+MAX_LENGTH = 30
+# Unknown words a question gets corrections looked for (each costs about 0.2 ms): a question of mostly unknown
+# words is about something else, not mistyped.
+MAX_TRIED = 8
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
@@ -38,38 +43,56 @@ def correction(word: str, idf: Mapping[str, float], lexicon: Lexicon | None = No
     None: ``word`` is short, a stop word, not plain ASCII letters, its term is in the corpus, WordNet knows it, or no
     word one edit away has a term the corpus uses."""
     word = word.lower()
-    if len(word) < MIN_LENGTH or not (word.isascii() and word.isalpha()) or word in STOP_WORDS:
+    if not _unknown(word, idf, load_lexicon() if lexicon is None else lexicon):
         return None
-    term = stem_word(word)
-    lexicon = load_lexicon() if lexicon is None else lexicon
-    if term in idf or term in lexicon.synonyms or term in lexicon.derivations:
-        return None
-    found = {
-        variant: variant_term
-        for variant in one_edit(word)
-        if variant != word and variant not in STOP_WORDS and (variant_term := stem_word(variant)) in idf
-    }
-    if not found:
-        return None
-    return min(sorted(found), key=lambda variant: idf[found[variant]])
+    return _nearest(word, idf)
 
 
 def spelled(question: str, idf: Mapping[str, float], lexicon: Lexicon | None = None) -> str:
     """``question`` with each word that is a typo (:func:`correction`) replaced by its correction, in the same case
-    (all capitals, a capital first, or lower case); ``question`` itself when no word is."""
+    (all capitals, a capital first, or lower case); ``question`` itself when no word is. Only the first
+    :data:`MAX_TRIED` unknown words are looked at."""
+    lexicon = load_lexicon() if lexicon is None else lexicon
     pieces: list[str] = []
     end = 0
+    tried = 0
     for match in WORD.finditer(question):
         word = match.group(0)
         head, apostrophe, tail = word.partition("'")  # "Tsinghau's": the word before the possessive
-        fixed = correction(head, idf, lexicon)
-        if fixed is None:
+        if not _unknown(head.lower(), idf, lexicon):
             continue
-        pieces += [question[end : match.start()], _cased(fixed, head), apostrophe, tail]
-        end = match.end()
+        tried += 1
+        fixed = _nearest(head.lower(), idf)
+        if fixed is not None:
+            pieces += [question[end : match.start()], _cased(fixed, head), apostrophe, tail]
+            end = match.end()
+        if tried == MAX_TRIED:
+            break
     if not pieces:
         return question
     return "".join([*pieces, question[end:]])
+
+
+def _unknown(word: str, idf: Mapping[str, float], lexicon: Lexicon) -> bool:
+    """Whether ``word`` (lower case) could be a typo: long enough, plain letters, no stop word, and neither the
+    corpus nor WordNet knows its term."""
+    if not MIN_LENGTH <= len(word) <= MAX_LENGTH or not (word.isascii() and word.isalpha()) or word in STOP_WORDS:
+        return False
+    term = stem_word(word)
+    return term not in idf and term not in lexicon.synonyms and term not in lexicon.derivations
+
+
+def _nearest(word: str, idf: Mapping[str, float]) -> str | None:
+    """The word one edit from ``word`` whose term the corpus uses most (ties alphabetical), or None."""
+    variants = one_edit(word)
+    found = {
+        variant: variant_term
+        for variant, variant_term in zip(variants, stem_words(variants), strict=True)
+        if variant != word and variant not in STOP_WORDS and variant_term in idf
+    }
+    if not found:
+        return None
+    return min(sorted(found), key=lambda variant: idf[found[variant]])
 
 
 def _cased(word: str, like: str) -> str:

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import Stemmer
 
-__all__ = ["STOP_WORDS", "WORD", "normalize", "stem_word", "term_of", "tokenize", "words"]
+__all__ = ["STOP_WORDS", "WORD", "normalize", "stem_word", "stem_words", "term_of", "tokenize", "words"]
 
 _FOLD = str.maketrans(
     {
@@ -244,6 +244,12 @@ def words(text: str) -> list[str]:
 def stem_word(word: str) -> str:
     """The Snowball English stem of one normalized word."""
     return str(_stemmer.stemWord(word))
+
+
+def stem_words(many: list[str]) -> list[str]:
+    """:func:`stem_word` of each of ``many`` normalized words in one call, kept in no cache (for words seen once,
+    such as the spelling variants of :mod:`askidcpc.reader.spelling`)."""
+    return [str(stem) for stem in _stemmer.stemWords(many)]
 
 
 def term_of(word: str) -> str | None:
