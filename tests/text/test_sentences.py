@@ -76,7 +76,8 @@ def test_spans_are_exact_ordered_trimmed_and_cover_all_text(text: str) -> None:
         assert piece == piece.strip()
         previous_end = end
     covered = "".join(text[start:end] for start, end in spans)
-    assert "".join(covered.split()) == "".join(text.split())
+    # Every character but blanks lies in a span; syntok counts U+200B (zero-width space) as a blank too.
+    assert "".join(covered.replace("\u200b", " ").split()) == "".join(text.replace("\u200b", " ").split())
 
 
 def test_passages_link_neighbours_within_a_document() -> None:

@@ -252,7 +252,8 @@ def _line_segments(text: str, line_start: int, line_end: int) -> list[tuple[int,
 def split_spans(text: str) -> list[tuple[int, int]]:
     """Sentence spans of ``text``: half-open, whitespace-trimmed, in order, never empty.
 
-    Every non-space character of ``text`` lies in exactly one span. The same spans as `_syntok_spans`, faster.
+    Every character of ``text`` but blanks lies in exactly one span (U+200B, zero-width space, counts as a blank
+    where syntok makes it one). The same spans as `_syntok_spans`, faster.
     """
     spans: list[tuple[int, int]] = []
     for line in _LINE.finditer(text):
