@@ -31,13 +31,12 @@ from askidcpc.index.memory import DocumentTable, MemoryDocuments, MemoryPassages
 from askidcpc.index.paragraphs import paragraph_members
 from askidcpc.index.store import VectorModel, is_saved_index, load_index
 from askidcpc.reader import semantic
-from askidcpc.reader.answer import answer, citations
+from askidcpc.reader.answer import answer, citations, reading
 from askidcpc.reader.lexicon import load_lexicon
-from askidcpc.reader.query import Query, build_query
+from askidcpc.reader.query import Query
 from askidcpc.reader.rank import Ranked, Ranker
 from askidcpc.reader.retriever import Retriever
 from askidcpc.reader.sources import named_year, without_source
-from askidcpc.reader.spelling import spelled
 from askidcpc.text.corpus import load_corpus
 from askidcpc.text.sentences import make_passages
 from askidcpc.text.tokenize import tokenize
@@ -297,7 +296,7 @@ class Pipeline:
         trimmed = validate_request(words, top_k, ())
         allowed = self.allowed(where)
         with numpy_until_loaded():
-            hits = self.retrieve(build_query(spelled(trimmed, self.idf_by_term), (), self.policy), top_k, allowed)
+            hits = self.retrieve(reading(trimmed, (), self, self.policy)[1], top_k, allowed)
         return citations(hits, self.documents_by_id)
 
     def passage(self, pid: int) -> Passage:

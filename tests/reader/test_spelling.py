@@ -129,3 +129,7 @@ def test_only_the_first_unknown_words_are_looked_at() -> None:
 def test_a_word_too_long_to_be_mistyped_is_left(length: int, corrected: bool) -> None:
     word, near = "b" * length, "b" * (length - 1)  # one letter apart
     assert (correction(word, {near: 1.0}) == near) is corrected
+
+
+def test_a_search_with_a_typo_finds_what_the_words_spelled_right_find(pipeline: Pipeline) -> None:
+    assert pipeline.search("foriegn minister departmnet") == pipeline.search("foreign minister department")
