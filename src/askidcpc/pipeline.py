@@ -37,6 +37,7 @@ from askidcpc.reader.query import Query
 from askidcpc.reader.rank import Ranked, Ranker
 from askidcpc.reader.retriever import Retriever
 from askidcpc.reader.sources import named_year, without_source
+from askidcpc.reader.spelling import spelled
 from askidcpc.text.corpus import load_corpus
 from askidcpc.text.sentences import make_passages
 from askidcpc.text.tokenize import tokenize
@@ -351,7 +352,10 @@ class Pipeline:
         # the words naming the article say where to look; no sentence of it holds them
         content = without_source(trimmed)
         asked = content if tokenize(content) or history else trimmed
-        return replace(answer(asked, history, top_k, retriever, self.policy), question=trimmed)
+        found = answer(asked, history, top_k, retriever, self.policy)
+        # read_as is the whole question read, not only the words left after the article's name
+        read_as = None if found.read_as is None else spelled(trimmed, self.idf_by_term)
+        return replace(found, question=trimmed, read_as=read_as)
 
 
 def _postings_hold(index: BM25Index, rows: IntArray, terms: Sequence[str]) -> BoolArray:

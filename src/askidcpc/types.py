@@ -110,13 +110,16 @@ class ShortAnswer:
 @dataclass(frozen=True)
 class Answer:
     """The answer object. ``answer`` is ``None`` when the corpus does not answer the question; ``short_answer`` is
-    ``None`` then too, and when no phrase of the answer sentence can be singled out."""
+    ``None`` then too, and when no phrase of the answer sentence can be singled out. ``read_as``: the question as it
+    was read, when that differs from ``question`` (a mistyped word read as the word of the articles it most likely
+    means); ``None`` when it was read as asked."""
 
     question: str
     answer: str | None
     confidence: float
     citations: tuple[Citation, ...]
     short_answer: ShortAnswer | None = None
+    read_as: str | None = None
 
     @property
     def abstained(self) -> bool:
@@ -130,6 +133,7 @@ class Answer:
             "confidence": round(self.confidence, 4),
             "citations": [citation.to_dict() for citation in self.citations],
             "short_answer": None if self.short_answer is None else self.short_answer.to_dict(),
+            "read_as": self.read_as,
         }
 
 

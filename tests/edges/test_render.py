@@ -4,6 +4,7 @@ text and the source sentences as oracles."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -278,3 +279,19 @@ def test_the_short_answer_is_bold_in_the_answer_only_in_colour() -> None:
     assert ("class:short", "1951") in fragments
     assert "\x1b[1m1951\x1b[0m," in render_answer(answer, 200, color=True)
     assert render_answer(answer, 200).startswith(_SENTENCE)
+
+
+# ---- how the question was read ----
+
+
+@pytest.mark.parametrize("abstained", [False, True])
+@pytest.mark.parametrize("read_as", [None, "Who heads the department?"])
+def test_a_question_read_otherwise_than_typed_says_how_it_was_read_first(read_as: str | None, abstained: bool) -> None:
+    answer = replace(_short(None if abstained else _SENTENCE, None), question="Who heads the departmnet?")
+    answer = replace(answer, read_as=read_as)
+    text = render_answer(answer, 200)
+    if read_as is None:
+        assert "read as" not in text
+    else:
+        assert text.startswith(f"(read as: {read_as})\n")
+        assert text.count("read as") == 1

@@ -47,6 +47,7 @@ def client(pipeline: Pipeline) -> Iterator[TestClient]:
         {"question": "How do I bake sourdough bread?"},
         {"question": "x" * MAX_QUESTION_CHARS, "history": ["q"] * MAX_HISTORY},
         {"question": "中国共产党"},
+        {"question": "Was Song Tao a deputy foriegn minister?"},  # read as "foreign": read_as says so
     ],
 )
 def test_ask_returns_the_pipelines_answer(client: TestClient, pipeline: Pipeline, body: dict[str, Any]) -> None:

@@ -494,3 +494,23 @@ def test_keyboard_alone_reaches_and_uses_everything(browser: Any, live_url: str,
     ActionChains(browser).send_keys(Keys.ESCAPE).perform()
     wait.until(lambda driver: not driver.find_element(By.ID, "doc-view").is_displayed())
     assert browser.execute_script("return document.activeElement") == link
+
+
+def test_page_says_how_a_mistyped_question_was_read(browser: Any, live_url: str, pipeline: Pipeline) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    typed = "Was Song Tao a deputy foriegn minister?"
+    read_as = pipeline.ask(typed).read_as
+    assert read_as == "Was Song Tao a deputy foreign minister?"
+    browser.get(live_url + "/")
+    wait = WebDriverWait(browser, 20)
+    wait.until(lambda driver: "sentences" in driver.find_element(By.ID, "corpus-note").text)
+    for question in [typed, FIRST]:
+        browser.find_element(By.ID, "question").send_keys(question)
+        browser.find_element(By.ID, "ask").click()
+    wait.until(lambda driver: len(driver.find_elements(By.CSS_SELECTOR, ".turn:not([data-state=pending])")) == 2)
+    mistyped, right = browser.find_elements(By.CSS_SELECTOR, ".turn")
+    assert mistyped.find_element(By.CSS_SELECTOR, ".question").text == typed
+    assert mistyped.find_element(By.CSS_SELECTOR, ".read-as").text == f"read as: {read_as}"
+    assert not right.find_elements(By.CSS_SELECTOR, ".read-as")

@@ -115,8 +115,24 @@ def test_a_question_with_a_typo_is_answered_as_the_one_spelled_right(
     pipeline: Pipeline, typed: str, meant: str
 ) -> None:
     answered, expected = pipeline.ask(typed), pipeline.ask(meant)
-    assert answered.question == typed
-    assert replace(answered, question=meant) == expected
+    assert (answered.question, answered.read_as, expected.read_as) == (typed, meant, None)
+    assert replace(answered, question=meant, read_as=None) == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "read_as"),
+    [
+        ("Who heads the department?", None),
+        ("Who heads the departmnet?", "Who heads the department?"),
+        # a question naming an article: read_as is the whole question, the article's name kept
+        ("What does the 2007 article say about the opposition?", None),
+        ("What does the 2007 article say about the oposition?", "What does the 2007 article say about the opposition?"),
+    ],
+)
+def test_an_answer_says_how_its_question_was_read(pipeline: Pipeline, typed: str, read_as: str | None) -> None:
+    answered = pipeline.ask(typed)
+    assert (answered.question, answered.read_as) == (typed, read_as)
+    assert answered.to_dict()["read_as"] == read_as
 
 
 def test_only_the_first_unknown_words_are_looked_at() -> None:

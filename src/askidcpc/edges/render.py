@@ -278,9 +278,12 @@ def answer_fragments(answer: Answer, width: int, full: bool = False) -> Fragment
     """The answer, one source a line each with its citation number, its confidence, then the numbered citations
     in the answer's order: title and date with a snippet of the sentence (``full``: also document, offsets and
     score, and the whole sentence), the question's words emphasised. An abstention says so and lists the nearest
-    sentences whole."""
+    sentences whole. A question read otherwise than typed (a typo read as the word meant) first says how it was
+    read."""
     pieces, citations = answer_pieces(answer)
     out: list[Fragment] = []
+    if answer.read_as is not None:
+        out.extend(wrap([("class:meta", f"(read as: {answer.read_as})")], width))
     if answer.answer is None:
         out.append(("class:abstain", ABSTAIN_MESSAGE + "\n"))
         if not citations:

@@ -184,7 +184,7 @@ def answer(
     vectors = retriever.passage_vectors
     if model is None:
         model = load_model(semantic=vectors is not None and has_semantic_model() and semantic.available())
-    # A typo is read as the word meant, everywhere below; the answer still quotes the question as asked.
+    # A typo is read as the word meant, everywhere below; the answer quotes the question as asked, and as read.
     read, query = reading(question, history, retriever, policy)
     question_vector = None
     if model.semantic:
@@ -194,8 +194,9 @@ def answer(
     # Deeper than top_k: the model chooses among the candidates, and a sentence of another document giving a
     # different figure may rank further down.
     found = candidates(read, query, retriever, max(top_k, policy.candidates), question_vector)
+    read_as = None if read == question else read
     if not found.hits:
-        return Answer(question=question, answer=None, confidence=0.0, citations=())
+        return Answer(question=question, answer=None, confidence=0.0, citations=(), read_as=read_as)
     chosen, sure, scores = model.judge(found.features)
     order = np.argsort(-scores, kind="stable").tolist()
     order.remove(chosen)
@@ -218,4 +219,4 @@ def answer(
     composed = compose_answer(
         read, hits, sure, sure >= threshold, query, retriever.documents_by_id, top_k, policy, figure_hits
     )
-    return composed if read == question else replace(composed, question=question)
+    return composed if read_as is None else replace(composed, question=question, read_as=read_as)

@@ -114,6 +114,11 @@ class AnswerModel(BaseModel):
         description="the phrase of the first answer sentence that answers the question; null when none can be "
         "singled out or answer is null",
     )
+    read_as: str | None = Field(
+        default=None,
+        description="the question as it was read, when a mistyped word was read as the word of the articles it most "
+        "likely means; null when it was read as asked",
+    )
 
 
 class SearchModel(BaseModel):

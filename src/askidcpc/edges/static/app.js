@@ -182,6 +182,7 @@ function renderAnswer(turn, reply, answer) {
   reply.replaceChildren();
   const abstained = answer.answer === null;
   turn.dataset.state = abstained ? "abstained" : "answered";
+  if (answer.read_as) reply.append(el("p", "meta read-as", `read as: ${answer.read_as}`));
   reply.append(abstained ? el("p", "answer-text", ABSTAIN_MESSAGE) : answerText(answer));
   if (abstained) {
     const note = answer.citations.length ? "Nearest sentences:" : "No sentence in the articles is close to it.";
