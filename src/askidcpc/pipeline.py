@@ -37,7 +37,7 @@ from askidcpc.reader.query import Query
 from askidcpc.reader.rank import Ranked, Ranker
 from askidcpc.reader.retriever import Retriever
 from askidcpc.reader.sources import named_year, without_source
-from askidcpc.reader.spelling import spelled
+from askidcpc.reader.spelling import in_use, spelled
 from askidcpc.text.corpus import load_corpus
 from askidcpc.text.sentences import make_passages
 from askidcpc.text.tokenize import tokenize
@@ -354,7 +354,7 @@ class Pipeline:
         asked = content if tokenize(content) or history else trimmed
         found = answer(asked, history, top_k, retriever, self.policy)
         # read_as is the whole question read, not only the words left after the article's name
-        read_as = None if found.read_as is None else spelled(trimmed, self.idf_by_term)
+        read_as = None if found.read_as is None else spelled(trimmed, self.idf_by_term, usage=in_use(self))
         return replace(found, question=trimmed, read_as=read_as)
 
 

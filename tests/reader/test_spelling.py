@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from askidcpc.pipeline import Pipeline
-from askidcpc.reader.spelling import MAX_LENGTH, MAX_TRIED, correction, one_edit, spelled
+from askidcpc.reader.spelling import MAX_LENGTH, MAX_TRIED, correction, in_use, one_edit, spelled
 
 
 def restricted_distance(a: str, b: str) -> int:
@@ -109,6 +109,8 @@ def test_nothing_to_correct_returns_the_question_itself() -> None:
         ),
         ("Which chat app does the departmnet use?", "Which chat app does the department use?"),
         ("How many vistis does the department handle a year?", "How many visits does the department handle a year?"),
+        # "internatical" is one edit away too, with the same index term: the articles' spelling is read
+        ("Who heads the CPC Internatinal Department?", "Who heads the CPC International Department?"),
     ],
 )
 def test_a_question_with_a_typo_is_answered_as_the_one_spelled_right(
@@ -133,6 +135,27 @@ def test_an_answer_says_how_its_question_was_read(pipeline: Pipeline, typed: str
     answered = pipeline.ask(typed)
     assert (answered.question, answered.read_as) == (typed, read_as)
     assert answered.to_dict()["read_as"] == read_as
+
+
+@pytest.mark.parametrize(
+    ("typo", "alphabetical", "used"),
+    [("internatinal", "internatical", "international"), ("partise", "partie", "parties")],
+)
+def test_of_several_spellings_of_one_term_the_articles_one_is_read(
+    pipeline: Pipeline, typo: str, alphabetical: str, used: str
+) -> None:
+    idf = pipeline.idf_by_term
+    assert correction(typo, idf) == alphabetical  # no usage given: the first alphabetically
+    assert correction(typo, idf, usage=in_use(pipeline)) == used
+
+
+def test_a_spelling_no_sentence_uses_falls_back_to_the_first() -> None:
+    class Nothing:
+        def retrieve(self, query: object, k: int) -> list[object]:
+            return []
+
+    assert in_use(Nothing())("parti", ("partie", "parties")) == "partie"  # type: ignore[arg-type]
+    assert in_use(Nothing())("parti", ("parties",)) == "parties"  # type: ignore[arg-type]
 
 
 def test_only_the_first_unknown_words_are_looked_at() -> None:

@@ -24,7 +24,7 @@ from askidcpc.reader.model import ReaderModel, has_semantic_model, load_model
 from askidcpc.reader.query import Query, build_query
 from askidcpc.reader.retriever import Retriever
 from askidcpc.reader.short import short_answer_span
-from askidcpc.reader.spelling import spelled
+from askidcpc.reader.spelling import in_use, spelled
 from askidcpc.types import Answer, Citation, Document, Hit, ShortAnswer
 
 __all__ = ["answer", "citations", "compose_answer", "figure_query", "reading"]
@@ -165,8 +165,9 @@ def reading(question: str, history: Sequence[str], retriever: Retriever, policy:
     """``question`` as the reader reads it, each typo of a corpus word read as that word (:func:`spelled`), and its
     query with the ``history`` read the same way."""
     idf = retriever.idf_by_term
-    read = spelled(question, idf)
-    return read, build_query(read, [spelled(earlier, idf) for earlier in history], policy)
+    usage = in_use(retriever)
+    read = spelled(question, idf, usage=usage)
+    return read, build_query(read, [spelled(earlier, idf, usage=usage) for earlier in history], policy)
 
 
 def answer(

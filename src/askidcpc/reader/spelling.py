@@ -10,12 +10,20 @@ same question spelled right."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from askidcpc.reader.lexicon import Lexicon, load_lexicon
-from askidcpc.text.tokenize import STOP_WORDS, WORD, stem_word, stem_words
+from askidcpc.reader.query import Query
+from askidcpc.reader.retriever import Retriever
+from askidcpc.text.tokenize import STOP_WORDS, WORD, stem_word, stem_words, words
 
-__all__ = ["MAX_LENGTH", "MAX_TRIED", "MIN_LENGTH", "correction", "one_edit", "spelled"]
+__all__ = ["MAX_LENGTH", "MAX_TRIED", "MIN_LENGTH", "Usage", "correction", "in_use", "one_edit", "spelled"]
+
+# Of the words one edit from a typo that share the index term chosen (its spellings, alphabetical: "internatical"
+# and "international" are both "internat"), the one to read: (term, spellings) -> one of them.
+Usage = Callable[[str, Sequence[str]], str]
+# Sentences holding a term that in_use reads for the spelling they use.
+USAGE_SENTENCES = 3
 
 MIN_LENGTH = 5  # shorter words are too often one letter from another real word ("tax" / "tab")
 # Longer ones are no mistyped word (a word of n letters has about 54 n variants, each n long).
@@ -38,17 +46,37 @@ def one_edit(term: str) -> list[str]:
     )
 
 
-def correction(word: str, idf: Mapping[str, float], lexicon: Lexicon | None = None) -> str | None:
+def correction(
+    word: str, idf: Mapping[str, float], lexicon: Lexicon | None = None, usage: Usage | None = None
+) -> str | None:
     """The word (lower case) that ``word`` is most likely a typo of, given the corpus' ``idf`` by index term, or
     None: ``word`` is short, a stop word, not plain ASCII letters, its term is in the corpus, WordNet knows it, or no
-    word one edit away has a term the corpus uses."""
+    word one edit away has a term the corpus uses. Of several spellings of that term, the one ``usage`` picks
+    (:func:`in_use`), else the first alphabetically."""
     word = word.lower()
     if not _unknown(word, idf, load_lexicon() if lexicon is None else lexicon):
         return None
-    return _nearest(word, idf)
+    return _chosen(word, idf, usage)
 
 
-def spelled(question: str, idf: Mapping[str, float], lexicon: Lexicon | None = None) -> str:
+def in_use(retriever: Retriever) -> Usage:
+    """A :data:`Usage` that picks the spelling the articles use: the first of the spellings that one of the
+    :data:`USAGE_SENTENCES` sentences ``retriever`` finds for the term holds as a word (the first alphabetically
+    when none does). A term with a single spelling one edit away costs nothing."""
+
+    def used(term: str, spellings: Sequence[str]) -> str:
+        if len(spellings) > 1:
+            for hit in retriever.retrieve(Query(terms={term: 1.0}, own={term: 1.0}), USAGE_SENTENCES):
+                held = set(words(hit.passage.text))
+                for spelling in spellings:
+                    if spelling in held:
+                        return spelling
+        return spellings[0]
+
+    return used
+
+
+def spelled(question: str, idf: Mapping[str, float], lexicon: Lexicon | None = None, usage: Usage | None = None) -> str:
     """``question`` with each word that is a typo (:func:`correction`) replaced by its correction, in the same case
     (all capitals, a capital first, or lower case); ``question`` itself when no word is. Only the first
     :data:`MAX_TRIED` unknown words are looked at."""
@@ -62,7 +90,7 @@ def spelled(question: str, idf: Mapping[str, float], lexicon: Lexicon | None = N
         if not _unknown(head.lower(), idf, lexicon):
             continue
         tried += 1
-        fixed = _nearest(head.lower(), idf)
+        fixed = _chosen(head.lower(), idf, usage)
         if fixed is not None:
             pieces += [question[end : match.start()], _cased(fixed, head), apostrophe, tail]
             end = match.end()
@@ -82,8 +110,17 @@ def _unknown(word: str, idf: Mapping[str, float], lexicon: Lexicon) -> bool:
     return term not in idf and term not in lexicon.synonyms and term not in lexicon.derivations
 
 
-def _nearest(word: str, idf: Mapping[str, float]) -> str | None:
-    """The word one edit from ``word`` whose term the corpus uses most (ties alphabetical), or None."""
+def _chosen(word: str, idf: Mapping[str, float], usage: Usage | None) -> str | None:
+    nearest = _nearest(word, idf)
+    if nearest is None:
+        return None
+    term, spellings = nearest
+    return spellings[0] if usage is None else usage(term, spellings)
+
+
+def _nearest(word: str, idf: Mapping[str, float]) -> tuple[str, tuple[str, ...]] | None:
+    """The term one edit from ``word`` that the corpus uses most (ties: the term of the alphabetically first word)
+    and its spellings one edit from ``word`` (alphabetical), or None."""
     variants = one_edit(word)
     found = {
         variant: variant_term
@@ -92,7 +129,8 @@ def _nearest(word: str, idf: Mapping[str, float]) -> str | None:
     }
     if not found:
         return None
-    return min(sorted(found), key=lambda variant: idf[found[variant]])
+    term = found[min(sorted(found), key=lambda variant: idf[found[variant]])]
+    return term, tuple(sorted(variant for variant, variant_term in found.items() if variant_term == term))
 
 
 def _cased(word: str, like: str) -> str:
