@@ -3,7 +3,8 @@ from a word the corpus uses ("foriegn", "Tsinghau", "departmnet"), is read as th
 
 A typo is one letter deleted, inserted or changed, or two neighbouring letters swapped (Damerau's four edits), in a
 word of five to thirty letters. Among several words that close, the one whose index term the corpus uses most (the
-lowest idf) is taken, ties to the first in alphabetical order. A word WordNet knows is a real word, never a typo: a
+lowest idf) is taken, ties to the first in alphabetical order; of that term's spellings that close ("internatical",
+"international"), the one the articles use (:func:`in_use`). A word WordNet knows is a real word, never a typo: a
 question about a budget the articles never mention keeps its "budget", and the reader can see that the corpus lacks
 it. The question is corrected as text, before anything reads it, so that a question with a typo is answered as the
 same question spelled right."""
