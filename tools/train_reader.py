@@ -89,6 +89,7 @@ SIGNS: dict[str, int] = {
             "figures_missing",
             "para_entities_missing",
             "untyped",
+            "untyped_figure",
             "role_extra",
             "negation_mismatch",
             "unknown",

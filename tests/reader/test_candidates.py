@@ -143,6 +143,7 @@ def reference_row(
         "skip_bigrams": share(pairs, near),
         "typed": float(typed),
         "untyped": float(expected is not None and not typed),
+        "untyped_figure": float(expected in (AnswerType.DATE, AnswerType.NUMBER, AnswerType.AGE) and not typed),
         "counts_asked": float(counted),
         "counts_other": float(bool(query.counted) and not counted and answers_type(text, expected, ())),
         "entities_present": present / len(prof.entities) if prof.entities else 0.0,

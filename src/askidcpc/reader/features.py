@@ -13,7 +13,8 @@ Families (:data:`FAMILIES`, used for ablations):
 - ``paragraph``: the sentence's paragraph as context: its coverage of the question, the rarest own term (and the
   question names) it lacks, the sentence's share of the paragraph score, first sentence or not, and two products
   (sentence x paragraph score, coverage x paragraph score) a linear model cannot form itself.
-- ``structural``: the expected answer type present (and not just what the question names) or absent; for a "how
+- ``structural``: the expected answer type present (and not just what the question names) or absent (and absent
+  where it is a date or a figure, which a linear model cannot single out itself); for a "how
   many N" question, a figure counting N or only figures counting something else; the question's capitalised names
   and figures present or missing; role modifiers (deputy, former, ...) next to a
   matched word that the question does not have; a negation on one side only.
@@ -100,6 +101,7 @@ FAMILIES: Mapping[str, tuple[str, ...]] = {
     "structural": (
         "typed",
         "untyped",
+        "untyped_figure",
         "counts_asked",
         "counts_other",
         "entities_present",
@@ -139,6 +141,7 @@ SEMANTIC_LIST: tuple[str, ...] = ("cos_top", "cos_top_margin")
 RANKING_FEATURES: tuple[str, ...] = tuple(name for name in FEATURES if name not in FAMILIES["list"])
 _COLUMN = {name: at for at, name in enumerate(BASE_FEATURES)}  # each base feature's column
 
+_FIGURE_TYPES = frozenset([AnswerType.DATE, AnswerType.NUMBER, AnswerType.AGE])
 _ROLES = frozenset(["deputy", "vice", "former", "acting", "assistant", "ex", "interim", "honorary", "late"])
 _NEGATIONS = frozenset(["not", "no", "never", "without", "none", "neither", "nor", "nobody", "nothing", "cannot"])
 _ENTITY = re.compile(r"\b[A-Z][\w'’-]*")
@@ -548,6 +551,9 @@ def rows_in_context(
         "skip_bigrams": per_candidate["skip_bigrams"],
         "typed": per_candidate["typed"],
         "untyped": (1.0 - per_candidate["typed"]) if expected is not None else np.zeros(n),
+        # The same for a date or a figure only: a sentence without one cannot say when or how many, while a name or
+        # a place may stand in a form answer types miss.
+        "untyped_figure": (1.0 - per_candidate["typed"]) if expected in _FIGURE_TYPES else np.zeros(n),
         # A "how many N" question: a figure counting N, or figures that count something else.
         "counts_asked": per_candidate["counts_asked"],
         "counts_other": per_candidate["counts_other"],
