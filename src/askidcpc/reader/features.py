@@ -14,10 +14,10 @@ Families (:data:`FAMILIES`, used for ablations):
   question names) it lacks, the sentence's share of the paragraph score, first sentence or not, and two products
   (sentence x paragraph score, coverage x paragraph score) a linear model cannot form itself.
 - ``structural``: the expected answer type present (and not just what the question names) or absent (and absent
-  where it is a date or a figure, which a linear model cannot single out itself); for a "how
-  many N" question, a figure counting N or only figures counting something else; the question's capitalised names
-  and figures present or missing; role modifiers (deputy, former, ...) next to a
-  matched word that the question does not have; a negation on one side only.
+  where it is a date or a figure, which a linear model cannot single out itself); for a "how many N" question, a
+  figure counting N or only figures counting something else; the question's capitalised names and figures present
+  or missing; role modifiers (deputy, former, ...) next to a matched word that the question does not have; a
+  negation on one side only.
 - ``list``: the same for every candidate of a question (so they cannot change a ranking, only confidence): the
   retriever's top-score margin, the share of question terms the corpus never uses, an unknown attribute word, the
   best raw sentence score, the number of own terms.
@@ -523,6 +523,7 @@ def rows_in_context(
     contexts = Held.stack([held, paragraph_held, neighbour_held, held | neighbour_held])
     sentence_coverage, para_coverage, neighbour_coverage, context_coverage = coverage.support(contexts).reshape(4, n)
     missing_idf, para_missing_idf, _, _ = coverage.missing(contexts).reshape(4, n)
+    untyped = 1.0 - per_candidate["typed"]
     varying: dict[str, FloatArray] = {
         "sent_norm": sent_norm,
         "para_norm": para_norm,
@@ -550,10 +551,10 @@ def rows_in_context(
         "para_bigrams": per_candidate["para_bigrams"],
         "skip_bigrams": per_candidate["skip_bigrams"],
         "typed": per_candidate["typed"],
-        "untyped": (1.0 - per_candidate["typed"]) if expected is not None else np.zeros(n),
+        "untyped": untyped if expected is not None else np.zeros(n),
         # The same for a date or a figure only: a sentence without one cannot say when or how many, while a name or
         # a place may stand in a form answer types miss.
-        "untyped_figure": (1.0 - per_candidate["typed"]) if expected in _FIGURE_TYPES else np.zeros(n),
+        "untyped_figure": untyped if expected in _FIGURE_TYPES else np.zeros(n),
         # A "how many N" question: a figure counting N, or figures that count something else.
         "counts_asked": per_candidate["counts_asked"],
         "counts_other": per_candidate["counts_other"],
