@@ -12,10 +12,13 @@ from hypothesis import strategies as st
 
 from askidcpc.edges.render import (
     KEEP,
+    UNSURE_BELOW,
+    UNSURE_NOTE,
     AnswerPiece,
     answer_fragments,
     answer_pieces,
     citation_line,
+    confidence_text,
     emphasise,
     plain_text,
     plural,
@@ -295,3 +298,26 @@ def test_a_question_read_otherwise_than_typed_says_how_it_was_read_first(read_as
     else:
         assert text.startswith(f"(read as: {read_as})\n")
         assert text.count("read as") == 1
+
+
+# ---- how sure ----
+
+
+@pytest.mark.parametrize(
+    ("confidence", "shown"),
+    [
+        (0.87, "confidence 0.87"),
+        (UNSURE_BELOW, f"confidence {UNSURE_BELOW:.2f}"),
+        (0.36, f"confidence 0.36; {UNSURE_NOTE}"),
+        (0.497, f"confidence 0.50; {UNSURE_NOTE}"),  # judged on the value, not on its rounding
+    ],
+)
+def test_an_answer_more_likely_wrong_than_right_says_so(confidence: float, shown: str) -> None:
+    assert confidence_text(confidence) == shown
+    text = render_answer(replace(_short(_SENTENCE, None), confidence=confidence), 200)
+    assert f"({shown})\n" in text
+    assert text.count("confidence") == 1
+
+
+def test_an_abstention_shows_no_confidence() -> None:
+    assert "confidence" not in render_answer(replace(_short(None, None), confidence=0.1), 200)

@@ -16,7 +16,15 @@ from pathlib import Path
 import pytest
 
 from askidcpc.config import MAX_HISTORY, MAX_TOP_K
-from askidcpc.edges.render import ABSTAIN_MESSAGE, answer_fragments, answer_pieces, citation_line, plain_text, snippet
+from askidcpc.edges.render import (
+    ABSTAIN_MESSAGE,
+    answer_fragments,
+    answer_pieces,
+    citation_line,
+    confidence_text,
+    plain_text,
+    snippet,
+)
 from askidcpc.edges.repl import COMMANDS, PROMPT, Chat, ChatState, default_history_path
 from askidcpc.pipeline import Pipeline
 from askidcpc.types import Answer
@@ -106,7 +114,7 @@ def test_answer_shows_text_then_numbered_citations_with_snippets(chat: Chat, pip
     if answer.answer is None:
         assert lines[0] == ABSTAIN_MESSAGE
     else:
-        shown = " ".join(lines[: lines.index(f"(confidence {answer.confidence:.2f})")])
+        shown = " ".join(lines[: lines.index(f"({confidence_text(answer.confidence)})")])
         assert shown == " ".join(f"{piece.text} [{number}]" for number, piece in enumerate(pieces, start=1))
     heads = [line for line in lines if line.startswith("[")]
     assert heads == [citation_line(n, c) for n, c in enumerate(citations, start=1)]

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from askidcpc.edges.render import ABSTAIN_MESSAGE
+from askidcpc.edges.render import ABSTAIN_MESSAGE, confidence_text
 from askidcpc.pipeline import Pipeline
 from tests.edges.conftest import running_server
 
@@ -111,6 +111,7 @@ def test_page_asks_a_question_and_a_follow_up(browser: Any, live_url: str, pipel
         else:
             assert turn.get_attribute("data-state") == "answered"
             assert " ".join(shown.split()) == " ".join(answer.answer.split())
+            assert turn.find_element(By.CSS_SELECTOR, ".confidence").text == confidence_text(answer.confidence)
             # The short answer is highlighted inside the answer text, and only it.
             highlighted = [node.text for node in turn.find_elements(By.CSS_SELECTOR, ".answer-text .short-answer")]
             assert highlighted == ([] if answer.short_answer is None else [answer.short_answer.text])

@@ -25,6 +25,8 @@ __all__ = [
     "KEEP",
     "MAX_WIDTH",
     "SNIPPET_CHARS",
+    "UNSURE_BELOW",
+    "UNSURE_NOTE",
     "AnswerPiece",
     "Fragments",
     "answer_fragments",
@@ -32,6 +34,7 @@ __all__ = [
     "citation_head",
     "citation_line",
     "citation_meta",
+    "confidence_text",
     "emphasise",
     "plain_text",
     "plural",
@@ -44,6 +47,9 @@ __all__ = [
 ]
 
 ABSTAIN_MESSAGE = "The articles do not answer this question."
+# A confidence is the probability that the answer is right: under one half, an answer is shown with this note.
+UNSURE_BELOW = 0.5
+UNSURE_NOTE = "more likely wrong than right"
 MAX_WIDTH = 100  # longer lines are hard to read, however wide the terminal
 MIN_WIDTH = 20
 SNIPPET_CHARS = 90  # a citation's snippet: one line of a wide terminal, two of a narrow one
@@ -292,7 +298,7 @@ def answer_fragments(answer: Answer, width: int, full: bool = False) -> Fragment
         out.append(("class:meta", "Nearest sentences:\n"))
     else:
         out.extend(_answer_text(pieces, width, answer))
-        out.append(("class:meta", f"(confidence {answer.confidence:.2f})\n"))
+        out.append(("class:meta", f"({confidence_text(answer.confidence)})\n"))
     for number, citation in enumerate(citations, start=1):
         if full:
             out.append(("", "\n"))
@@ -303,6 +309,13 @@ def answer_fragments(answer: Answer, width: int, full: bool = False) -> Fragment
         sentence = (emphasise if whole else snippet)(citation.sentence, answer.question)
         out.extend(wrap(sentence, width, indent="    "))
     return tuple(_merge(out))
+
+
+def confidence_text(confidence: float) -> str:
+    """How an answer's confidence is shown: "confidence 0.87", with :data:`UNSURE_NOTE` under
+    :data:`UNSURE_BELOW` ("confidence 0.36; more likely wrong than right")."""
+    shown = f"confidence {confidence:.2f}"
+    return f"{shown}; {UNSURE_NOTE}" if confidence < UNSURE_BELOW else shown
 
 
 def render_answer(answer: Answer, width: int = MAX_WIDTH, color: bool = False) -> str:

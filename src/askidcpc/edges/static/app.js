@@ -8,6 +8,10 @@
 
 const MAX_HISTORY = 20;
 const ABSTAIN_MESSAGE = "The articles do not answer this question.";
+// A confidence is the probability that the answer is right: under one half, the answer is shown with a note
+// (the terminal's askidcpc.edges.render.confidence_text).
+const UNSURE_BELOW = 0.5;
+const UNSURE_NOTE = "more likely wrong than right";
 
 const state = { history: [], opener: null };
 const contexts = new Map();
@@ -178,6 +182,11 @@ function answerText(answer) {
   return paragraph;
 }
 
+function confidenceText(confidence) {
+  const shown = `confidence ${confidence.toFixed(2)}`;
+  return confidence < UNSURE_BELOW ? `${shown}; ${UNSURE_NOTE}` : shown;
+}
+
 function renderAnswer(turn, reply, answer) {
   reply.replaceChildren();
   const abstained = answer.answer === null;
@@ -188,7 +197,7 @@ function renderAnswer(turn, reply, answer) {
     const note = answer.citations.length ? "Nearest sentences:" : "No sentence in the articles is close to it.";
     reply.append(el("p", "meta", note));
   } else {
-    reply.append(el("p", "meta confidence", `confidence ${answer.confidence.toFixed(2)}`));
+    reply.append(el("p", "meta confidence", confidenceText(answer.confidence)));
   }
   if (answer.citations.length) {
     const list = el("ol", "citations");
