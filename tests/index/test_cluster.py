@@ -231,3 +231,37 @@ def test_workers_with_another_askidcpc_are_refused(tmp_path: Path, files: dict[s
         cluster.connect(ClusterAddress.parse(address)),
     ):
         pass
+
+
+@needs_dask
+@pytest.mark.parametrize("interrupted", [True, False])
+def test_dasks_gc_monitor_cut_off_by_ctrl_c_stays_quiet(interrupted: bool) -> None:
+    """A Ctrl-C between a collection's start and its end leaves Dask's garbage-collection monitor failing an assertion
+    at each later collection: after an interrupt that is kept quiet, and the monitor is stopped on the way out.
+    Without an interrupt, the same failure still reaches the hook as any other does."""
+    import gc
+
+    from distributed.gc import _gc_diagnosis, disable_gc_diagnosis, enable_gc_diagnosis
+
+    seen: list[BaseException | None] = []
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: seen.append(unraisable.exc_value)
+    enable_gc_diagnosis()
+    try:
+        with cluster._taking_interrupts() as event:
+            # what an interrupt inside the monitor's end-of-collection callback leaves behind
+            _gc_diagnosis._fractional_timer.start_timing()
+            if interrupted:
+                event.set()
+            gc.collect()
+        assert (seen == []) is interrupted
+        assert interrupted or AssertionError in [type(error) for error in seen]
+        assert _gc_diagnosis.enabled is not interrupted
+        gc.collect()
+        assert (seen == []) is interrupted
+    finally:
+        sys.unraisablehook = previous_hook
+        if _gc_diagnosis.enabled:
+            disable_gc_diagnosis(force=True)
+        if _gc_diagnosis._fractional_timer is not None:
+            _gc_diagnosis._fractional_timer._cur_start = None

@@ -252,7 +252,9 @@ def _taking_interrupts() -> Iterator[threading.Event]:
     """An event set by Ctrl-C. Python raises KeyboardInterrupt in whatever code the main thread runs, and Dask runs
     code of its own there (its scheduler's garbage-collection monitor, a ``gc`` callback), where the exception is
     printed ("Exception ignored in ...") and dropped: such a one is kept quiet, and the event tells
-    :meth:`DaskWorkers.wait` to raise it again."""
+    :meth:`DaskWorkers.wait` to raise it again. Cut off between a collection's start and its end, the monitor then
+    fails an assertion at each later collection: after an interrupt those are kept quiet too, and the monitor is
+    stopped on the way out (the cluster's shutdown collects garbage)."""
     interrupted = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield interrupted
@@ -267,7 +269,7 @@ def _taking_interrupts() -> Iterator[threading.Event]:
     def on_unraisable(unraisable: Any) -> None:
         if isinstance(unraisable.exc_value, KeyboardInterrupt):
             interrupted.set()
-        else:
+        elif not (interrupted.is_set() and _in_gc_monitor(unraisable.object)):
             default_hook(unraisable)
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
@@ -275,8 +277,17 @@ def _taking_interrupts() -> Iterator[threading.Event]:
     try:
         yield interrupted
     finally:
+        if interrupted.is_set():
+            from distributed.gc import disable_gc_diagnosis
+
+            disable_gc_diagnosis(force=True)  # type: ignore[no-untyped-call]
         sys.unraisablehook = default_hook
         signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
+
+
+def _in_gc_monitor(where: Any) -> bool:
+    """Whether ``where`` (an unraisable exception's object) is Dask's garbage-collection monitor."""
+    return type(getattr(where, "__self__", None)).__module__ == "distributed.gc"
 
 
 def _check_workers(client: Any, where: str) -> None:
